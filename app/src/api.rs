@@ -1,0 +1,201 @@
+//! Server functions: the browser's calls into the server. Each checks who is asking and what they
+//! may do; inputs are parsed into domain types before anything is touched.
+
+use crate::error::AppError;
+use crate::model::{CurrentUser, NewToken, RepoSummary, RepoView, TokenInfo};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use crate::ssr::{accounts, repos, web};
+
+#[server]
+pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
+    Ok(web::current_user().await?.as_ref().map(web::to_current))
+}
+
+#[server]
+pub async fn sign_up(username: String, password: String) -> Result<(), AppError> {
+    let state = web::state()?;
+    let name = crate::names::UserName::parse(username.trim())?;
+    let user = accounts::create_user(&state.db, &name, &password, false).await?;
+    tracing::info!(user = %user.name, admin = user.is_admin, "account created");
+    web::start_session(&user).await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server]
+pub async fn sign_in(username: String, password: String) -> Result<(), AppError> {
+    let state = web::state()?;
+    let Some(user) = accounts::authenticate_password(&state.db, username.trim(), &password).await? else {
+        return Err(AppError::invalid("Incorrect username or password."));
+    };
+    web::start_session(&user).await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server]
+pub async fn sign_out() -> Result<(), AppError> {
+    web::end_session().await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dashboard {
+    pub mine: Vec<RepoSummary>,
+    pub others: Vec<RepoSummary>,
+}
+
+#[server]
+pub async fn get_dashboard() -> Result<Dashboard, AppError> {
+    let state = web::state()?;
+    let user = web::require_user().await?;
+    let (mine, others) = repos::dashboard(&state.db, &user).await?;
+    Ok(Dashboard { mine, others })
+}
+
+#[server]
+pub async fn create_repository(name: String, description: String, visibility: String) -> Result<(), AppError> {
+    let state = web::state()?;
+    let user = web::require_user().await?;
+    let name = crate::names::RepoName::parse(name.trim())?;
+    let is_private = match visibility.as_str() {
+        "private" => true,
+        "public" => false,
+        _ => return Err(AppError::invalid("Visibility must be public or private.")),
+    };
+    let found = repos::create(&state.db, &state.store, &user, &name, &description, is_private).await?;
+    leptos_axum::redirect(&format!("/{}/{}", found.owner.name, found.repo.name));
+    Ok(())
+}
+
+/// Finds a repository the signed-in user may read, or answers 404 (also for private repositories
+/// of others, so their existence is not revealed).
+#[cfg(feature = "ssr")]
+async fn readable(owner: &str, repo: &str) -> Result<(repos::FoundRepo, Option<accounts::User>, repos::Access), AppError> {
+    let state = web::state()?;
+    let viewer = web::current_user().await?;
+    let found = match repos::find(&state.db, owner, repo).await? {
+        Some(f) => f,
+        None => {
+            web::set_status(404);
+            return Err(AppError::NotFound);
+        }
+    };
+    let access = repos::access(viewer.as_ref(), &found);
+    if access == repos::Access::None {
+        web::set_status(404);
+        return Err(AppError::NotFound);
+    }
+    Ok((found, viewer, access))
+}
+
+/// Like [`readable`], but only for the owner and admins: 404 for private repositories, 403 otherwise.
+#[cfg(feature = "ssr")]
+async fn administrable(owner: &str, repo: &str) -> Result<repos::FoundRepo, AppError> {
+    let (found, _viewer, access) = readable(owner, repo).await?;
+    if access != repos::Access::Admin {
+        web::set_status(403);
+        return Err(AppError::Forbidden);
+    }
+    Ok(found)
+}
+
+#[server]
+pub async fn get_repository(owner: String, repo: String) -> Result<RepoView, AppError> {
+    let state = web::state()?;
+    let (found, _viewer, access) = readable(&owner, &repo).await?;
+    let path = found.path(&state.store);
+    let contents = tokio::task::spawn_blocking(move || crate::ssr::git_read::read_contents(&path, 20))
+        .await
+        .map_err(|e| web::internal("reading repository", e))?
+        .map_err(|e| web::internal("reading repository", e))?;
+    Ok(RepoView {
+        clone_url: format!("{}/{}/{}.git", state.settings.public_url, found.owner.name, found.repo.name),
+        summary: found.summary(),
+        default_branch: contents.default_branch,
+        branches: contents.branches,
+        tags: contents.tags,
+        commits: contents.commits,
+        can_admin: access == repos::Access::Admin,
+    })
+}
+
+#[server]
+pub async fn get_repository_settings(owner: String, repo: String) -> Result<RepoSummary, AppError> {
+    Ok(administrable(&owner, &repo).await?.summary())
+}
+
+#[server]
+pub async fn update_repository(owner: String, repo: String, description: String, visibility: String) -> Result<(), AppError> {
+    use crate::ssr::schema::repositories;
+    use diesel::{ExpressionMethods, QueryDsl};
+    use diesel_async::RunQueryDsl;
+    let state = web::state()?;
+    let found = administrable(&owner, &repo).await?;
+    let description = repos::check_description(&description)?;
+    let is_private = match visibility.as_str() {
+        "private" => true,
+        "public" => false,
+        _ => return Err(AppError::invalid("Visibility must be public or private.")),
+    };
+    let id = found.repo.id;
+    crate::with_conn!(&state.db, |conn| diesel::update(repositories::table.find(id))
+        .set((repositories::description.eq(&description), repositories::is_private.eq(is_private)))
+        .execute(conn)
+        .await
+        .map_err(crate::ssr::db::DbError::Query))?;
+    tracing::info!(repository = %found.full_name(), private = is_private, "repository settings updated");
+    Ok(())
+}
+
+#[server]
+pub async fn list_access_tokens() -> Result<Vec<TokenInfo>, AppError> {
+    let state = web::state()?;
+    let user = web::require_user().await?;
+    Ok(accounts::list_tokens(&state.db, user.id).await?)
+}
+
+/// Creates a personal access token. `expires_on` is a `YYYY-MM-DD` date (UTC), 1 to 365 days ahead.
+#[server]
+pub async fn create_access_token(
+    name: String,
+    expires_on: String,
+    scope_api: Option<String>,
+    scope_read_api: Option<String>,
+    scope_read_repository: Option<String>,
+    scope_write_repository: Option<String>,
+) -> Result<NewToken, AppError> {
+    let state = web::state()?;
+    let user = web::require_user().await?;
+    let Some(day) = crate::format::parse_date(&expires_on) else {
+        return Err(AppError::invalid("Expiration date is required (YYYY-MM-DD)."));
+    };
+    let today = crate::ssr::db::now().div_euclid(86_400);
+    let scopes: Vec<String> = [
+        (scope_api, "api"),
+        (scope_read_api, "read_api"),
+        (scope_read_repository, "read_repository"),
+        (scope_write_repository, "write_repository"),
+    ]
+    .into_iter()
+    .filter(|(on, _)| on.is_some())
+    .map(|(_, s)| s.to_string())
+    .collect();
+    Ok(accounts::create_token(&state.db, user.id, &name, &scopes, day - today).await?)
+}
+
+#[server]
+pub async fn revoke_access_token(id: i64) -> Result<(), AppError> {
+    let state = web::state()?;
+    let user = web::require_user().await?;
+    if accounts::revoke_token(&state.db, user.id, id).await? {
+        tracing::info!(user = %user.name, token_id = id, "access token revoked");
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}

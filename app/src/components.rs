@@ -1,0 +1,67 @@
+//! Components shared by several pages.
+
+use crate::Session;
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos::form::ActionForm;
+
+#[component]
+pub fn Header() -> impl IntoView {
+    let session = expect_context::<Session>();
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">
+                "GitBlixt"
+            </a>
+            <nav>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match session.user.await {
+                            Ok(Some(user)) => {
+                                view! {
+                                    <a href="/new">"New repository"</a>
+                                    <a href="/settings/tokens">"Access Tokens"</a>
+                                    <span class="who">{user.name}</span>
+                                    <ActionForm action=session.sign_out attr:class="inline">
+                                        <button type="submit">"Sign out"</button>
+                                    </ActionForm>
+                                }
+                                    .into_any()
+                            }
+                            _ => {
+                                view! {
+                                    <a href="/login">"Sign in"</a>
+                                    <a href="/signup">"Sign up"</a>
+                                }
+                                    .into_any()
+                            }
+                        }
+                    })}
+                </Transition>
+            </nav>
+        </header>
+    }
+}
+
+/// A person's message for an error.
+#[component]
+pub fn ErrorBox(error: AppError) -> impl IntoView {
+    view! {
+        <div class="error" role="alert">
+            {error.to_string()}
+        </div>
+    }
+}
+
+/// Shows the error of the last submission of an action, if any.
+#[component]
+pub fn ActionError<T, F>(value: F) -> impl IntoView
+where
+    T: Send + Sync + 'static,
+    F: Fn() -> Option<Result<T, AppError>> + Send + Sync + 'static,
+{
+    move || match value() {
+        Some(Err(e)) => Some(view! { <ErrorBox error=e /> }),
+        _ => None,
+    }
+}

@@ -1,0 +1,85 @@
+//! GitBlixt's web application: pages, components and server functions (shared by the server and
+//! the browser), plus the server-only code behind the `ssr` feature.
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod format;
+pub mod model;
+pub mod names;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use api::{SignIn, SignOut, SignUp};
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode,
+    components::{Route, Router, Routes},
+    path,
+};
+
+/// The HTML document around the app (server side).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The signed-in user and the actions that change it, shared by every page.
+#[derive(Clone, Copy)]
+pub struct Session {
+    pub user: Resource<Result<Option<model::CurrentUser>, error::AppError>>,
+    pub sign_in: ServerAction<SignIn>,
+    pub sign_up: ServerAction<SignUp>,
+    pub sign_out: ServerAction<SignOut>,
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let sign_in = ServerAction::<SignIn>::new();
+    let sign_up = ServerAction::<SignUp>::new();
+    let sign_out = ServerAction::<SignOut>::new();
+    let user = Resource::new(
+        move || (sign_in.version().get(), sign_up.version().get(), sign_out.version().get()),
+        |_| api::get_current_user(),
+    );
+    provide_context(Session { user, sign_in, sign_up, sign_out });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/gitblixt.css" />
+        <Title text="GitBlixt" />
+        <Router>
+            <components::Header />
+            <main class="container">
+                <Routes fallback=|| view! { <pages::NotFound /> }>
+                    <Route path=path!("") view=pages::home::HomePage />
+                    <Route path=path!("/signup") view=pages::auth::SignUpPage />
+                    <Route path=path!("/login") view=pages::auth::SignInPage />
+                    <Route path=path!("/new") view=pages::repo::NewRepoPage />
+                    <Route path=path!("/settings/tokens") view=pages::tokens::TokensPage />
+                    <Route path=path!("/:owner/:repo") view=pages::repo::RepoPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/:owner/:repo/settings")
+                        view=pages::repo_settings::RepoSettingsPage
+                        ssr=SsrMode::Async
+                    />
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,116 @@
+//! In-process events. "Refs updated" is emitted after every successful push; push mirrors
+//! subscribe to it.
+
+use tokio::sync::broadcast;
+
+/// One ref changed by a push. An all-zero id means "did not exist" (create: old; delete: new).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefUpdate {
+    pub old: String,
+    pub new: String,
+    pub name: String,
+}
+
+impl RefUpdate {
+    pub fn is_create(&self) -> bool {
+        is_null_id(&self.old)
+    }
+    pub fn is_delete(&self) -> bool {
+        is_null_id(&self.new)
+    }
+}
+
+fn is_null_id(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b == b'0')
+}
+
+/// The refs a push changed in a repository, with who pushed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefsUpdated {
+    pub repository_id: i64,
+    /// `owner/name`
+    pub repository: String,
+    pub pusher_id: i64,
+    pub pusher: String,
+    pub updates: Vec<RefUpdate>,
+}
+
+/// The event bus. Cheap to clone; subscribers that fall behind lose old events (they
+/// recompute from refs, so a lost event only delays them).
+#[derive(Clone)]
+pub struct Events {
+    refs_updated: broadcast::Sender<RefsUpdated>,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Events {
+    pub fn new() -> Self {
+        let (refs_updated, _) = broadcast::channel(1024);
+        Self { refs_updated }
+    }
+
+    pub fn subscribe_refs_updated(&self) -> broadcast::Receiver<RefsUpdated> {
+        self.refs_updated.subscribe()
+    }
+
+    pub fn publish_refs_updated(&self, event: RefsUpdated) {
+        tracing::info!(
+            repository = %event.repository,
+            pusher = %event.pusher,
+            updates = %event
+                .updates
+                .iter()
+                .map(|u| format!("{} {}..{}", u.name, short(&u.old), short(&u.new)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            "refs updated"
+        );
+        // No subscriber is fine: nothing is waiting for this repository.
+        let _ = self.refs_updated.send(event);
+    }
+}
+
+fn short(id: &str) -> &str {
+    id.get(..7).unwrap_or(id)
+}
+
+/// Parses the `<old> <new> <ref>` lines git gives the post-receive hook.
+pub fn parse_post_receive(input: &str) -> Vec<RefUpdate> {
+    input
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, ' ');
+            let old = parts.next()?;
+            let new = parts.next()?;
+            let name = parts.next()?;
+            let is_id = |s: &str| (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
+            (is_id(old) && is_id(new) && !name.is_empty()).then(|| RefUpdate {
+                old: old.to_string(),
+                new: new.to_string(),
+                name: name.to_string(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_hook_lines() {
+        let z = "0".repeat(40);
+        let a = "a".repeat(40);
+        let input = format!("{z} {a} refs/heads/main\n{a} {z} refs/tags/v1\ngarbage\n");
+        let got = parse_post_receive(&input);
+        assert_eq!(got.len(), 2);
+        assert!(got[0].is_create());
+        assert!(got[1].is_delete());
+        assert_eq!(got[1].name, "refs/tags/v1");
+    }
+}

@@ -1,0 +1,32 @@
+//! Server-only code: the database, accounts, repositories, git reading and the helpers server
+//! functions use. Gated once, here, behind the `ssr` feature.
+
+pub mod accounts;
+pub mod db;
+pub mod events;
+pub mod git_read;
+pub mod repos;
+pub mod schema;
+pub mod secrets;
+pub mod store;
+pub mod web;
+
+use std::sync::Arc;
+
+/// Instance settings the web code needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The public base URL (no trailing slash), e.g. `http://127.0.0.1:3000`; used for clone URLs.
+    pub public_url: String,
+    /// Mark cookies `Secure` (when the public URL is https).
+    pub secure_cookies: bool,
+}
+
+/// Everything a request handler or server function needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: db::Db,
+    pub store: store::RepoStore,
+    pub events: events::Events,
+    pub settings: Arc<Settings>,
+}

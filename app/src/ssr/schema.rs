@@ -1,0 +1,53 @@
+//! The diesel schema, one for every backend (types chosen to mean the same in SQLite and PostgreSQL:
+//! ids and times are 64-bit integers, times are seconds since the epoch).
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        name -> Text,
+        name_key -> Text,
+        password_hash -> Text,
+        is_admin -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    personal_access_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        scopes -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    repositories (id) {
+        id -> BigInt,
+        owner_id -> BigInt,
+        name -> Text,
+        name_key -> Text,
+        description -> Text,
+        is_private -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(personal_access_tokens -> users (user_id));
+diesel::joinable!(repositories -> users (owner_id));
+diesel::allow_tables_to_appear_in_same_query!(users, sessions, personal_access_tokens, repositories);

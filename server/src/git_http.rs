@@ -1,0 +1,390 @@
+//! Git smart HTTP: `info/refs`, `git-upload-pack` and `git-receive-pack` under
+//! `/<owner>/<repo>.git/`, served by `git upload-pack`/`git receive-pack --stateless-rpc`.
+//!
+//! After a successful push, the refs it changed (from the post-receive hook) are published as a
+//! "refs updated" event.
+
+use crate::git_auth::{self, Credentials, GitPrincipal};
+use app::names::{RepoName, UserName};
+use app::ssr::AppState;
+use app::ssr::events::{RefsUpdated, parse_post_receive};
+use app::ssr::repos::{self, FoundRepo};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::TryStreamExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+use tokio_util::io::{ReaderStream, StreamReader};
+
+/// The post-receive hook: hands git's `<old> <new> <ref>` lines to the server through a file
+/// whose path the server passes in the environment.
+const POST_RECEIVE_HOOK: &str = "#!/bin/sh\n\
+# Installed by GitBlixt: reports the refs a push updated to the server.\n\
+if [ -n \"$GITBLIXT_PUSH_REPORT\" ]; then cat > \"$GITBLIXT_PUSH_REPORT\"; else cat > /dev/null; fi\n\
+exit 0\n";
+
+/// Writes the server's git hooks into `<data>/hooks` (used through `core.hooksPath`).
+pub fn install_hooks(data_dir: &std::path::Path) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = data_dir.join("hooks");
+    std::fs::create_dir_all(&dir)?;
+    let hook = dir.join("post-receive");
+    let tmp = dir.join(".post-receive.tmp");
+    std::fs::write(&tmp, POST_RECEIVE_HOOK)?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::rename(&tmp, &hook)?;
+    Ok(dir)
+}
+
+#[derive(Clone)]
+pub struct GitState {
+    pub app: AppState,
+    pub hooks_dir: PathBuf,
+}
+
+pub fn routes(state: GitState) -> Router {
+    Router::new()
+        .route("/{owner}/{repo}/info/refs", get(info_refs))
+        .route("/{owner}/{repo}/git-upload-pack", post(upload_pack))
+        .route("/{owner}/{repo}/git-receive-pack", post(receive_pack))
+        .layer(tower_http::decompression::RequestDecompressionLayer::new())
+        .with_state(state)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Service {
+    UploadPack,
+    ReceivePack,
+}
+
+impl Service {
+    fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "git-upload-pack" => Some(Service::UploadPack),
+            "git-receive-pack" => Some(Service::ReceivePack),
+            _ => None,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Service::UploadPack => "git-upload-pack",
+            Service::ReceivePack => "git-receive-pack",
+        }
+    }
+    fn subcommand(self) -> &'static str {
+        match self {
+            Service::UploadPack => "upload-pack",
+            Service::ReceivePack => "receive-pack",
+        }
+    }
+}
+
+/// A refusal, with the status git understands and a message it prints.
+fn refuse(status: StatusCode, message: &str) -> Response {
+    let mut response = (status, format!("{message}\n")).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"GitBlixt\", charset=\"UTF-8\""));
+    }
+    response
+}
+
+fn server_error(context: &str, err: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %err, "{context}");
+    refuse(StatusCode::INTERNAL_SERVER_ERROR, "GitBlixt: internal server error")
+}
+
+/// Resolves the repository and checks access for the service. Answers follow what git and
+/// users expect: 401 (with a challenge) when credentials are missing or wrong, 404 for unknown
+/// repositories and private ones the user cannot see, 403 when the user lacks the right.
+async fn authorize(
+    state: &GitState,
+    owner: &str,
+    repo: &str,
+    headers: &HeaderMap,
+    service: Service,
+) -> Result<(FoundRepo, Option<GitPrincipal>), Response> {
+    let repo = repo.strip_suffix(".git").unwrap_or(repo);
+    let creds = git_auth::authenticate(
+        &state.app.db,
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()),
+    )
+    .await
+    .map_err(|e| server_error("authenticating a git request", e))?;
+    let principal = match creds {
+        Credentials::Invalid => {
+            return Err(refuse(StatusCode::UNAUTHORIZED, "GitBlixt: invalid username, password or token"));
+        }
+        Credentials::Valid(p) => Some(p),
+        Credentials::None => None,
+    };
+    let found = match (UserName::parse(owner), RepoName::parse(repo)) {
+        (Ok(o), Ok(r)) => repos::find(&state.app.db, o.as_str(), r.as_str())
+            .await
+            .map_err(|e| server_error("looking up a repository", e))?,
+        _ => None,
+    };
+    let visible = found
+        .as_ref()
+        .filter(|f| repos::access(principal.as_ref().map(|p| &p.user), f) >= repos::Access::Read);
+    let Some(found) = visible.cloned() else {
+        // Anonymous clients are asked to authenticate, so a private repository's existence is not revealed.
+        return Err(match principal {
+            None => refuse(StatusCode::UNAUTHORIZED, "GitBlixt: authentication required"),
+            Some(_) => refuse(StatusCode::NOT_FOUND, "GitBlixt: repository not found"),
+        });
+    };
+    match service {
+        Service::UploadPack => {
+            if let Some(p) = &principal {
+                if !p.may_read() {
+                    return Err(refuse(StatusCode::FORBIDDEN, "GitBlixt: this token lacks the read_repository scope"));
+                }
+            }
+        }
+        Service::ReceivePack => {
+            let Some(p) = &principal else {
+                return Err(refuse(StatusCode::UNAUTHORIZED, "GitBlixt: authentication required to push"));
+            };
+            if repos::access(Some(&p.user), &found) != repos::Access::Admin {
+                return Err(refuse(StatusCode::FORBIDDEN, "GitBlixt: you are not allowed to push to this repository"));
+            }
+            if !p.may_write() {
+                return Err(refuse(StatusCode::FORBIDDEN, "GitBlixt: this token lacks the write_repository scope"));
+            }
+        }
+    }
+    Ok((found, principal))
+}
+
+/// `git` with the host's system and global configuration shut out, and our hooks.
+fn git_command(state: &GitState, service: Service) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env_remove("GIT_DIR")
+        .arg("-c")
+        .arg(format!("core.hooksPath={}", state.hooks_dir.display()));
+    if service == Service::ReceivePack {
+        // Keep pushed packs as packs so mirrors can reuse their deltas.
+        cmd.args(["-c", "receive.unpackLimit=1"]);
+    }
+    cmd.arg(service.subcommand()).arg("--stateless-rpc");
+    cmd.kill_on_drop(true);
+    cmd
+}
+
+#[derive(serde::Deserialize)]
+struct ServiceQuery {
+    service: Option<String>,
+}
+
+fn no_cache(headers: &mut HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, max-age=0, must-revalidate"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    headers.insert(header::EXPIRES, HeaderValue::from_static("Fri, 01 Jan 1980 00:00:00 GMT"));
+}
+
+fn git_protocol(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("git-protocol")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() < 256 && v.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
+        .map(str::to_string)
+}
+
+async fn info_refs(
+    State(state): State<GitState>,
+    Path((owner, repo)): Path<(String, String)>,
+    Query(query): Query<ServiceQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(service) = query.service.as_deref().and_then(Service::parse) else {
+        return refuse(StatusCode::FORBIDDEN, "GitBlixt: only the smart HTTP protocol is supported; use a newer git");
+    };
+    let (found, _principal) = match authorize(&state, &owner, &repo, &headers, service).await {
+        Ok(v) => v,
+        Err(response) => return response,
+    };
+    let mut cmd = git_command(&state, service);
+    cmd.arg("--advertise-refs").arg(found.path(&state.app.store));
+    if let Some(proto) = git_protocol(&headers) {
+        cmd.env("GIT_PROTOCOL", proto);
+    }
+    let output = match cmd.stdin(Stdio::null()).output().await {
+        Ok(o) => o,
+        Err(e) => return server_error("starting git", e),
+    };
+    if !output.status.success() {
+        return server_error("git --advertise-refs failed", String::from_utf8_lossy(&output.stderr));
+    }
+    let mut body = Vec::with_capacity(output.stdout.len() + 64);
+    // Protocol v2 answers start with "version 2"; v0 needs the service announcement first.
+    if !output.stdout.starts_with(b"000eversion 2") {
+        let line = format!("# service={}\n", service.name());
+        body.extend_from_slice(format!("{:04x}{line}0000", line.len() + 4).as_bytes());
+    }
+    body.extend_from_slice(&output.stdout);
+    let mut response = Response::new(Body::from(body));
+    let content_type = format!("application/x-{}-advertisement", service.name());
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    no_cache(response.headers_mut());
+    response
+}
+
+async fn upload_pack(
+    State(state): State<GitState>,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    rpc(state, owner, repo, headers, body, Service::UploadPack).await
+}
+
+async fn receive_pack(
+    State(state): State<GitState>,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    rpc(state, owner, repo, headers, body, Service::ReceivePack).await
+}
+
+async fn rpc(state: GitState, owner: String, repo: String, headers: HeaderMap, body: Body, service: Service) -> Response {
+    let (found, principal) = match authorize(&state, &owner, &repo, &headers, service).await {
+        Ok(v) => v,
+        Err(response) => return response,
+    };
+    let expected = format!("application/x-{}-request", service.name());
+    if headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        return refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, "GitBlixt: unexpected content type");
+    }
+    let path = found.path(&state.app.store);
+    let mut cmd = git_command(&state, service);
+    cmd.arg(&path);
+    if let Some(proto) = git_protocol(&headers) {
+        cmd.env("GIT_PROTOCOL", proto);
+    }
+    let report = match service {
+        Service::ReceivePack => {
+            match tempfile::Builder::new().prefix("push-").tempfile_in(state.app.store.tmp_dir()) {
+                Ok(f) => {
+                    cmd.env("GITBLIXT_PUSH_REPORT", f.path());
+                    Some(f)
+                }
+                Err(e) => return server_error("creating a push report file", e),
+            }
+        }
+        Service::UploadPack => None,
+    };
+    let mut child = match cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
+        Ok(c) => c,
+        Err(e) => return server_error("starting git", e),
+    };
+    let (Some(mut stdin), Some(stdout), Some(mut stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return server_error("starting git", "missing pipe");
+    };
+    // Request body → git's stdin.
+    tokio::spawn(async move {
+        let mut reader = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
+        if let Err(e) = tokio::io::copy(&mut reader, &mut stdin).await {
+            tracing::debug!(error = %e, "git request body ended early");
+        }
+    });
+    // git exits after its stdout is closed; wait for it, then report what the push changed.
+    let repository = found.full_name();
+    let app = state.app.clone();
+    tokio::spawn(async move {
+        let mut err = Vec::new();
+        let _ = stderr.read_to_end(&mut err).await;
+        let status = child.wait().await;
+        if !err.is_empty() {
+            tracing::warn!(repository = %repository, stderr = %String::from_utf8_lossy(&err).trim(), "git {} wrote to stderr", service.subcommand());
+        }
+        match status {
+            Ok(s) if s.success() => {}
+            Ok(s) => tracing::warn!(repository = %repository, status = %s, "git {} failed", service.subcommand()),
+            Err(e) => tracing::error!(repository = %repository, error = %e, "waiting for git"),
+        }
+        if let (Some(report), Some(principal)) = (report, principal) {
+            after_push(&app, &found, &principal, report).await;
+        }
+    });
+    let mut response = Response::new(Body::from_stream(ReaderStream::new(stdout)));
+    let content_type = format!("application/x-{}-result", service.name());
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    no_cache(response.headers_mut());
+    response
+}
+
+/// Reads the hook's report and publishes the refs that changed; gives an empty repository's
+/// HEAD a branch that exists.
+async fn after_push(app: &AppState, found: &FoundRepo, principal: &GitPrincipal, report: tempfile::NamedTempFile) {
+    let text = match tokio::fs::read_to_string(report.path()).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "reading the push report");
+            return;
+        }
+    };
+    drop(report);
+    let updates = parse_post_receive(&text);
+    if updates.is_empty() {
+        return;
+    }
+    let path = found.path(&app.store);
+    if let Err(e) = fix_unborn_head(path).await {
+        tracing::warn!(repository = %found.full_name(), error = %e, "could not set the default branch");
+    }
+    app.events.publish_refs_updated(RefsUpdated {
+        repository_id: found.repo.id,
+        repository: found.full_name(),
+        pusher_id: principal.user.id,
+        pusher: principal.user.name.clone(),
+        updates,
+    });
+}
+
+/// If HEAD names a branch that does not exist but others do, point it at `main`, `master`, or
+/// the first branch (as hosts do after the first push).
+async fn fix_unborn_head(path: PathBuf) -> Result<(), String> {
+    let repo_path = path.clone();
+    let choice = tokio::task::spawn_blocking(move || -> Result<Option<String>, String> {
+        if !app::ssr::git_read::head_is_unborn(&repo_path).map_err(|e| e.to_string())? {
+            return Ok(None);
+        }
+        let mut names = app::ssr::git_read::branch_names(&repo_path).map_err(|e| e.to_string())?;
+        names.sort();
+        Ok(["main", "master"]
+            .iter()
+            .find(|p| names.iter().any(|n| n == *p))
+            .map(|s| s.to_string())
+            .or_else(|| names.into_iter().next()))
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    let Some(branch) = choice else { return Ok(()) };
+    let status = Command::new("git")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .arg("--git-dir")
+        .arg(&path)
+        .args(["symbolic-ref", "HEAD"])
+        .arg(format!("refs/heads/{branch}"))
+        .status()
+        .await
+        .map_err(|e| e.to_string())?;
+    if status.success() { Ok(()) } else { Err(format!("git symbolic-ref exited with {status}")) }
+}

@@ -1,0 +1,125 @@
+//! The `gitblixt` server: configuration, the axum router (pages, server functions, git smart
+//! HTTP), operator commands, and start-up/shut-down.
+
+pub mod admin;
+pub mod config;
+pub mod git_auth;
+pub mod git_http;
+pub mod origin_check;
+
+use app::ssr::db::{Db, DbError, DbLocation};
+use app::ssr::events::Events;
+use app::ssr::store::RepoStore;
+use app::ssr::{AppState, Settings};
+use axum::Router;
+use config::Config;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("could not prepare the data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("could not listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Opens the data directory and database (running migrations).
+pub async fn open_state(config: &Config, public_url: String) -> Result<AppState, StartError> {
+    let data_err = |source| StartError::DataDir { path: config.data_dir.display().to_string(), source };
+    std::fs::create_dir_all(&config.data_dir).map_err(data_err)?;
+    let store = RepoStore::open(&config.data_dir).map_err(data_err)?;
+    let location = DbLocation::parse(&config.database_url)?;
+    let db = Db::connect(&location, config.db_pool).await?;
+    let secure_cookies = public_url.starts_with("https://");
+    Ok(AppState { db, store, events: Events::new(), settings: Arc::new(Settings { public_url, secure_cookies }) })
+}
+
+fn leptos_options(addr: SocketAddr) -> LeptosOptions {
+    // cargo-leptos passes the site layout in LEPTOS_* variables; without them use its defaults.
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    LeptosOptions::builder()
+        .output_name(env("LEPTOS_OUTPUT_NAME", "gitblixt"))
+        .site_root(env("LEPTOS_SITE_ROOT", "target/site"))
+        .site_pkg_dir(env("LEPTOS_SITE_PKG_DIR", "pkg"))
+        .site_addr(addr)
+        .build()
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState, hooks_dir: std::path::PathBuf, options: LeptosOptions) -> Router {
+    let routes = generate_route_list(app::App);
+    let git = git_http::routes(git_http::GitState { app: state.clone(), hooks_dir });
+    let pages = Router::new()
+        .leptos_routes_with_context(
+            &options,
+            routes,
+            {
+                let state = state.clone();
+                move || provide_context(state.clone())
+            },
+            {
+                let options = options.clone();
+                move || app::shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler(app::shell))
+        .with_state(options);
+    git.merge(pages)
+        .layer(axum::middleware::from_fn(origin_check::check_origin))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// A started server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), StartError>>,
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections, lets running requests finish, and waits.
+    pub async fn stop(mut self) -> Result<(), StartError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task.await.map_err(|e| StartError::Serve(std::io::Error::other(e)))?
+    }
+}
+
+/// Binds, opens everything, and serves in a background task.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| StartError::Bind { addr: config.addr, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.addr, source })?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let state = open_state(&config, public_url).await?;
+    let hooks_dir = git_http::install_hooks(&config.data_dir)
+        .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
+    let app = router(state.clone(), hooks_dir, leptos_options(addr));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+            .map_err(StartError::Serve)
+    });
+    tracing::info!(%addr, database = state.db.backend_name(), "GitBlixt listening");
+    Ok(Running { addr, state, shutdown: Some(tx), task })
+}

@@ -1,0 +1,126 @@
+//! `gitblixt`: the GitBlixt server and its operator commands.
+
+use clap::{Parser, Subcommand};
+use gitblixt::config::Config;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "gitblixt", version, about = "GitBlixt: a self-hosted git platform that mirrors to GitHub")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (the default).
+    Serve,
+    /// Run pending database migrations and exit.
+    Migrate,
+    /// Operator commands.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    /// Create a user; the password is read from standard input.
+    CreateUser {
+        name: String,
+        /// Make the user an instance administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Create a repository `<owner>/<name>`.
+    CreateRepo {
+        path: String,
+        #[arg(long)]
+        private: bool,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Create a personal access token and print it (once).
+    CreateToken {
+        user: String,
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: api, read_api, read_repository, write_repository.
+        #[arg(long)]
+        scopes: String,
+        #[arg(long)]
+        expires_days: i64,
+    },
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let running = gitblixt::start(config).await.map_err(|e| e.to_string())?;
+            eprintln!("GitBlixt is running at {}", running.url());
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            running.stop().await.map_err(|e| e.to_string())
+        }
+        Command::Migrate => {
+            gitblixt::open_state(&config, String::new()).await.map_err(|e| e.to_string())?;
+            println!("migrations are up to date");
+            Ok(())
+        }
+        Command::Admin(cmd) => {
+            let state = gitblixt::open_state(&config, String::new()).await.map_err(|e| e.to_string())?;
+            let out = match cmd {
+                Admin::CreateUser { name, admin } => {
+                    let password = gitblixt::admin::read_password_line(&mut std::io::stdin().lock())
+                        .map_err(|e| e.to_string())?;
+                    gitblixt::admin::create_user(&state, &name, admin, &password).await
+                }
+                Admin::CreateRepo { path, private, description } => {
+                    gitblixt::admin::create_repo(&state, &path, private, &description).await
+                }
+                Admin::CreateToken { user, name, scopes, expires_days } => {
+                    gitblixt::admin::create_token(&state, &user, &name, &scopes, expires_days).await
+                }
+            };
+            println!("{}", out.map_err(|e| e.to_string())?);
+            Ok(())
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_tracing();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
