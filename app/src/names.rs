@@ -11,12 +11,15 @@ pub const MAX_USER_NAME: usize = 39;
 /// Longest repository name we accept (GitHub's limit).
 pub const MAX_REPO_NAME: usize = 100;
 
-/// Names that would collide with the application's own routes.
-const RESERVED: &[&str] = &[
+/// User names that would collide with the application's own top-level routes.
+const RESERVED_USER: &[&str] = &[
     "about", "admin", "api", "assets", "dashboard", "explore", "favicon.ico", "help", "import",
     "login", "logout", "new", "oauth", "pkg", "public", "robots.txt", "settings", "signin",
     "signout", "signup", "static", "user", "users", "ws",
 ];
+
+/// Repository names that would be confusing next to the application's own routes.
+const RESERVED_REPO: &[&str] = &["api", "login", "logout", "new", "oauth", "settings", "signin", "signout", "signup"];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
@@ -34,7 +37,7 @@ pub enum NameError {
     Reserved { name: String, what_lower: &'static str },
 }
 
-fn check(raw: &str, what: &'static str, what_lower: &'static str, max: usize) -> Result<(), NameError> {
+fn check(raw: &str, what: &'static str, what_lower: &'static str, max: usize, reserved: &[&str]) -> Result<(), NameError> {
     if raw.is_empty() {
         return Err(NameError::Empty { what });
     }
@@ -51,7 +54,7 @@ fn check(raw: &str, what: &'static str, what_lower: &'static str, max: usize) ->
     if raw.contains("..") || lower.ends_with(".git") || raw.ends_with('.') {
         return Err(NameError::BadSequence { what });
     }
-    if RESERVED.contains(&lower.as_str()) {
+    if reserved.contains(&lower.as_str()) {
         return Err(NameError::Reserved { name: raw.to_string(), what_lower });
     }
     Ok(())
@@ -63,7 +66,7 @@ pub struct UserName(String);
 
 impl UserName {
     pub fn parse(raw: &str) -> Result<Self, NameError> {
-        check(raw, "Username", "username", MAX_USER_NAME)?;
+        check(raw, "Username", "username", MAX_USER_NAME, RESERVED_USER)?;
         Ok(Self(raw.to_string()))
     }
     pub fn as_str(&self) -> &str {
@@ -87,7 +90,7 @@ pub struct RepoName(String);
 
 impl RepoName {
     pub fn parse(raw: &str) -> Result<Self, NameError> {
-        check(raw, "Repository name", "repository name", MAX_REPO_NAME)?;
+        check(raw, "Repository name", "repository name", MAX_REPO_NAME, RESERVED_REPO)?;
         Ok(Self(raw.to_string()))
     }
     pub fn as_str(&self) -> &str {
@@ -163,6 +166,8 @@ mod tests {
         assert!(UserName::parse("api").is_err());
         assert!(UserName::parse("oauth").is_err());
         assert!(UserName::parse("login").is_err());
+        assert!(UserName::parse("public").is_err());
+        assert!(RepoName::parse("public").is_ok());
     }
 
     #[test]
