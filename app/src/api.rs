@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 use crate::ssr::{accounts, repos, web};
 
-#[server]
+#[server(endpoint = "get_current_user")]
 pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
     Ok(web::current_user().await?.as_ref().map(web::to_current))
 }
 
-#[server]
+#[server(endpoint = "sign_up")]
 pub async fn sign_up(username: String, password: String) -> Result<(), AppError> {
     let state = web::state()?;
     let name = crate::names::UserName::parse(username.trim())?;
@@ -25,7 +25,7 @@ pub async fn sign_up(username: String, password: String) -> Result<(), AppError>
     Ok(())
 }
 
-#[server]
+#[server(endpoint = "sign_in")]
 pub async fn sign_in(username: String, password: String) -> Result<(), AppError> {
     let state = web::state()?;
     let Some(user) = accounts::authenticate_password(&state.db, username.trim(), &password).await? else {
@@ -36,7 +36,7 @@ pub async fn sign_in(username: String, password: String) -> Result<(), AppError>
     Ok(())
 }
 
-#[server]
+#[server(endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
     web::end_session().await?;
     leptos_axum::redirect("/");
@@ -49,7 +49,7 @@ pub struct Dashboard {
     pub others: Vec<RepoSummary>,
 }
 
-#[server]
+#[server(endpoint = "get_dashboard")]
 pub async fn get_dashboard() -> Result<Dashboard, AppError> {
     let state = web::state()?;
     let user = web::require_user().await?;
@@ -57,7 +57,7 @@ pub async fn get_dashboard() -> Result<Dashboard, AppError> {
     Ok(Dashboard { mine, others })
 }
 
-#[server]
+#[server(endpoint = "create_repository")]
 pub async fn create_repository(name: String, description: String, visibility: String) -> Result<(), AppError> {
     let state = web::state()?;
     let user = web::require_user().await?;
@@ -104,7 +104,7 @@ async fn administrable(owner: &str, repo: &str) -> Result<repos::FoundRepo, AppE
     Ok(found)
 }
 
-#[server]
+#[server(endpoint = "get_repository")]
 pub async fn get_repository(owner: String, repo: String) -> Result<RepoView, AppError> {
     let state = web::state()?;
     let (found, _viewer, access) = readable(&owner, &repo).await?;
@@ -124,12 +124,12 @@ pub async fn get_repository(owner: String, repo: String) -> Result<RepoView, App
     })
 }
 
-#[server]
+#[server(endpoint = "get_repository_settings")]
 pub async fn get_repository_settings(owner: String, repo: String) -> Result<RepoSummary, AppError> {
     Ok(administrable(&owner, &repo).await?.summary())
 }
 
-#[server]
+#[server(endpoint = "update_repository")]
 pub async fn update_repository(owner: String, repo: String, description: String, visibility: String) -> Result<(), AppError> {
     use crate::ssr::schema::repositories;
     use diesel::{ExpressionMethods, QueryDsl};
@@ -152,7 +152,7 @@ pub async fn update_repository(owner: String, repo: String, description: String,
     Ok(())
 }
 
-#[server]
+#[server(endpoint = "list_access_tokens")]
 pub async fn list_access_tokens() -> Result<Vec<TokenInfo>, AppError> {
     let state = web::state()?;
     let user = web::require_user().await?;
@@ -160,7 +160,7 @@ pub async fn list_access_tokens() -> Result<Vec<TokenInfo>, AppError> {
 }
 
 /// Creates a personal access token. `expires_on` is a `YYYY-MM-DD` date (UTC), 1 to 365 days ahead.
-#[server]
+#[server(endpoint = "create_access_token")]
 pub async fn create_access_token(
     name: String,
     expires_on: String,
@@ -188,7 +188,7 @@ pub async fn create_access_token(
     Ok(accounts::create_token(&state.db, user.id, &name, &scopes, day - today).await?)
 }
 
-#[server]
+#[server(endpoint = "revoke_access_token")]
 pub async fn revoke_access_token(id: i64) -> Result<(), AppError> {
     let state = web::state()?;
     let user = web::require_user().await?;

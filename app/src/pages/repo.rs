@@ -40,7 +40,10 @@ pub fn repo_params() -> Memo<(String, String)> {
     let params = use_params_map();
     Memo::new(move |_| {
         let p = params.read();
-        (p.get("owner").unwrap_or_default(), p.get("repo").unwrap_or_default())
+        let repo = p.get("repo").unwrap_or_default();
+        // The clone URL opened in a browser shows the repository.
+        let repo = repo.strip_suffix(".git").map(str::to_string).unwrap_or(repo);
+        (p.get("owner").unwrap_or_default(), repo)
     })
 }
 
