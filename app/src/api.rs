@@ -11,36 +11,48 @@ use crate::ssr::{accounts, repos, web};
 
 #[server(endpoint = "get_current_user")]
 pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
-    Ok(web::current_user().await?.as_ref().map(web::to_current))
+    web::answer(async move {
+        Ok(web::current_user().await?.as_ref().map(web::to_current))
+    }
+    .await)
 }
 
 #[server(endpoint = "sign_up")]
 pub async fn sign_up(username: String, password: String) -> Result<(), AppError> {
-    let state = web::state()?;
-    let name = crate::names::UserName::parse(username.trim())?;
-    let user = accounts::create_user(&state.db, &name, &password, false).await?;
-    tracing::info!(user = %user.name, admin = user.is_admin, "account created");
-    web::start_session(&user).await?;
-    leptos_axum::redirect("/");
-    Ok(())
+    web::answer(async move {
+        let state = web::state()?;
+        let name = crate::names::UserName::parse(username.trim())?;
+        let user = accounts::create_user(&state.db, &name, &password, false).await?;
+        tracing::info!(user = %user.name, admin = user.is_admin, "account created");
+        web::start_session(&user).await?;
+        leptos_axum::redirect("/");
+        Ok(())
+    }
+    .await)
 }
 
 #[server(endpoint = "sign_in")]
 pub async fn sign_in(username: String, password: String) -> Result<(), AppError> {
-    let state = web::state()?;
-    let Some(user) = accounts::authenticate_password(&state.db, username.trim(), &password).await? else {
-        return Err(AppError::invalid("Incorrect username or password."));
-    };
-    web::start_session(&user).await?;
-    leptos_axum::redirect("/");
-    Ok(())
+    web::answer(async move {
+        let state = web::state()?;
+        let Some(user) = accounts::authenticate_password(&state.db, username.trim(), &password).await? else {
+            return Err(AppError::invalid("Incorrect username or password."));
+        };
+        web::start_session(&user).await?;
+        leptos_axum::redirect("/");
+        Ok(())
+    }
+    .await)
 }
 
 #[server(endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    web::end_session().await?;
-    leptos_axum::redirect("/");
-    Ok(())
+    web::answer(async move {
+        web::end_session().await?;
+        leptos_axum::redirect("/");
+        Ok(())
+    }
+    .await)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,25 +63,31 @@ pub struct Dashboard {
 
 #[server(endpoint = "get_dashboard")]
 pub async fn get_dashboard() -> Result<Dashboard, AppError> {
-    let state = web::state()?;
-    let user = web::require_user().await?;
-    let (mine, others) = repos::dashboard(&state.db, &user).await?;
-    Ok(Dashboard { mine, others })
+    web::answer(async move {
+        let state = web::state()?;
+        let user = web::require_user().await?;
+        let (mine, others) = repos::dashboard(&state.db, &user).await?;
+        Ok(Dashboard { mine, others })
+    }
+    .await)
 }
 
 #[server(endpoint = "create_repository")]
 pub async fn create_repository(name: String, description: String, visibility: String) -> Result<(), AppError> {
-    let state = web::state()?;
-    let user = web::require_user().await?;
-    let name = crate::names::RepoName::parse(name.trim())?;
-    let is_private = match visibility.as_str() {
-        "private" => true,
-        "public" => false,
-        _ => return Err(AppError::invalid("Visibility must be public or private.")),
-    };
-    let found = repos::create(&state.db, &state.store, &user, &name, &description, is_private).await?;
-    leptos_axum::redirect(&format!("/{}/{}", found.owner.name, found.repo.name));
-    Ok(())
+    web::answer(async move {
+        let state = web::state()?;
+        let user = web::require_user().await?;
+        let name = crate::names::RepoName::parse(name.trim())?;
+        let is_private = match visibility.as_str() {
+            "private" => true,
+            "public" => false,
+            _ => return Err(AppError::invalid("Visibility must be public or private.")),
+        };
+        let found = repos::create(&state.db, &state.store, &user, &name, &description, is_private).await?;
+        leptos_axum::redirect(&format!("/{}/{}", found.owner.name, found.repo.name));
+        Ok(())
+    }
+    .await)
 }
 
 /// Finds a repository the signed-in user may read, or answers 404 (also for private repositories
@@ -106,57 +124,69 @@ async fn administrable(owner: &str, repo: &str) -> Result<repos::FoundRepo, AppE
 
 #[server(endpoint = "get_repository")]
 pub async fn get_repository(owner: String, repo: String) -> Result<RepoView, AppError> {
-    let state = web::state()?;
-    let (found, _viewer, access) = readable(&owner, &repo).await?;
-    let path = found.path(&state.store);
-    let contents = tokio::task::spawn_blocking(move || crate::ssr::git_read::read_contents(&path, 20))
-        .await
-        .map_err(|e| web::internal("reading repository", e))?
-        .map_err(|e| web::internal("reading repository", e))?;
-    Ok(RepoView {
-        clone_url: format!("{}/{}/{}.git", state.settings.public_url, found.owner.name, found.repo.name),
-        summary: found.summary(),
-        default_branch: contents.default_branch,
-        branches: contents.branches,
-        tags: contents.tags,
-        commits: contents.commits,
-        can_admin: access == repos::Access::Admin,
-    })
+    web::answer(async move {
+        let state = web::state()?;
+        let (found, _viewer, access) = readable(&owner, &repo).await?;
+        let path = found.path(&state.store);
+        let contents = tokio::task::spawn_blocking(move || crate::ssr::git_read::read_contents(&path, 20))
+            .await
+            .map_err(|e| web::internal("reading repository", e))?
+            .map_err(|e| web::internal("reading repository", e))?;
+        Ok(RepoView {
+            clone_url: format!("{}/{}/{}.git", state.settings.public_url, found.owner.name, found.repo.name),
+            summary: found.summary(),
+            default_branch: contents.default_branch,
+            branches: contents.branches,
+            tags: contents.tags,
+            commits: contents.commits,
+            can_admin: access == repos::Access::Admin,
+        })
+    }
+    .await)
 }
 
 #[server(endpoint = "get_repository_settings")]
 pub async fn get_repository_settings(owner: String, repo: String) -> Result<RepoSummary, AppError> {
-    Ok(administrable(&owner, &repo).await?.summary())
+    web::answer(async move {
+        Ok(administrable(&owner, &repo).await?.summary())
+    }
+    .await)
 }
 
 #[server(endpoint = "update_repository")]
 pub async fn update_repository(owner: String, repo: String, description: String, visibility: String) -> Result<(), AppError> {
-    use crate::ssr::schema::repositories;
-    use diesel::{ExpressionMethods, QueryDsl};
-    use diesel_async::RunQueryDsl;
-    let state = web::state()?;
-    let found = administrable(&owner, &repo).await?;
-    let description = repos::check_description(&description)?;
-    let is_private = match visibility.as_str() {
-        "private" => true,
-        "public" => false,
-        _ => return Err(AppError::invalid("Visibility must be public or private.")),
-    };
-    let id = found.repo.id;
-    crate::with_conn!(&state.db, |conn| diesel::update(repositories::table.find(id))
-        .set((repositories::description.eq(&description), repositories::is_private.eq(is_private)))
-        .execute(conn)
-        .await
-        .map_err(crate::ssr::db::DbError::Query))?;
-    tracing::info!(repository = %found.full_name(), private = is_private, "repository settings updated");
-    Ok(())
+    web::answer(async move {
+        use crate::ssr::schema::repositories;
+        use diesel::{ExpressionMethods, QueryDsl};
+        use diesel_async::RunQueryDsl;
+        let state = web::state()?;
+        let found = administrable(&owner, &repo).await?;
+        let description = repos::check_description(&description)?;
+        let is_private = match visibility.as_str() {
+            "private" => true,
+            "public" => false,
+            _ => return Err(AppError::invalid("Visibility must be public or private.")),
+        };
+        let id = found.repo.id;
+        crate::with_conn!(&state.db, |conn| diesel::update(repositories::table.find(id))
+            .set((repositories::description.eq(&description), repositories::is_private.eq(is_private)))
+            .execute(conn)
+            .await
+            .map_err(crate::ssr::db::DbError::Query))?;
+        tracing::info!(repository = %found.full_name(), private = is_private, "repository settings updated");
+        Ok(())
+    }
+    .await)
 }
 
 #[server(endpoint = "list_access_tokens")]
 pub async fn list_access_tokens() -> Result<Vec<TokenInfo>, AppError> {
-    let state = web::state()?;
-    let user = web::require_user().await?;
-    Ok(accounts::list_tokens(&state.db, user.id).await?)
+    web::answer(async move {
+        let state = web::state()?;
+        let user = web::require_user().await?;
+        Ok(accounts::list_tokens(&state.db, user.id).await?)
+    }
+    .await)
 }
 
 /// Creates a personal access token. `expires_on` is a `YYYY-MM-DD` date (UTC), 1 to 365 days ahead.
@@ -169,33 +199,39 @@ pub async fn create_access_token(
     scope_read_repository: Option<String>,
     scope_write_repository: Option<String>,
 ) -> Result<NewToken, AppError> {
-    let state = web::state()?;
-    let user = web::require_user().await?;
-    let Some(day) = crate::format::parse_date(&expires_on) else {
-        return Err(AppError::invalid("Expiration date is required (YYYY-MM-DD)."));
-    };
-    let today = crate::ssr::db::now().div_euclid(86_400);
-    let scopes: Vec<String> = [
-        (scope_api, "api"),
-        (scope_read_api, "read_api"),
-        (scope_read_repository, "read_repository"),
-        (scope_write_repository, "write_repository"),
-    ]
-    .into_iter()
-    .filter(|(on, _)| on.is_some())
-    .map(|(_, s)| s.to_string())
-    .collect();
-    Ok(accounts::create_token(&state.db, user.id, &name, &scopes, day - today).await?)
+    web::answer(async move {
+        let state = web::state()?;
+        let user = web::require_user().await?;
+        let Some(day) = crate::format::parse_date(&expires_on) else {
+            return Err(AppError::invalid("Expiration date is required (YYYY-MM-DD)."));
+        };
+        let today = crate::ssr::db::now().div_euclid(86_400);
+        let scopes: Vec<String> = [
+            (scope_api, "api"),
+            (scope_read_api, "read_api"),
+            (scope_read_repository, "read_repository"),
+            (scope_write_repository, "write_repository"),
+        ]
+        .into_iter()
+        .filter(|(on, _)| on.is_some())
+        .map(|(_, s)| s.to_string())
+        .collect();
+        Ok(accounts::create_token(&state.db, user.id, &name, &scopes, day - today).await?)
+    }
+    .await)
 }
 
 #[server(endpoint = "revoke_access_token")]
 pub async fn revoke_access_token(id: i64) -> Result<(), AppError> {
-    let state = web::state()?;
-    let user = web::require_user().await?;
-    if accounts::revoke_token(&state.db, user.id, id).await? {
-        tracing::info!(user = %user.name, token_id = id, "access token revoked");
-        Ok(())
-    } else {
-        Err(AppError::NotFound)
+    web::answer(async move {
+        let state = web::state()?;
+        let user = web::require_user().await?;
+        if accounts::revoke_token(&state.db, user.id, id).await? {
+            tracing::info!(user = %user.name, token_id = id, "access token revoked");
+            Ok(())
+        } else {
+            Err(AppError::NotFound)
+        }
     }
+    .await)
 }

@@ -57,8 +57,13 @@ fn leptos_options(addr: SocketAddr) -> LeptosOptions {
 /// The whole HTTP application.
 pub fn router(state: AppState, hooks_dir: std::path::PathBuf, options: LeptosOptions) -> Router {
     let routes = generate_route_list(app::App);
+    // The compiled site (wasm, js, css) is served before the pages: `/pkg/x` would otherwise be
+    // taken for the repository page of a user named `pkg` (a reserved name).
+    let pkg_dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    let pkg_route = format!("/{}", options.site_pkg_dir);
     let git = git_http::routes(git_http::GitState { app: state.clone(), hooks_dir });
     let pages = Router::new()
+        .nest_service(&pkg_route, tower_http::services::ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip())
         .leptos_routes_with_context(
             &options,
             routes,

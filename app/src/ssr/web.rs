@@ -125,3 +125,12 @@ pub fn set_status(status: u16) {
         response.set_status(code);
     }
 }
+
+/// Gives a server function's error answer the HTTP status it stands for (400, 401, 403, 404, 500)
+/// instead of server_fn's blanket 500.
+pub fn answer<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(e) = &result {
+        set_status(e.status());
+    }
+    result
+}

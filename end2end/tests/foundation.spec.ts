@@ -1,0 +1,70 @@
+import { expect, test, type Page } from '@playwright/test';
+
+const base = () => process.env.GITBLIXT_URL!;
+
+async function signUp(page: Page, name: string, password: string) {
+  await page.goto(base() + '/signup');
+  await page.getByLabel('Username').fill(name);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+}
+
+test('sign up, create a repository, see its clone URL; others cannot open its settings', async ({ browser }) => {
+  const alice = await browser.newPage();
+  await signUp(alice, 'alice', 'alice-password');
+  await expect(alice.getByRole('heading', { name: 'Repositories', exact: true })).toBeVisible();
+
+  await alice.getByRole('link', { name: 'New repository' }).first().click();
+  await alice.getByLabel('Repository name').fill('demo');
+  await alice.getByLabel('Description').fill('A demo repository');
+  await alice.getByRole('button', { name: 'Create repository' }).click();
+  await expect(alice).toHaveURL(/\/alice\/demo$/);
+  await expect(alice.getByLabel('Clone URL')).toHaveValue(base() + '/alice/demo.git');
+  await expect(alice.getByText('This repository is empty')).toBeVisible();
+
+  // Settings are there for the owner.
+  await alice.getByRole('link', { name: 'Settings' }).click();
+  await expect(alice.getByRole('heading', { name: /Settings/ })).toBeVisible();
+
+  // A bad name gets a clear message and nothing is created.
+  await alice.goto(base() + '/new');
+  await alice.getByLabel('Repository name').fill('bad name');
+  await alice.getByRole('button', { name: 'Create repository' }).click();
+  await expect(alice.getByRole('alert')).toContainText("Repository name may only contain letters, digits, '-', '_' and '.'.");
+
+  // Sign out.
+  await alice.getByRole('button', { name: 'Sign out' }).click();
+  await expect(alice.getByRole('navigation').getByRole('link', { name: 'Sign in' })).toBeVisible();
+
+  // A second user cannot open the first user's settings page.
+  const bob = await browser.newPage();
+  await signUp(bob, 'bob', 'bob-password');
+  const response = await bob.goto(base() + '/alice/demo/settings');
+  expect(response?.status()).toBe(403);
+  await expect(bob.getByRole('alert')).toContainText("You don't have permission to do that.");
+
+  // And signs back in as alice with a wrong, then the right password.
+  await alice.goto(base() + '/login');
+  await alice.getByLabel('Username').fill('alice');
+  await alice.getByLabel('Password').fill('wrong-password');
+  await alice.getByRole('button', { name: 'Sign in' }).click();
+  await expect(alice.getByRole('alert')).toContainText('Incorrect username or password.');
+  await alice.getByLabel('Password').fill('alice-password');
+  await alice.getByRole('button', { name: 'Sign in' }).click();
+  await expect(alice.getByRole('button', { name: 'Sign out' })).toBeVisible();
+});
+
+test('create a personal access token, shown once, then revoke it', async ({ page }) => {
+  await signUp(page, 'carol', 'carol-password');
+  await page.getByRole('link', { name: 'Access Tokens' }).click();
+  await page.getByLabel('Token name').fill('laptop');
+  await page.getByRole('checkbox', { name: /write_repository/ }).check();
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const token = page.getByLabel('New token');
+  await expect(token).toHaveValue(/^gbpat_[A-Za-z0-9]{40}$/);
+  const row = page.getByRole('row', { name: /laptop/ });
+  await expect(row).toContainText('write_repository');
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await expect(page.getByRole('row', { name: /laptop/ })).toContainText('Revoked');
+});
