@@ -1,0 +1,56 @@
+# GitBlixt — `make run` and `make test` do all set-up on a fresh machine.
+#
+# Cargo's target dir: $(CARGO_TARGET_DIR) if set, else ./target. The compiled site (wasm, js, css)
+# is always under ./target/site.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/end2end/node_modules/.bin:$(PATH)
+
+CARGO_LEPTOS_VERSION := 0.3.10
+WASM_BINDGEN_VERSION := 0.2.130
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+
+.PHONY: run test tools browser cargo-test e2e bench build-release clean
+
+## Installs what is missing (idempotent): the wasm target, cargo-leptos, wasm-bindgen, npm packages.
+tools:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@cargo leptos --version 2>/dev/null | grep -q "$(CARGO_LEPTOS_VERSION)" || cargo install cargo-leptos --locked --version $(CARGO_LEPTOS_VERSION)
+	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	@if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -x end2end/node_modules/.bin/playwright ] || [ end2end/package.json -nt end2end/node_modules/.package-lock.json ]; then \
+		cd end2end && npm install --no-audit --no-fund; fi
+
+## Debian's chromium for the browser tests (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
+	@command -v git >/dev/null || { echo "git is required"; exit 1; }
+
+## Builds in release mode and starts GitBlixt on http://127.0.0.1:3000 (data in ./data).
+run: tools
+	cargo leptos build --release
+	LEPTOS_SITE_ROOT=$(CURDIR)/target/site LEPTOS_OUTPUT_NAME=gitblixt \
+		$(TARGET_DIR)/release/gitblixt serve
+
+build-release: tools
+	cargo leptos build --release
+
+## Every test: the Rust unit and integration tests, then the browser tests.
+test: tools browser cargo-test e2e
+
+cargo-test:
+	cargo test -p app --features ssr
+	cargo test -p gitblixt
+
+e2e:
+	cargo leptos build
+	cd end2end && GITBLIXT_BIN=$(TARGET_DIR)/debug/gitblixt npx playwright test
+
+bench: tools
+	cargo run --release -p gitblixt --bin gitblixt-bench
+
+clean:
+	cargo clean
+	rm -rf target/site end2end/node_modules
