@@ -11,7 +11,7 @@ CARGO_LEPTOS_VERSION := 0.3.10
 WASM_BINDGEN_VERSION := 0.2.130
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: run test tools browser cargo-test e2e bench build-release clean
+.PHONY: run test tools system-packages cargo-test e2e bench build-release clean
 
 ## Installs what is missing (idempotent): the wasm target, cargo-leptos, wasm-bindgen, npm packages.
 tools:
@@ -21,12 +21,16 @@ tools:
 	@if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -x end2end/node_modules/.bin/playwright ] || [ end2end/package.json -nt end2end/node_modules/.package-lock.json ]; then \
 		cd end2end && npm install --no-audit --no-fund; fi
 
-## Debian's chromium for the browser tests (never a downloaded browser).
-browser:
-	@command -v chromium >/dev/null || { \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
-	@command -v git >/dev/null || { echo "git is required"; exit 1; }
+## Debian packages the tests use: chromium for the browser tests (never a downloaded browser),
+## PostgreSQL for the PostgreSQL test (a throwaway cluster on 127.0.0.1), git.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+system-packages:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v git >/dev/null || missing="$$missing git"; \
+	if [ -n "$$missing" ]; then \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 ## Builds in release mode and starts GitBlixt on http://127.0.0.1:3000 (data in ./data).
 run: tools
@@ -38,7 +42,7 @@ build-release: tools
 	cargo leptos build --release
 
 ## Every test: the Rust unit and integration tests, then the browser tests.
-test: tools browser cargo-test e2e
+test: tools system-packages cargo-test e2e
 
 cargo-test:
 	cargo test -p app --features ssr
@@ -49,7 +53,7 @@ e2e:
 	cd end2end && GITBLIXT_BIN=$(TARGET_DIR)/debug/gitblixt npx playwright test
 
 bench: tools
-	cargo run --release -p gitblixt --bin gitblixt-bench
+	cargo run --release -p github-double --bin gitblixt-bench
 
 clean:
 	cargo clean

@@ -32,6 +32,18 @@ async fn pushed_repository_clones_back_identically() {
     assert!(counts.lines().any(|l| l == "packs: 1") || counts.lines().any(|l| l == "packs: 2"), "{counts}");
     assert_eq!(git_ok(&stored, &["symbolic-ref", "HEAD"]).trim(), "refs/heads/main");
 
+    // The repository page shows branches, tags and the latest commits of the default branch (read with gix).
+    let page = reqwest::get(format!("{}/alice/project", server.url())).await.unwrap().text().await.unwrap();
+    for branch in ["main", "feature/x", "release-1.0", "gh-pages"] {
+        assert!(page.contains(&format!("<span class=\"ref-name\">{branch}</span>")), "branch {branch} listed");
+    }
+    for tag in ["v1.0", "light", "nested", "tree-tag", "blob-tag"] {
+        assert!(page.contains(&format!("<span class=\"ref-name\">{tag}</span>")), "tag {tag} listed");
+    }
+    assert!(page.contains("Latest commits on main"));
+    assert!(page.contains("merge feature") && page.contains("feature work") && page.contains("initial"));
+    assert!(!page.contains(">pages<"), "gh-pages is not on the default branch");
+
     // A plain clone checks out the default branch.
     git_ok(clone.path(), &["clone", "-q", &server.anonymous_remote("alice/project"), "wt"]);
     assert_eq!(rev(&clone.path().join("wt"), "HEAD"), rev(work.path(), "main"));

@@ -1,0 +1,3 @@
+//! Test-side support for GitBlixt: servers that stand in for remote git hosts, and benchmarks.
+
+pub mod http_backend;
