@@ -44,9 +44,9 @@ build-release: tools
 ## Every test: the Rust unit and integration tests, then the browser tests.
 test: tools system-packages cargo-test e2e
 
+# One invocation, so dependency features unify once (no second build of the dependencies).
 cargo-test:
-	cargo test -p app --features ssr
-	cargo test -p gitblixt
+	cargo test -p app -p gitblixt -p github-double --features app/ssr
 
 e2e:
 	cargo leptos build

@@ -1,0 +1,51 @@
+//! The reference server the benchmarks (and later the GitHub double) stand on: the real `git`
+//! pushes to and clones from `git http-backend` behind it.
+
+use github_double::http_backend::HttpBackend;
+use std::path::Path;
+use std::process::Command;
+
+fn git(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_AUTHOR_NAME", "T")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "T")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = git(dir, args);
+    assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_pushes_to_and_clones_from_http_backend() {
+    let root = tempfile::tempdir().unwrap();
+    ok(root.path(), &["init", "-q", "--bare", "r.git"]);
+    let backend = HttpBackend::start(root.path().to_path_buf(), true).await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    ok(work.path(), &["init", "-q", "-b", "main"]);
+    std::fs::write(work.path().join("f"), "x").unwrap();
+    ok(work.path(), &["add", "."]);
+    ok(work.path(), &["commit", "-q", "-m", "one"]);
+    ok(work.path(), &["tag", "-a", "v1", "-m", "v1"]);
+
+    // Without credentials the push is challenged; with them it lands.
+    let anonymous = git(work.path(), &["push", &backend.url("r.git"), "main"]);
+    assert!(!anonymous.status.success());
+    let authed = format!("http://u:p@{}/r.git", backend.addr);
+    ok(work.path(), &["push", "-q", &authed, "main", "v1"]);
+    ok(work.path(), &["clone", "-q", "--mirror", &authed, "c.git"]);
+    let refs = |d: &Path| ok(d, &["for-each-ref", "--format=%(objectname) %(refname)"]);
+    assert_eq!(refs(&work.path().join("c.git")), refs(work.path()));
+    let missing = git(work.path(), &["clone", &format!("http://u:p@{}/missing.git", backend.addr), "m"]);
+    assert!(!missing.status.success());
+}
