@@ -1,47 +1,98 @@
 //! A real `git http-backend` (CGI) behind a loopback axum server: the reference git smart HTTP
 //! server that GitBlixt is measured and tested against.
 //!
-//! Repositories are the bare repositories under `root`, served at `/<path>`. With `require_auth`,
-//! every request without an `Authorization: Basic` header gets a 401 challenge (so a client makes
-//! the same round trips as against an authenticating host); the credentials are not checked.
+//! Repositories are the bare repositories under `root`, served at `/<path>`. [`Auth`] decides what
+//! credentials are needed; [`Fault`] makes the server misbehave on purpose (status codes, a stall,
+//! a connection dropped mid-transfer) so clients can be tested against failures.
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::path::PathBuf;
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio_util::io::{ReaderStream, StreamReader};
 
+/// What the server asks of clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// Everything anonymous.
+    Anonymous,
+    /// Every request needs some Basic credentials (any); a 401 challenge otherwise.
+    AnyCredentials,
+    /// Reads are anonymous; every request that carries credentials, and every push, needs this
+    /// password (with any user name), else 401.
+    Password(String),
+}
+
+/// A failure to inject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    /// Answer every request with this status.
+    Status(u16),
+    /// Answer the POSTs (the transfer itself) with headers and then nothing, forever.
+    StallTransfer,
+    /// Send the first bytes of the POST answers, then drop the connection.
+    DropTransfer,
+}
+
+/// Counters of what the server saw.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub receive_pack_posts: AtomicU64,
+    pub upload_pack_posts: AtomicU64,
+    pub request_bytes: AtomicU64,
+}
+
 #[derive(Clone)]
 struct Backend {
     root: PathBuf,
-    require_auth: bool,
+    auth: Arc<Mutex<Auth>>,
+    fault: Arc<Mutex<Fault>>,
+    seen: Arc<Seen>,
 }
 
 /// A running `git http-backend` server.
 pub struct HttpBackend {
     pub addr: SocketAddr,
     pub root: PathBuf,
+    auth: Arc<Mutex<Auth>>,
+    fault: Arc<Mutex<Fault>>,
+    pub seen: Arc<Seen>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl HttpBackend {
     /// Serves the bare repositories under `root` on 127.0.0.1, on a port of its own choosing.
-    pub async fn start(root: PathBuf, require_auth: bool) -> std::io::Result<Self> {
+    pub async fn start(root: PathBuf, auth: Auth) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let app = Router::new().fallback(cgi).with_state(Backend { root: root.clone(), require_auth });
+        let auth = Arc::new(Mutex::new(auth));
+        let fault = Arc::new(Mutex::new(Fault::None));
+        let seen = Arc::new(Seen::default());
+        let state = Backend { root: root.clone(), auth: auth.clone(), fault: fault.clone(), seen: seen.clone() };
+        let app = Router::new().fallback(cgi).with_state(state);
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!(error = %e, "http-backend server stopped");
             }
         });
-        Ok(Self { addr, root, task })
+        Ok(Self { addr, root, auth, fault, seen, task })
+    }
+
+    pub fn set_fault(&self, fault: Fault) {
+        *self.fault.lock().unwrap_or_else(|p| p.into_inner()) = fault;
+    }
+
+    pub fn set_auth(&self, auth: Auth) {
+        *self.auth.lock().unwrap_or_else(|p| p.into_inner()) = auth;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -63,16 +114,39 @@ fn challenge() -> Response {
 
 async fn cgi(State(backend): State<Backend>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let auth_user = parts
+    let credentials = parts
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
         .and_then(|b| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b).ok())
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.split_once(':').map(|(u, _)| u.to_string()));
-    if backend.require_auth && auth_user.is_none() {
-        return challenge();
+        .and_then(|s| s.split_once(':').map(|(u, p)| (u.to_string(), p.to_string())));
+    let is_push = parts.uri.path().ends_with("/git-receive-pack")
+        || parts.uri.query().is_some_and(|q| q.contains("service=git-receive-pack"));
+    let auth = backend.auth.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    match (&auth, &credentials) {
+        (Auth::Anonymous, _) => {}
+        (Auth::AnyCredentials, None) => return challenge(),
+        (Auth::AnyCredentials, Some(_)) => {}
+        (Auth::Password(expected), Some((_, given))) if given != expected => return challenge(),
+        (Auth::Password(_), None) if is_push => return challenge(),
+        (Auth::Password(_), _) => {}
+    }
+    let auth_user = credentials.map(|(u, _)| u);
+    let fault = backend.fault.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Fault::Status(code) = fault {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (status, format!("injected failure {code}\n")).into_response();
+    }
+    let is_post = parts.method == axum::http::Method::POST;
+    if is_post {
+        let counter = if is_push { &backend.seen.receive_pack_posts } else { &backend.seen.upload_pack_posts };
+        counter.fetch_add(1, Ordering::SeqCst);
+    }
+    if is_post && fault == Fault::StallTransfer {
+        let never = futures_util::stream::pending::<Result<bytes::Bytes, std::io::Error>>();
+        return Response::new(Body::from_stream(never));
     }
     let header_str = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mut cmd = tokio::process::Command::new("git");
@@ -108,9 +182,12 @@ async fn cgi(State(backend): State<Backend>, request: Request) -> Response {
     else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
+    let seen = backend.seen.clone();
     tokio::spawn(async move {
         let mut reader = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
-        let _ = tokio::io::copy(&mut reader, &mut stdin).await;
+        if let Ok(n) = tokio::io::copy(&mut reader, &mut stdin).await {
+            seen.request_bytes.fetch_add(n, Ordering::SeqCst);
+        }
     });
     tokio::spawn(async move {
         let mut err = Vec::new();
@@ -149,8 +226,19 @@ async fn cgi(State(backend): State<Backend>, request: Request) -> Response {
             }
         }
     }
-    response
-        .status(status)
-        .body(Body::from_stream(ReaderStream::new(out)))
-        .unwrap_or_else(|e| (StatusCode::BAD_GATEWAY, e.to_string()).into_response())
+    let body = if is_post && fault == Fault::DropTransfer {
+        // Some bytes, then a broken connection.
+        let mut sent = 0usize;
+        Body::from_stream(ReaderStream::new(out).map(move |chunk| {
+            let chunk = chunk?;
+            if sent > 64 {
+                return Err(std::io::Error::other("injected connection drop"));
+            }
+            sent += chunk.len();
+            Ok(chunk.slice(..chunk.len().min(96)))
+        }))
+    } else {
+        Body::from_stream(ReaderStream::new(out))
+    };
+    response.status(status).body(body).unwrap_or_else(|e| (StatusCode::BAD_GATEWAY, e.to_string()).into_response())
 }

@@ -30,7 +30,7 @@ fn ok(dir: &Path, args: &[&str]) -> String {
 async fn git_pushes_to_and_clones_from_http_backend() {
     let root = tempfile::tempdir().unwrap();
     ok(root.path(), &["init", "-q", "--bare", "r.git"]);
-    let backend = HttpBackend::start(root.path().to_path_buf(), true).await.unwrap();
+    let backend = HttpBackend::start(root.path().to_path_buf(), github_double::http_backend::Auth::AnyCredentials).await.unwrap();
     let work = tempfile::tempdir().unwrap();
     ok(work.path(), &["init", "-q", "-b", "main"]);
     std::fs::write(work.path().join("f"), "x").unwrap();

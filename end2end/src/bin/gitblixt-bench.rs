@@ -100,7 +100,7 @@ async fn run() -> Result<(), String> {
 
     let backend_root = scratch.path().join("backend");
     std::fs::create_dir(&backend_root).map_err(|e| e.to_string())?;
-    let backend = HttpBackend::start(backend_root.clone(), true).await.map_err(|e| e.to_string())?;
+    let backend = HttpBackend::start(backend_root.clone(), github_double::http_backend::Auth::AnyCredentials).await.map_err(|e| e.to_string())?;
 
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
