@@ -5,6 +5,7 @@ pub mod admin;
 pub mod config;
 pub mod git_auth;
 pub mod git_http;
+pub mod mirror;
 pub mod origin_check;
 
 use app::ssr::db::{Db, DbError, DbLocation};

@@ -1,0 +1,144 @@
+//! The mirror engine: moving branches and tags between a local bare repository and a remote over
+//! git smart HTTP, in pure Rust with gix (push assembled from gix-transport, gix-protocol and
+//! gix-pack, since gix has no high-level push).
+//!
+//! Only `refs/heads/*` and `refs/tags/*` ever move. Every run returns a per-ref result with old
+//! and new ids, so nothing a run overwrites or deletes is unrecoverable.
+
+pub mod error;
+
+pub use error::MirrorError;
+
+use secrecy::SecretString;
+use serde::Serialize;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+/// What happened to one ref.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "outcome", content = "reason")]
+pub enum RefOutcome {
+    Created,
+    Updated,
+    ForceUpdated,
+    Deleted,
+    Unchanged,
+    /// The remote refused this ref, with its reason (e.g. a hook declining, a protected branch).
+    Rejected(String),
+}
+
+impl RefOutcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            RefOutcome::Created => "created",
+            RefOutcome::Updated => "updated",
+            RefOutcome::ForceUpdated => "force-updated",
+            RefOutcome::Deleted => "deleted",
+            RefOutcome::Unchanged => "unchanged",
+            RefOutcome::Rejected(_) => "rejected",
+        }
+    }
+}
+
+/// One ref's result. Ids are full hex; `None` means "did not exist".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefResult {
+    pub name: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+    #[serde(flatten)]
+    pub outcome: RefOutcome,
+}
+
+/// The result of a whole transfer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransferReport {
+    pub refs: Vec<RefResult>,
+    /// Objects sent (push) or received (fetch).
+    pub objects: u64,
+    /// Pack bytes sent (push) or received (fetch).
+    pub bytes: u64,
+    pub seconds: f64,
+}
+
+impl TransferReport {
+    pub fn changed(&self) -> impl Iterator<Item = &RefResult> {
+        self.refs.iter().filter(|r| r.outcome != RefOutcome::Unchanged)
+    }
+    pub fn rejected(&self) -> impl Iterator<Item = &RefResult> {
+        self.refs.iter().filter(|r| matches!(r.outcome, RefOutcome::Rejected(_)))
+    }
+}
+
+/// Where a transfer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    Connecting,
+    Counting,
+    Compressing,
+    Sending,
+    Receiving,
+    Resolving,
+    UpdatingRefs,
+}
+
+/// A progress report: `done` of `total` units (objects, or bytes while sending/receiving).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub phase: Phase,
+    pub done: u64,
+    pub total: Option<u64>,
+}
+
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// How a fetch treats local refs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FetchMode {
+    /// Pull mirror: force-update, and delete heads and tags gone from the remote.
+    Mirror,
+    /// One-time fetch: create and update (force included), never delete.
+    Once,
+}
+
+/// Credentials and limits of one transfer.
+#[derive(Clone)]
+pub struct TransferOptions {
+    /// Sent as HTTP Basic (`x-access-token`, token); anonymous when `None`.
+    pub token: Option<SecretString>,
+    /// The whole run may take at most this long.
+    pub timeout: Duration,
+    /// The run fails when no bytes move for this long.
+    pub stall_timeout: Duration,
+    /// Set to cancel the run.
+    pub interrupt: Arc<AtomicBool>,
+    pub progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for TransferOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransferOptions")
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("timeout", &self.timeout)
+            .field("stall_timeout", &self.stall_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TransferOptions {
+    fn default() -> Self {
+        Self {
+            token: None,
+            timeout: Duration::from_secs(3600),
+            stall_timeout: Duration::from_secs(120),
+            interrupt: Arc::new(AtomicBool::new(false)),
+            progress: None,
+        }
+    }
+}
+
+/// The user name GitHub expects with an installation/OAuth token over HTTP Basic.
+pub const TOKEN_USER: &str = "x-access-token";
