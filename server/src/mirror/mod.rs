@@ -6,6 +6,7 @@
 //! and new ids, so nothing a run overwrites or deletes is unrecoverable.
 
 pub mod error;
+pub mod report_text;
 
 pub use error::MirrorError;
 
