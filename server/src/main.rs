@@ -20,6 +20,43 @@ enum Command {
     /// Operator commands.
     #[command(subcommand)]
     Admin(Admin),
+    /// Run one mirror transfer against any remote (the token comes from GITBLIXT_REMOTE_TOKEN).
+    #[command(subcommand)]
+    Mirror(MirrorCmd),
+}
+
+#[derive(clap::Args)]
+struct TransferArgs {
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Fail when the whole run takes longer than this many seconds.
+    #[arg(long, default_value_t = 3600)]
+    timeout: u64,
+    /// Fail when no data moves for this many seconds.
+    #[arg(long, default_value_t = 120)]
+    stall_timeout: u64,
+}
+
+#[derive(Subcommand)]
+enum MirrorCmd {
+    /// Make the remote's branches and tags equal to the local bare repository's.
+    Push {
+        local: std::path::PathBuf,
+        remote_url: String,
+        #[command(flatten)]
+        args: TransferArgs,
+    },
+    /// Fetch the remote's branches and tags into the local bare repository.
+    Fetch {
+        remote_url: String,
+        local: std::path::PathBuf,
+        /// Delete local branches and tags that are gone from the remote (pull mirror).
+        #[arg(long)]
+        prune: bool,
+        #[command(flatten)]
+        args: TransferArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -78,6 +115,27 @@ async fn shutdown_signal() {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
+    if let Some(Command::Mirror(cmd)) = cli.command {
+        return gitblixt::mirror::cli::run(match cmd {
+            MirrorCmd::Push { local, remote_url, args } => gitblixt::mirror::cli::Request {
+                direction: gitblixt::mirror::cli::Direction::Push,
+                local,
+                remote_url,
+                json: args.json,
+                timeout: args.timeout,
+                stall_timeout: args.stall_timeout,
+            },
+            MirrorCmd::Fetch { remote_url, local, prune, args } => gitblixt::mirror::cli::Request {
+                direction: gitblixt::mirror::cli::Direction::Fetch { prune },
+                local,
+                remote_url,
+                json: args.json,
+                timeout: args.timeout,
+                stall_timeout: args.stall_timeout,
+            },
+        })
+        .await;
+    }
     let config = Config::from_env().map_err(|e| e.to_string())?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -110,6 +168,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("{}", out.map_err(|e| e.to_string())?);
             Ok(())
         }
+        Command::Mirror(_) => Ok(()),
     }
 }
 

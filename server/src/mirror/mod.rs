@@ -5,7 +5,11 @@
 //! Only `refs/heads/*` and `refs/tags/*` ever move. Every run returns a per-ref result with old
 //! and new ids, so nothing a run overwrites or deletes is unrecoverable.
 
+pub mod cli;
 pub mod error;
+pub mod fetch;
+pub mod push;
+pub mod remote;
 pub mod report_text;
 
 pub use error::MirrorError;
@@ -143,3 +147,53 @@ impl Default for TransferOptions {
 
 /// The user name GitHub expects with an installation/OAuth token over HTTP Basic.
 pub const TOKEN_USER: &str = "x-access-token";
+
+/// Runs a blocking transfer off the async runtime, with the whole-run timeout: when it passes, the
+/// interrupt flag is raised and the run ends as [`MirrorError::Timeout`]. (The stall timeout is
+/// enforced inside the transfer, per read.)
+async fn run_blocking<F>(opts: &TransferOptions, transfer: F) -> Result<TransferReport, MirrorError>
+where
+    F: FnOnce(TransferOptions) -> Result<TransferReport, MirrorError> + Send + 'static,
+{
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let interrupt = opts.interrupt.clone();
+        let timed_out = timed_out.clone();
+        let timeout = opts.timeout;
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            timed_out.store(true, std::sync::atomic::Ordering::SeqCst);
+            interrupt.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    let owned = opts.clone();
+    let result = tokio::task::spawn_blocking(move || transfer(owned))
+        .await
+        .unwrap_or_else(|e| Err(MirrorError::Local { detail: format!("the transfer task failed: {e}") }));
+    watchdog.abort();
+    match result {
+        Err(MirrorError::Interrupted) if timed_out.load(std::sync::atomic::Ordering::SeqCst) => {
+            Err(MirrorError::Timeout { detail: format!("the run took longer than {} s", opts.timeout.as_secs()) })
+        }
+        other => other,
+    }
+}
+
+/// Push mirror: makes the remote's heads and tags equal to the local repository's.
+pub async fn push(local: &std::path::Path, remote_url: &str, opts: &TransferOptions) -> Result<TransferReport, MirrorError> {
+    let local = local.to_path_buf();
+    let url = remote_url.to_string();
+    run_blocking(opts, move |o| push::push_mirror(&local, &url, &o)).await
+}
+
+/// Fetch heads and tags from the remote into the local repository (pull mirror or one-time fetch).
+pub async fn fetch(
+    remote_url: &str,
+    local: &std::path::Path,
+    mode: FetchMode,
+    opts: &TransferOptions,
+) -> Result<TransferReport, MirrorError> {
+    let local = local.to_path_buf();
+    let url = remote_url.to_string();
+    run_blocking(opts, move |o| fetch::fetch(&url, &local, mode, &o)).await
+}

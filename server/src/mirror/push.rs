@@ -1,0 +1,898 @@
+//! Push mirror: a `git push --mirror` of heads and tags assembled from gix (0.90) building blocks:
+//! `gix-transport` (connection), `gix-protocol` (V0/V1 handshake + ref advertisement parsing),
+//! `gix-pack` (object counting, entry generation with pack-to-pack copies, pack streaming).
+//!
+//! gix has no high-level push, so the receive-pack conversation (commands, pack, report-status,
+//! side-band demultiplexing) is implemented here directly.
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    io::Write,
+    path::Path,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
+};
+
+use super::{MirrorError, Phase, Progress, RefOutcome, RefResult, TOKEN_USER, TransferOptions, TransferReport};
+use secrecy::ExposeSecret;
+use gix::{
+    odb::pack,
+    parallel::InOrderIter,
+    prelude::Finalize,
+    protocol::{
+        handshake::Ref,
+        transport::{
+            client::{
+                blocking_io::{http, Transport},
+                MessageKind, TransportWithoutIO, WriteMode,
+            },
+            packetline::PacketLineRef,
+            Protocol, Service,
+        },
+    },
+    ObjectId,
+};
+
+/// Progress events emitted while pushing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PushProgress {
+    /// The remote advertised this many references.
+    Handshake,
+    /// The amount of objects that will be put into the pack.
+    Counted { objects: usize },
+    /// Pack bytes written so far.
+    Writing { objects_total: usize, bytes: u64 },
+    /// A message from the remote, on side-band 2 (progress) or 3 (errors).
+    Remote,
+}
+
+struct PushOptions {
+    token: Option<String>,
+    should_interrupt: Arc<AtomicBool>,
+    /// Per-read (stall) timeout of the HTTP client.
+    timeout: std::time::Duration,
+    progress: Box<dyn FnMut(PushProgress) + Send>,
+}
+
+/// One ref's command result, ids as gix ids (converted to hex for [`RefResult`]).
+struct PushedRef {
+    name: String,
+    old: Option<ObjectId>,
+    new: Option<ObjectId>,
+    outcome: RefOutcome,
+}
+
+#[derive(Default)]
+struct PushReport {
+    refs: Vec<PushedRef>,
+    objects: usize,
+    bytes: u64,
+    remote_messages: Vec<String>,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Internal errors of a push, turned into [`MirrorError`] at the end. Per-ref rejections are *not*
+/// errors, see [`RefOutcome::Rejected`].
+#[derive(Debug)]
+enum PushError {
+    OpenRepository(BoxError),
+    LocalRefs(BoxError),
+    Connect(BoxError),
+    Handshake(BoxError),
+    Objects(BoxError),
+    Pack(BoxError),
+    Io(std::io::Error),
+    Protocol(String),
+    Unsupported(String),
+    Interrupted,
+}
+
+impl std::fmt::Display for PushError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (ctx, src): (&str, Option<&(dyn std::error::Error + 'static)>) = match self {
+            PushError::OpenRepository(e) => ("could not open local repository", Some(e.as_ref())),
+            PushError::LocalRefs(e) => ("could not read local references", Some(e.as_ref())),
+            PushError::Connect(e) => ("could not connect to remote", Some(e.as_ref())),
+            PushError::Handshake(e) => ("handshake with remote failed", Some(e.as_ref())),
+            PushError::Objects(e) => ("could not access local objects", Some(e.as_ref())),
+            PushError::Pack(e) => ("could not generate pack", Some(e.as_ref())),
+            PushError::Io(e) => ("I/O error while talking to the remote", Some(e)),
+            PushError::Protocol(msg) => return write!(f, "protocol error: {msg}"),
+            PushError::Unsupported(msg) => return write!(f, "unsupported: {msg}"),
+            PushError::Interrupted => return f.write_str("interrupted"),
+        };
+        f.write_str(ctx)?;
+        let mut cur = src;
+        while let Some(err) = cur {
+            write!(f, ": {err}")?;
+            cur = err.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PushError {}
+
+impl From<std::io::Error> for PushError {
+    fn from(err: std::io::Error) -> Self {
+        PushError::Io(err)
+    }
+}
+
+fn boxed(err: impl std::error::Error + Send + Sync + 'static) -> BoxError {
+    Box::new(err)
+}
+
+fn is_mirrored(name: &str) -> bool {
+    name.starts_with("refs/heads/") || name.starts_with("refs/tags/")
+}
+
+/// A ref update to send to receive-pack.
+struct Command {
+    name: String,
+    old: Option<ObjectId>,
+    new: Option<ObjectId>,
+    /// The outcome if the remote accepts it.
+    on_success: RefOutcome,
+}
+
+/// Mirrors all local `refs/heads/*` and `refs/tags/*` of `local_bare_repo` to `remote_url`
+/// (`file://`, `http://` or `https://`): creates, updates (force included) and deletes remote heads
+/// and tags so they equal the local ones. Blocking: run it off the async runtime.
+pub fn push_mirror(local_bare_repo: &Path, remote_url: &str, opts: &TransferOptions) -> Result<TransferReport, MirrorError> {
+    let started = std::time::Instant::now();
+    let secret = opts.token.as_ref().map(|t| t.expose_secret().to_string());
+    super::remote::check_url(remote_url, secret.is_some())?;
+    let user_progress = opts.progress.clone();
+    let report = move |p: Progress| {
+        if let Some(f) = &user_progress {
+            f(p)
+        }
+    };
+    let inner = PushOptions {
+        token: secret.clone(),
+        should_interrupt: opts.interrupt.clone(),
+        timeout: opts.stall_timeout,
+        progress: Box::new(move |p| match p {
+            PushProgress::Handshake => report(Progress { phase: Phase::Counting, done: 0, total: None }),
+            PushProgress::Counted { objects } => {
+                report(Progress { phase: Phase::Counting, done: objects as u64, total: Some(objects as u64) })
+            }
+            PushProgress::Writing { objects_total, bytes } => {
+                report(Progress { phase: Phase::Sending, done: bytes, total: None });
+                let _ = objects_total;
+            }
+            PushProgress::Remote => report(Progress { phase: Phase::Resolving, done: 0, total: None }),
+        }),
+    };
+    match push_inner(local_bare_repo, remote_url, inner) {
+        Ok(r) => {
+            if !r.remote_messages.is_empty() {
+                tracing::debug!(messages = %super::error::scrub(&r.remote_messages.join(" | "), secret.as_deref()), "remote said");
+            }
+            Ok(TransferReport {
+                refs: r
+                    .refs
+                    .into_iter()
+                    .map(|p| RefResult {
+                        name: p.name,
+                        old: p.old.map(|id| id.to_string()),
+                        new: p.new.map(|id| id.to_string()),
+                        outcome: match p.outcome {
+                            RefOutcome::Rejected(reason) => {
+                                RefOutcome::Rejected(super::error::scrub(&reason, secret.as_deref()))
+                            }
+                            other => other,
+                        },
+                    })
+                    .collect(),
+                objects: r.objects as u64,
+                bytes: r.bytes,
+                seconds: started.elapsed().as_secs_f64(),
+            })
+        }
+        Err(e) => Err(to_mirror_error(e, secret.as_deref())),
+    }
+}
+
+fn to_mirror_error(err: PushError, secret: Option<&str>) -> MirrorError {
+    match err {
+        PushError::Interrupted => MirrorError::Interrupted,
+        PushError::OpenRepository(_) | PushError::LocalRefs(_) | PushError::Objects(_) | PushError::Pack(_) => {
+            MirrorError::Local { detail: super::error::scrub(&err.to_string(), secret) }
+        }
+        PushError::Protocol(msg) if msg.starts_with("remote error:") => {
+            MirrorError::Refused { detail: super::error::scrub(&msg, secret) }
+        }
+        PushError::Protocol(msg) | PushError::Unsupported(msg) => {
+            MirrorError::Protocol { detail: super::error::scrub(&msg, secret) }
+        }
+        PushError::Connect(_) | PushError::Handshake(_) | PushError::Io(_) => super::error::classify(&err, secret),
+    }
+}
+
+fn push_inner(local_bare_repo: &Path, remote_url: &str, mut opts: PushOptions) -> Result<PushReport, PushError> {
+    let interrupted = || opts.should_interrupt.load(Ordering::Relaxed);
+    let repo = gix::open_opts(local_bare_repo, gix::open::Options::isolated())
+        .map_err(|e| PushError::OpenRepository(boxed(e)))?;
+    let object_hash = repo.object_hash();
+    if object_hash != gix::hash::Kind::Sha1 {
+        return Err(PushError::Unsupported(format!(
+            "object hash {object_hash:?}"
+        )));
+    }
+
+    // --- local refs (direct refs only; symbolic refs are skipped)
+    let mut local = BTreeMap::<String, ObjectId>::new();
+    {
+        let platform = repo
+            .references()
+            .map_err(|e| PushError::LocalRefs(boxed(e)))?;
+        let branches = platform
+            .local_branches()
+            .map_err(|e| PushError::LocalRefs(boxed(e)))?;
+        let tags = platform
+            .tags()
+            .map_err(|e| PushError::LocalRefs(boxed(e)))?;
+        for r in branches.chain(tags) {
+            let r = r.map_err(|e| PushError::LocalRefs(boxed(e)))?;
+            if let gix::refs::TargetRef::Object(id) = r.target() {
+                local.insert(r.name().as_bstr().to_string(), id.to_owned());
+            }
+        }
+    }
+
+    // --- connect + handshake
+    let url = gix::url::Url::try_from(remote_url).map_err(|e| PushError::Connect(boxed(e)))?;
+    if url.password().is_some() {
+        return Err(PushError::Unsupported(
+            "credentials in the URL; use the token option".into(),
+        ));
+    }
+    let is_http = matches!(url.scheme, gix::url::Scheme::Http | gix::url::Scheme::Https);
+    let mut transport = gix::protocol::transport::client::blocking_io::connect::connect(
+        url,
+        gix::protocol::transport::client::blocking_io::connect::Options {
+            version: Protocol::V1,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| PushError::Connect(boxed(e)))?;
+    if is_http {
+        let run_timeout = opts.timeout;
+        let reqwest_opts = http::reqwest::Options {
+            // reqwest's blocking client applies its timeout (30 s by default) to getting the headers and
+            // then to each body read: set to the stall timeout it detects a silent remote without
+            // cutting long transfers.
+            configure_client: Some(Box::new(move |builder: reqwest::blocking::ClientBuilder| {
+                Ok(builder.timeout(run_timeout).connect_timeout(std::time::Duration::from_secs(20)))
+            })),
+            configure_request: None,
+        };
+        let http_opts = http::Options {
+            backend: Some(Arc::new(Mutex::new(reqwest_opts))),
+            ..Default::default()
+        };
+        transport
+            .configure(&http_opts)
+            .map_err(|e| PushError::Connect(boxed(e)))?;
+        if let Some(token) = opts.token.as_ref() {
+            transport
+                .set_identity(gix::sec::identity::Account {
+                    username: TOKEN_USER.into(),
+                    password: token.clone(),
+                    oauth_refresh_token: None,
+                })
+                .map_err(|e| PushError::Connect(boxed(e)))?;
+        }
+    }
+    let handshake = gix::protocol::handshake(
+        &mut transport,
+        Service::ReceivePack,
+        // Never prompt: without (valid) token, authentication simply fails.
+        |_action| Ok(None),
+        Vec::new(),
+        &mut gix::progress::Discard,
+    )
+    .map_err(|e| PushError::Handshake(boxed(e)))?;
+    if matches!(handshake.server_protocol_version, Protocol::V2) {
+        return Err(PushError::Protocol(
+            "remote answered receive-pack with protocol V2".into(),
+        ));
+    }
+    let caps = &handshake.capabilities;
+    if let Some(format) = caps
+        .capability("object-format")
+        .and_then(|c| c.value().map(|v| v.to_string()))
+    {
+        if format != "sha1" {
+            return Err(PushError::Unsupported(format!(
+                "remote object-format {format}"
+            )));
+        }
+    }
+    let cap_report_status = caps.contains("report-status");
+    let cap_side_band = caps.contains("side-band-64k");
+    let cap_delete_refs = caps.contains("delete-refs");
+    let cap_ofs_delta = caps.contains("ofs-delta");
+    let cap_object_format = caps.capability("object-format").is_some();
+    let cap_agent = caps.contains("agent");
+
+    let advertised = handshake.refs.clone().unwrap_or_default();
+    (opts.progress)(PushProgress::Handshake);
+    // All ids the remote told us about (including .have and refs outside heads/tags) - they exist remotely.
+    let mut remote_tips = Vec::<ObjectId>::new();
+    let mut remote = BTreeMap::<String, ObjectId>::new();
+    for r in &advertised {
+        let (name, id) = match r {
+            Ref::Direct {
+                full_ref_name,
+                object,
+            } => (full_ref_name, object),
+            Ref::Peeled {
+                full_ref_name, tag, ..
+            } => (full_ref_name, tag),
+            // symbolic refs are skipped entirely (receive-pack doesn't advertise them anyway)
+            Ref::Symbolic { object, .. } => {
+                remote_tips.push(*object);
+                continue;
+            }
+            Ref::Unborn { .. } => continue,
+        };
+        if id.is_null() {
+            continue;
+        }
+        remote_tips.push(*id);
+        let name = name.to_string();
+        if is_mirrored(&name) {
+            remote.insert(name, *id);
+        }
+    }
+
+    // --- compute commands
+    let mut results = Vec::<PushedRef>::new();
+    let mut commands = Vec::<Command>::new();
+    for (name, new) in &local {
+        match remote.get(name) {
+            Some(old) if old == new => results.push(PushedRef {
+                name: name.clone(),
+                old: Some(*old),
+                new: Some(*new),
+                outcome: RefOutcome::Unchanged,
+            }),
+            Some(old) => {
+                let on_success = if is_fast_forward(&repo, *old, *new) {
+                    RefOutcome::Updated
+                } else {
+                    RefOutcome::ForceUpdated
+                };
+                commands.push(Command {
+                    name: name.clone(),
+                    old: Some(*old),
+                    new: Some(*new),
+                    on_success,
+                })
+            }
+            None => commands.push(Command {
+                name: name.clone(),
+                old: None,
+                new: Some(*new),
+                on_success: RefOutcome::Created,
+            }),
+        }
+    }
+    for (name, old) in &remote {
+        if local.contains_key(name) {
+            continue;
+        }
+        if !cap_delete_refs {
+            results.push(PushedRef {
+                name: name.clone(),
+                old: Some(*old),
+                new: None,
+                outcome: RefOutcome::Rejected("remote does not support deleting refs".into()),
+            });
+            continue;
+        }
+        commands.push(Command {
+            name: name.clone(),
+            old: Some(*old),
+            new: None,
+            on_success: RefOutcome::Deleted,
+        });
+    }
+
+    let mut report = PushReport::default();
+    if commands.is_empty() {
+        // Nothing to do: like `git push`, send no pack. Stateful connections (file://, ssh) get a
+        // flush-pkt so receive-pack terminates cleanly; over HTTP no POST is made at all.
+        if transport.connection_persists_across_multiple_requests() {
+            let writer = transport
+                .request(WriteMode::Binary, MessageKind::Flush, false)
+                .map_err(|e| PushError::Io(std::io::Error::other(e)))?;
+            let (mut w, _r) = writer.into_parts();
+            w.write_all(b"0000")?;
+            w.flush()?;
+        }
+        results.sort_by(|a, b| a.name.cmp(&b.name));
+        report.refs = results;
+        return Ok(report);
+    }
+    if interrupted() {
+        return Err(PushError::Interrupted);
+    }
+
+    // --- compute the pack contents (only when at least one command isn't a deletion, like git)
+    let needs_pack = commands.iter().any(|c| c.new.is_some());
+    let counts = if needs_pack {
+        if !cap_ofs_delta {
+            return Err(PushError::Unsupported(
+                "remote doesn't advertise ofs-delta, which reused pack entries require".into(),
+            ));
+        }
+        let new_tips: Vec<ObjectId> = commands.iter().filter_map(|c| c.new).collect();
+        let counts = count_objects(&repo, &new_tips, &remote_tips, &opts.should_interrupt)?;
+        (opts.progress)(PushProgress::Counted {
+            objects: counts.len(),
+        });
+        Some(counts)
+    } else {
+        None
+    };
+
+    // --- send commands
+    let request = transport
+        .request(WriteMode::Binary, MessageKind::Flush, false)
+        .map_err(|e| PushError::Io(std::io::Error::other(e)))?;
+    let (mut writer, mut reader) = request.into_parts();
+    {
+        let mut caps_line = String::new();
+        if cap_report_status {
+            caps_line.push_str(" report-status");
+        }
+        if cap_side_band {
+            caps_line.push_str(" side-band-64k");
+        }
+        if cap_ofs_delta {
+            caps_line.push_str(" ofs-delta");
+        }
+        if cap_object_format {
+            caps_line.push_str(" object-format=sha1");
+        }
+        if cap_agent {
+            caps_line.push_str(concat!(" agent=gitblixt/", env!("CARGO_PKG_VERSION")));
+        }
+        let null = ObjectId::null(object_hash);
+        for (idx, cmd) in commands.iter().enumerate() {
+            let mut line = format!(
+                "{} {} {}",
+                cmd.old.unwrap_or(null),
+                cmd.new.unwrap_or(null),
+                cmd.name
+            )
+            .into_bytes();
+            if idx == 0 {
+                line.push(0);
+                line.extend_from_slice(caps_line.trim_start().as_bytes());
+            }
+            line.push(b'\n');
+            write_pkt_line(&mut writer, &line)?;
+        }
+        writer.write_all(b"0000")?;
+    }
+
+    // --- send the pack
+    if let Some(counts) = counts {
+        let (objects, bytes, copied) = write_pack(
+            &repo,
+            counts,
+            &mut writer,
+            &opts.should_interrupt,
+            &mut opts.progress,
+        )?;
+        tracing::debug!(objects, bytes, copied_from_pack = copied, "pack sent");
+        report.objects = objects;
+        report.bytes = bytes;
+    }
+    writer.flush()?;
+    // For HTTP, dropping the writer finishes the streamed request body.
+    drop(writer);
+
+    // --- read the response
+    reader.reset(Protocol::V1);
+    let mut status_lines = Vec::<String>::new();
+    if cap_report_status || cap_side_band {
+        let mut band1 = Vec::<u8>::new();
+        let mut partial_msg = String::new();
+        while let Some(line) = reader.readline() {
+            let line = line?
+                .map_err(|e| PushError::Protocol(format!("could not decode response: {e}")))?;
+            let PacketLineRef::Data(data) = line else {
+                break;
+            };
+            if cap_side_band {
+                let Some((&band, payload)) = data.split_first() else {
+                    continue;
+                };
+                match band {
+                    1 => band1.extend_from_slice(payload),
+                    2 | 3 => {
+                        let is_error = band == 3;
+                        partial_msg.push_str(&String::from_utf8_lossy(payload));
+                        // progress messages are terminated by \n or \r
+                        while let Some(pos) = partial_msg.find(['\n', '\r']) {
+                            let text: String = partial_msg.drain(..=pos).collect();
+                            let text = text.trim_end_matches(['\n', '\r']).to_string();
+                            if text.is_empty() {
+                                continue;
+                            }
+                            (opts.progress)(PushProgress::Remote);
+                            report.remote_messages.push(text);
+                        }
+                        if is_error {
+                            let rest = std::mem::take(&mut partial_msg);
+                            if !rest.trim().is_empty() {
+                                report.remote_messages.push(rest.clone());
+                            }
+                            return Err(PushError::Protocol(format!(
+                                "remote error: {}",
+                                report.remote_messages.last().cloned().unwrap_or(rest)
+                            )));
+                        }
+                    }
+                    other => return Err(PushError::Protocol(format!("invalid side-band {other}"))),
+                }
+            } else {
+                status_lines.push(String::from_utf8_lossy(data).trim_end().to_string());
+            }
+        }
+        if cap_side_band {
+            status_lines = parse_pkt_lines(&band1)?;
+        }
+    }
+
+    // --- interpret report-status
+    let mut unpack_error = None::<String>;
+    let mut statuses = BTreeMap::<String, Result<(), String>>::new();
+    if cap_report_status {
+        let mut lines = status_lines.iter();
+        match lines.next().map(String::as_str) {
+            Some("unpack ok") => {}
+            Some(l) if l.starts_with("unpack ") => {
+                unpack_error = Some(l["unpack ".len()..].to_string())
+            }
+            other => {
+                return Err(PushError::Protocol(format!(
+                    "expected 'unpack' status, got {other:?}"
+                )))
+            }
+        }
+        for line in lines {
+            if let Some(name) = line.strip_prefix("ok ") {
+                statuses.insert(name.to_string(), Ok(()));
+            } else if let Some(rest) = line.strip_prefix("ng ") {
+                let (name, reason) = rest.split_once(' ').unwrap_or((rest, "rejected"));
+                statuses.insert(name.to_string(), Err(reason.to_string()));
+            }
+        }
+    }
+    for cmd in commands {
+        let outcome = if !cap_report_status {
+            // Without report-status we can't know better; assume success (like ancient gits).
+            cmd.on_success
+        } else if let Some(err) = &unpack_error {
+            RefOutcome::Rejected(format!("unpack failed: {err}"))
+        } else {
+            match statuses.remove(&cmd.name) {
+                Some(Ok(())) => cmd.on_success,
+                Some(Err(reason)) => RefOutcome::Rejected(reason),
+                None => RefOutcome::Rejected("remote did not report a status for this ref".into()),
+            }
+        };
+        results.push(PushedRef {
+            name: cmd.name,
+            old: cmd.old,
+            new: cmd.new,
+            outcome,
+        });
+    }
+    drop(reader);
+    drop(transport);
+    results.sort_by(|a, b| a.name.cmp(&b.name));
+    report.refs = results;
+    Ok(report)
+}
+
+fn write_pkt_line(out: &mut dyn Write, data: &[u8]) -> std::io::Result<()> {
+    const MAX_DATA_LEN: usize = 65516;
+    if data.len() > MAX_DATA_LEN {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "packet line too long",
+        ));
+    }
+    write!(out, "{:04x}", data.len() + 4)?;
+    out.write_all(data)
+}
+
+/// Parse a buffer of pkt-lines (the content of side-band 1) up to the first flush-pkt.
+fn parse_pkt_lines(mut buf: &[u8]) -> Result<Vec<String>, PushError> {
+    let mut out = Vec::new();
+    while buf.len() >= 4 {
+        let len = std::str::from_utf8(&buf[..4])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s, 16).ok())
+            .ok_or_else(|| {
+                PushError::Protocol("invalid pkt-line length in report-status".into())
+            })?;
+        if len == 0 {
+            break;
+        }
+        if len < 4 || len > buf.len() {
+            return Err(PushError::Protocol(
+                "truncated pkt-line in report-status".into(),
+            ));
+        }
+        out.push(String::from_utf8_lossy(&buf[4..len]).trim_end().to_string());
+        buf = &buf[len..];
+    }
+    Ok(out)
+}
+
+/// Peel `id` through annotated tags, returning the chain of tag objects and the final target and kind.
+fn peel(
+    repo: &gix::Repository,
+    mut id: ObjectId,
+) -> Result<(Vec<ObjectId>, ObjectId, gix::object::Kind), PushError> {
+    let mut tags = Vec::new();
+    loop {
+        let obj = repo
+            .find_object(id)
+            .map_err(|e| PushError::Objects(boxed(e)))?;
+        match obj.kind {
+            gix::object::Kind::Tag => {
+                tags.push(id);
+                id = obj
+                    .into_tag()
+                    .target_id()
+                    .map_err(|e| PushError::Objects(boxed(e)))?
+                    .detach();
+            }
+            kind => return Ok((tags, id, kind)),
+        }
+    }
+}
+
+/// Whether `old` is an ancestor of `new` (both peeled to commits). Only used to label the outcome.
+fn is_fast_forward(repo: &gix::Repository, old: ObjectId, new: ObjectId) -> bool {
+    let (Ok((_, old_c, gix::object::Kind::Commit)), Ok((_, new_c, gix::object::Kind::Commit))) =
+        (peel(repo, old), peel(repo, new))
+    else {
+        return false;
+    };
+    let Ok(old_time) = repo.find_commit(old_c).and_then(|c| Ok(c.time()?.seconds)) else {
+        return false;
+    };
+    // Allow for a day of clock skew; commits older than that can't lead to `old`.
+    let Ok(walk) = repo
+        .rev_walk([new_c])
+        .sorting(gix::revision::walk::Sorting::ByCommitTimeCutoff {
+            order: gix::traverse::commit::simple::CommitTimeOrder::NewestFirst,
+            seconds: old_time - 86_400,
+        })
+        .all()
+    else {
+        return false;
+    };
+    for info in walk {
+        match info {
+            Ok(info) if info.id == old_c => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// Determine all objects reachable from `new_tips` but not from any of `remote_tips` that exist locally.
+fn count_objects(
+    repo: &gix::Repository,
+    new_tips: &[ObjectId],
+    remote_tips: &[ObjectId],
+    should_interrupt: &AtomicBool,
+) -> Result<Vec<pack::data::output::Count>, PushError> {
+    use pack::data::output::count::{self, objects::ObjectExpansion};
+
+    // Everything the remote is known to have, as far as we can tell locally.
+    let mut remote_has = HashSet::<ObjectId>::new();
+    let mut hidden_commits = Vec::new();
+    for id in remote_tips {
+        if !repo.has_object(id) {
+            continue;
+        }
+        let (tags, target, kind) = peel(repo, *id)?;
+        remote_has.insert(*id);
+        remote_has.extend(tags);
+        remote_has.insert(target);
+        if kind == gix::object::Kind::Commit {
+            hidden_commits.push(target);
+        }
+    }
+
+    let mut tag_objects = Vec::new();
+    let mut commit_tips = Vec::new();
+    let mut tree_or_blob = Vec::new();
+    for id in new_tips {
+        if remote_has.contains(id) {
+            continue;
+        }
+        let (tags, target, kind) = peel(repo, *id)?;
+        tag_objects.extend(tags.into_iter().filter(|t| !remote_has.contains(t)));
+        if remote_has.contains(&target) {
+            continue;
+        }
+        match kind {
+            gix::object::Kind::Commit => commit_tips.push(target),
+            _ => tree_or_blob.push(target),
+        }
+    }
+
+    // Commits reachable from the new tips, but not from what the remote has.
+    let mut commits = Vec::new();
+    let mut commit_set = HashSet::new();
+    let mut parents = Vec::new();
+    if !commit_tips.is_empty() {
+        let walk = repo
+            .rev_walk(commit_tips)
+            .with_hidden(hidden_commits)
+            .all()
+            .map_err(|e| PushError::Objects(boxed(e)))?;
+        for info in walk {
+            if should_interrupt.load(Ordering::Relaxed) {
+                return Err(PushError::Interrupted);
+            }
+            let info = info.map_err(|e| PushError::Objects(boxed(e)))?;
+            parents.extend(info.parent_ids.iter().copied());
+            commit_set.insert(info.id);
+            commits.push(info.id);
+        }
+    }
+    // Parents of the new commits that aren't new themselves are on the remote (boundary commits).
+    // `TreeAdditionsComparedToAncestor` adds them and their root trees to the counts, so remove them again.
+    for parent in parents {
+        if commit_set.contains(&parent) {
+            continue;
+        }
+        remote_has.insert(parent);
+        if let Ok(commit) = repo.find_commit(parent) {
+            if let Ok(tree) = commit.tree_id() {
+                remote_has.insert(tree.detach());
+            }
+        }
+    }
+
+    // A handle without object cache, so counted objects keep their pack location and entries can be copied.
+    let mut handle = (*repo.objects).clone();
+    handle.unset_object_cache();
+    handle.prevent_pack_unload();
+    handle.ignore_replacements = true;
+
+    let progress = gix::progress::Discard;
+    let mut all = Vec::new();
+    for (ids, expansion) in [
+        (tag_objects, ObjectExpansion::AsIs),
+        (commits, ObjectExpansion::TreeAdditionsComparedToAncestor),
+        (tree_or_blob, ObjectExpansion::TreeContents),
+    ] {
+        if ids.is_empty() {
+            continue;
+        }
+        let mut input = ids.into_iter().map(Ok);
+        let (counts, _outcome) =
+            count::objects_unthreaded(&handle, &mut input, &progress, should_interrupt, expansion)
+                .map_err(|e| {
+                    if should_interrupt.load(Ordering::Relaxed) {
+                        PushError::Interrupted
+                    } else {
+                        PushError::Pack(boxed(e))
+                    }
+                })?;
+        all.extend(counts);
+    }
+    let mut seen = HashSet::new();
+    all.retain(|c| !remote_has.contains(&c.id) && seen.insert(c.id));
+    Ok(all)
+}
+
+struct CountingWriter<'a> {
+    inner: &'a mut dyn Write,
+    bytes: u64,
+}
+
+impl Write for CountingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Stream a (never thin) pack made of `counts` into `out`, returning `(objects, bytes, entries_copied_from_pack)`.
+fn write_pack(
+    repo: &gix::Repository,
+    counts: Vec<pack::data::output::Count>,
+    out: &mut dyn Write,
+    should_interrupt: &AtomicBool,
+    progress: &mut Box<dyn FnMut(PushProgress) + Send>,
+) -> Result<(usize, u64, usize), PushError> {
+    use pack::data::output;
+
+    let mut handle = (*repo.objects).clone();
+    handle.unset_object_cache();
+    handle.prevent_pack_unload();
+    handle.ignore_replacements = true;
+
+    let num_objects = counts.len();
+    let compression = repo
+        .pack_compression()
+        .map_err(|e| PushError::Pack(boxed(e)))?;
+    let mut entries = InOrderIter::from(
+        output::entry::iter_from_counts(
+            counts,
+            handle,
+            Box::new(gix::progress::Discard),
+            output::entry::iter_from_counts::Options {
+                thread_limit: None,
+                mode: output::entry::iter_from_counts::Mode::PackCopyAndBaseObjects,
+                allow_thin_pack: false,
+                chunk_size: 50,
+                version: pack::data::Version::V2,
+                compression,
+            },
+        )
+        .map_err(|e| PushError::Pack(boxed(e)))?,
+    );
+    let mut counting = CountingWriter {
+        inner: out,
+        bytes: 0,
+    };
+    {
+        let mut pack_iter = output::bytes::FromEntriesIter::new(
+            entries.by_ref(),
+            &mut counting,
+            num_objects as u32,
+            pack::data::Version::V2,
+            repo.object_hash(),
+        );
+        let mut written = 0u64;
+        for res in pack_iter.by_ref() {
+            if should_interrupt.load(Ordering::Relaxed) {
+                return Err(PushError::Interrupted);
+            }
+            written += res.map_err(|e| PushError::Pack(boxed(e)))?;
+            progress(PushProgress::Writing {
+                objects_total: num_objects,
+                bytes: written,
+            });
+        }
+        if pack_iter.digest().is_none() {
+            return Err(PushError::Pack("pack writing did not complete".into()));
+        }
+    }
+    let stats = entries
+        .inner
+        .finalize()
+        .map_err(|e| PushError::Pack(boxed(e)))?;
+    if stats.missing_objects != 0 {
+        return Err(PushError::Pack(
+            format!("{} objects were missing locally", stats.missing_objects).into(),
+        ));
+    }
+    Ok((num_objects, counting.bytes, stats.objects_copied_from_pack))
+}
