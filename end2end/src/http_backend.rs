@@ -29,6 +29,8 @@ pub enum Auth {
     /// Reads are anonymous; every request that carries credentials, and every push, needs this
     /// password (with any user name), else 401.
     Password(String),
+    /// Like a private repository: every request needs this password (any user name), else 401.
+    Private(String),
 }
 
 /// A failure to inject.
@@ -132,6 +134,8 @@ async fn cgi(State(backend): State<Backend>, request: Request) -> Response {
         (Auth::Password(expected), Some((_, given))) if given != expected => return challenge(),
         (Auth::Password(_), None) if is_push => return challenge(),
         (Auth::Password(_), _) => {}
+        (Auth::Private(expected), Some((_, given))) if given == expected => {}
+        (Auth::Private(_), _) => return challenge(),
     }
     let auth_user = credentials.map(|(u, _)| u);
     let fault = backend.fault.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -146,7 +150,10 @@ async fn cgi(State(backend): State<Backend>, request: Request) -> Response {
     }
     if is_post && fault == Fault::StallTransfer {
         let never = futures_util::stream::pending::<Result<bytes::Bytes, std::io::Error>>();
-        return Response::new(Body::from_stream(never));
+        let mut response = Response::new(Body::from_stream(never));
+        let kind = if is_push { "application/x-git-receive-pack-result" } else { "application/x-git-upload-pack-result" };
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+        return response;
     }
     let header_str = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mut cmd = tokio::process::Command::new("git");

@@ -129,7 +129,10 @@ pub fn classify_text(text: &str, secret: Option<&str>) -> MirrorError {
         Some(_) => return MirrorError::Protocol { detail },
         None => {}
     }
-    if lower.contains("authentication") && (lower.contains("required") || lower.contains("failed")) {
+    if (lower.contains("authentication") && (lower.contains("required") || lower.contains("failed")))
+        || lower.contains("no credentials were returned")
+        || lower.contains("were not accepted by the remote")
+    {
         MirrorError::Authentication
     } else if lower.contains("interrupt") {
         MirrorError::Interrupted
@@ -145,6 +148,8 @@ pub fn classify_text(text: &str, secret: Option<&str>) -> MirrorError {
         || lower.contains("broken pipe")
         || lower.contains("unexpected eof")
         || lower.contains("early eof")
+        || lower.contains("failed to fill whole buffer")
+        || lower.contains("connection reset")
         || lower.contains("error sending request")
         || lower.contains("error decoding response body")
         || lower.contains("dns")
@@ -175,5 +180,9 @@ mod tests {
         assert_eq!(classify_text("Received HTTP status 502", None), MirrorError::Server { status: 502 });
         assert!(classify_text("Received HTTP status 503", None).is_retryable());
         assert!(!MirrorError::Authentication.is_retryable());
+        assert_eq!(
+            classify_text("handshake with remote failed: No credentials were returned at all", None),
+            MirrorError::Authentication
+        );
     }
 }

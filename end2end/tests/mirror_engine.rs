@@ -1,0 +1,328 @@
+//! The mirror engine (gix) against a real `git http-backend`, both directions, compared with the
+//! real `git`: `git for-each-ref` of both sides identical and `git fsck --strict` clean after every
+//! scenario, and every error class.
+
+use github_double::http_backend::{Auth, Fault, HttpBackend};
+use gitblixt::mirror::{self, FetchMode, MirrorError, RefOutcome, TransferOptions, TransferReport};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+const TOKEN: &str = "ghs_test_token_3f9a1c";
+
+fn git(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_AUTHOR_NAME", "A")
+        .env("GIT_AUTHOR_EMAIL", "a@example.com")
+        .env("GIT_COMMITTER_NAME", "C")
+        .env("GIT_COMMITTER_EMAIL", "c@example.com")
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = git(dir, args);
+    assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn refs(dir: &Path) -> String {
+    ok(dir, &["for-each-ref", "--format=%(objectname) %(refname)", "refs/heads", "refs/tags"])
+}
+
+fn fsck(dir: &Path) {
+    ok(dir, &["fsck", "--strict", "--no-dangling"]);
+}
+
+fn commit(dir: &Path, file: &str, content: &str) -> String {
+    std::fs::create_dir_all(dir.join(file).parent().unwrap()).unwrap();
+    std::fs::write(dir.join(file), content).unwrap();
+    ok(dir, &["add", "-A"]);
+    ok(dir, &["commit", "-q", "-m", &format!("change {file}")]);
+    ok(dir, &["rev-parse", "HEAD"]).trim().to_string()
+}
+
+/// A work tree plus a bare copy of it (the "local" GitBlixt repository).
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    work: PathBuf,
+    local: PathBuf,
+    backend: HttpBackend,
+}
+
+impl Fixture {
+    async fn new(auth: Auth) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let work = tmp.path().join("work");
+        std::fs::create_dir(&work).unwrap();
+        ok(&work, &["init", "-q", "-b", "main"]);
+        commit(&work, "README", "hello\n");
+        commit(&work, "src/a.rs", "fn a() {}\n");
+        ok(&work, &["checkout", "-q", "-b", "topic"]);
+        commit(&work, "src/b.rs", "fn b() {}\n");
+        ok(&work, &["checkout", "-q", "main"]);
+        commit(&work, "src/c.rs", "fn c() {}\n");
+        ok(&work, &["merge", "-q", "--no-ff", "-m", "merge topic", "topic"]);
+        ok(&work, &["tag", "light", "main~1"]);
+        ok(&work, &["tag", "-a", "v1", "-m", "v1"]);
+        let tree = ok(&work, &["rev-parse", "main^{tree}"]).trim().to_string();
+        ok(&work, &["tag", "-a", "tree-tag", "-m", "tree", &tree]);
+        let remote_root = tmp.path().join("remote");
+        std::fs::create_dir(&remote_root).unwrap();
+        ok(&remote_root, &["init", "-q", "--bare", "r.git"]);
+        ok(&remote_root.join("r.git"), &["config", "receive.fsckObjects", "true"]);
+        let local = tmp.path().join("local.git");
+        ok(tmp.path(), &["clone", "-q", "--mirror", work.to_str().unwrap(), "local.git"]);
+        let backend = HttpBackend::start(remote_root, auth).await.unwrap();
+        Self { _tmp: tmp, work, local, backend }
+    }
+
+    fn remote(&self) -> PathBuf {
+        self.backend.root.join("r.git")
+    }
+
+    fn url(&self) -> String {
+        self.backend.url("r.git")
+    }
+
+    /// Makes `local` equal to the work tree's heads and tags.
+    fn sync_local(&self) {
+        ok(&self.local, &["fetch", "-q", "--prune", "--prune-tags", self.work.to_str().unwrap(), "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]);
+    }
+}
+
+fn opts() -> TransferOptions {
+    TransferOptions { token: Some(TOKEN.to_string().into()), ..TransferOptions::default() }
+}
+
+fn outcome(report: &TransferReport, name: &str) -> RefOutcome {
+    report.refs.iter().find(|r| r.name == name).map(|r| r.outcome.clone()).unwrap_or_else(|| panic!("{name} in {report:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_mirror_initial_incremental_force_delete_and_noop() {
+    let f = Fixture::new(Auth::Password(TOKEN.into())).await;
+
+    let r = mirror::push(&f.local, &f.url(), &opts()).await.unwrap();
+    assert_eq!(refs(&f.remote()), refs(&f.local));
+    fsck(&f.remote());
+    assert_eq!(outcome(&r, "refs/heads/main"), RefOutcome::Created);
+    assert_eq!(outcome(&r, "refs/tags/tree-tag"), RefOutcome::Created);
+    let all_objects = ok(&f.local, &["rev-list", "--objects", "--all"]).lines().count() as u64;
+    assert_eq!(r.objects, all_objects);
+
+    // Incremental: one commit changing one file sends commit + tree + blob.
+    commit(&f.work, "README", "hello again\n");
+    f.sync_local();
+    let r = mirror::push(&f.local, &f.url(), &opts()).await.unwrap();
+    assert_eq!(outcome(&r, "refs/heads/main"), RefOutcome::Updated);
+    assert_eq!(r.objects, 3, "{r:?}");
+    assert_eq!(refs(&f.remote()), refs(&f.local));
+
+    // New branch at an existing commit: an empty pack.
+    ok(&f.work, &["branch", "same-as-main"]);
+    f.sync_local();
+    let r = mirror::push(&f.local, &f.url(), &opts()).await.unwrap();
+    assert_eq!(outcome(&r, "refs/heads/same-as-main"), RefOutcome::Created);
+    assert_eq!(r.objects, 0);
+
+    // Force push (rewritten history), branch and tag deletion.
+    let before = ok(&f.remote(), &["rev-parse", "main"]).trim().to_string();
+    ok(&f.work, &["commit", "-q", "--amend", "-m", "rewritten"]);
+    ok(&f.work, &["branch", "-D", "topic"]);
+    ok(&f.work, &["tag", "-d", "light"]);
+    f.sync_local();
+    let r = mirror::push(&f.local, &f.url(), &opts()).await.unwrap();
+    let main = r.refs.iter().find(|x| x.name == "refs/heads/main").unwrap();
+    assert_eq!(main.outcome, RefOutcome::ForceUpdated);
+    assert_eq!(main.old.as_deref(), Some(before.as_str()));
+    assert_eq!(outcome(&r, "refs/heads/topic"), RefOutcome::Deleted);
+    assert_eq!(outcome(&r, "refs/tags/light"), RefOutcome::Deleted);
+    assert_eq!(refs(&f.remote()), refs(&f.local));
+    fsck(&f.remote());
+
+    // No-op: nothing changes and no pack is sent.
+    let posts = f.backend.seen.receive_pack_posts.load(Ordering::SeqCst);
+    let r = mirror::push(&f.local, &f.url(), &opts()).await.unwrap();
+    assert!(r.refs.iter().all(|x| x.outcome == RefOutcome::Unchanged), "{r:?}");
+    assert_eq!(f.backend.seen.receive_pack_posts.load(Ordering::SeqCst), posts);
+
+    // Other namespaces are neither sent nor deleted.
+    ok(&f.remote(), &["update-ref", "refs/pull/1/head", &before]);
+    ok(&f.local, &["update-ref", "refs/notes/commits", &before]);
+    mirror::push(&f.local, &f.url(), &opts()).await.unwrap();
+    assert!(git(&f.remote(), &["rev-parse", "--verify", "refs/pull/1/head"]).status.success());
+    assert!(!git(&f.remote(), &["rev-parse", "--verify", "refs/notes/commits"]).status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_reports_a_hook_rejection_per_ref_and_overwrites_unrelated_history() {
+    let f = Fixture::new(Auth::Password(TOKEN.into())).await;
+    // The remote has unrelated history on main.
+    let other = f.backend.root.join("other");
+    std::fs::create_dir(&other).unwrap();
+    ok(&other, &["init", "-q", "-b", "main"]);
+    commit(&other, "unrelated", "x");
+    ok(&other, &["push", "-q", f.remote().to_str().unwrap(), "main"]);
+    // And a hook that refuses the topic branch.
+    let hook = f.remote().join("hooks/update");
+    std::fs::write(&hook, "#!/bin/sh\nif [ \"$1\" = refs/heads/topic ]; then echo 'topic is protected' >&2; exit 1; fi\nexit 0\n").unwrap();
+    std::process::Command::new("chmod").arg("+x").arg(&hook).status().unwrap();
+
+    let r = mirror::push(&f.local, &f.url(), &opts()).await.unwrap();
+    assert_eq!(outcome(&r, "refs/heads/main"), RefOutcome::ForceUpdated);
+    assert!(matches!(outcome(&r, "refs/heads/topic"), RefOutcome::Rejected(reason) if reason.contains("hook declined")));
+    assert_eq!(ok(&f.remote(), &["rev-parse", "main"]), ok(&f.local, &["rev-parse", "main"]));
+    assert!(!git(&f.remote(), &["rev-parse", "--verify", "refs/heads/topic"]).status.success());
+    fsck(&f.remote());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_and_fetch_loose_and_packed_repositories() {
+    for packed in [false, true] {
+        let f = Fixture::new(Auth::Password(TOKEN.into())).await;
+        if packed {
+            ok(&f.local, &["repack", "-adq"]);
+            ok(&f.local, &["pack-refs", "--all"]);
+        } else {
+            // Explode into loose objects.
+            let packs: Vec<_> = std::fs::read_dir(f.local.join("objects/pack")).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "pack")).collect();
+            for pack in packs {
+                let moved = f.local.join("tmp.pack");
+                std::fs::rename(&pack, &moved).unwrap();
+                std::fs::remove_file(pack.with_extension("idx")).unwrap();
+                let out = Command::new("git").arg("--git-dir").arg(&f.local).arg("unpack-objects").arg("-q").stdin(std::fs::File::open(&moved).unwrap()).output().unwrap();
+                assert!(out.status.success());
+                std::fs::remove_file(moved).unwrap();
+            }
+        }
+        mirror::push(&f.local, &f.url(), &opts()).await.unwrap();
+        assert_eq!(refs(&f.remote()), refs(&f.local), "packed={packed}");
+        fsck(&f.remote());
+        let back = f._tmp.path().join("back.git");
+        ok(f._tmp.path(), &["init", "-q", "--bare", "back.git"]);
+        mirror::fetch(&f.url(), &back, FetchMode::Mirror, &opts()).await.unwrap();
+        assert_eq!(refs(&back), refs(&f.local), "packed={packed}");
+        fsck(&back);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_mirror_prunes_and_fetch_once_never_deletes() {
+    let f = Fixture::new(Auth::Password(TOKEN.into())).await;
+    // The remote is the source here: fill it with git itself, plus refs that must not arrive.
+    ok(&f.work, &["push", "-q", "--mirror", f.remote().to_str().unwrap()]);
+    let main = ok(&f.work, &["rev-parse", "main"]).trim().to_string();
+    ok(&f.remote(), &["update-ref", "refs/pull/7/head", &main]);
+    ok(&f.remote(), &["update-ref", "refs/notes/x", &main]);
+
+    let tmp = tempfile::tempdir().unwrap();
+    ok(tmp.path(), &["init", "-q", "--bare", "mirror.git"]);
+    ok(tmp.path(), &["init", "-q", "--bare", "once.git"]);
+    let (m, o) = (tmp.path().join("mirror.git"), tmp.path().join("once.git"));
+    let r = mirror::fetch(&f.url(), &m, FetchMode::Mirror, &opts()).await.unwrap();
+    assert_eq!(outcome(&r, "refs/heads/main"), RefOutcome::Created);
+    assert_eq!(refs(&m), refs(&f.work));
+    assert!(!git(&m, &["rev-parse", "--verify", "refs/pull/7/head"]).status.success());
+    assert!(!git(&m, &["rev-parse", "--verify", "refs/notes/x"]).status.success());
+    fsck(&m);
+    // Public: fetched without any credentials.
+    let r = mirror::fetch(&f.url(), &o, FetchMode::Once, &TransferOptions::default()).await.unwrap();
+    assert!(r.refs.iter().all(|x| x.outcome == RefOutcome::Created));
+
+    // No-op.
+    let r = mirror::fetch(&f.url(), &m, FetchMode::Mirror, &opts()).await.unwrap();
+    assert!(r.refs.iter().all(|x| x.outcome == RefOutcome::Unchanged), "{r:?}");
+    assert_eq!(r.objects, 0);
+
+    // The remote force-pushes main and deletes topic and a tag.
+    let topic = ok(&f.work, &["rev-parse", "topic"]).trim().to_string();
+    ok(&f.work, &["commit", "-q", "--amend", "-m", "rewritten upstream"]);
+    ok(&f.work, &["push", "-q", "--force", f.remote().to_str().unwrap(), "main", ":topic", ":refs/tags/light"]);
+    let r = mirror::fetch(&f.url(), &m, FetchMode::Mirror, &opts()).await.unwrap();
+    let main_result = r.refs.iter().find(|x| x.name == "refs/heads/main").unwrap();
+    assert_eq!(main_result.outcome, RefOutcome::ForceUpdated);
+    assert_eq!(main_result.old.as_deref(), Some(main.as_str()), "the overwritten id is kept");
+    let topic_result = r.refs.iter().find(|x| x.name == "refs/heads/topic").unwrap();
+    assert_eq!((topic_result.outcome.clone(), topic_result.old.as_deref()), (RefOutcome::Deleted, Some(topic.as_str())));
+    assert_eq!(outcome(&r, "refs/tags/light"), RefOutcome::Deleted);
+    assert_eq!(refs(&m), refs(&f.remote()));
+    fsck(&m);
+
+    let r = mirror::fetch(&f.url(), &o, FetchMode::Once, &opts()).await.unwrap();
+    assert_eq!(outcome(&r, "refs/heads/main"), RefOutcome::ForceUpdated);
+    assert!(r.refs.iter().all(|x| x.outcome != RefOutcome::Deleted));
+    assert!(git(&o, &["rev-parse", "--verify", "refs/heads/topic"]).status.success(), "once never deletes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_class_is_reported_without_the_token() {
+    let f = Fixture::new(Auth::Password(TOKEN.into())).await;
+    ok(&f.work, &["push", "-q", "--mirror", f.remote().to_str().unwrap()]);
+    let tmp = tempfile::tempdir().unwrap();
+    ok(tmp.path(), &["init", "-q", "--bare", "into.git"]);
+    let into = tmp.path().join("into.git");
+    let check = |e: &MirrorError| {
+        let text = format!("{e} {e:?}");
+        assert!(!text.contains(TOKEN), "token leaked: {text}");
+    };
+
+    // 401: a wrong token, for both directions.
+    let wrong = TransferOptions { token: Some("wrong-token".to_string().into()), ..TransferOptions::default() };
+    let e = mirror::push(&f.local, &f.url(), &wrong).await.unwrap_err();
+    assert_eq!(e, MirrorError::Authentication, "{e:?}");
+    f.backend.set_auth(Auth::Private(TOKEN.into()));
+    let e = mirror::fetch(&f.url(), &into, FetchMode::Mirror, &wrong).await.unwrap_err();
+    assert_eq!(e, MirrorError::Authentication, "{e:?}");
+    let e = mirror::fetch(&f.url(), &into, FetchMode::Mirror, &TransferOptions::default()).await.unwrap_err();
+    assert_eq!(e, MirrorError::Authentication, "anonymous on a private repository: {e:?}");
+    // 404: no such repository.
+    let missing = f.backend.url("missing.git");
+    let e = mirror::fetch(&missing, &into, FetchMode::Mirror, &opts()).await.unwrap_err();
+    assert_eq!(e, MirrorError::NotFound, "{e:?}");
+    check(&e);
+    let e = mirror::push(&f.local, &missing, &opts()).await.unwrap_err();
+    assert_eq!(e, MirrorError::NotFound, "{e:?}");
+    // 403 and 5xx.
+    f.backend.set_fault(Fault::Status(403));
+    let e = mirror::push(&f.local, &f.url(), &opts()).await.unwrap_err();
+    assert_eq!(e, MirrorError::Permission, "{e:?}");
+    f.backend.set_fault(Fault::Status(500));
+    let e = mirror::fetch(&f.url(), &into, FetchMode::Mirror, &opts()).await.unwrap_err();
+    assert_eq!(e, MirrorError::Server { status: 500 }, "{e:?}");
+    assert!(e.is_retryable());
+    let e = mirror::push(&f.local, &f.url(), &opts()).await.unwrap_err();
+    assert!(e.is_retryable(), "{e:?}");
+    check(&e);
+    // A dropped connection mid-transfer.
+    f.backend.set_fault(Fault::DropTransfer);
+    let e = mirror::fetch(&f.url(), &into, FetchMode::Mirror, &opts()).await.unwrap_err();
+    assert!(e.is_retryable(), "{e:?}");
+    check(&e);
+    // A stall: no bytes for longer than the stall timeout.
+    f.backend.set_fault(Fault::StallTransfer);
+    let quick = TransferOptions { stall_timeout: Duration::from_secs(2), ..opts() };
+    let e = mirror::fetch(&f.url(), &into, FetchMode::Mirror, &quick).await.unwrap_err();
+    assert!(matches!(e, MirrorError::Timeout { .. }), "{e:?}");
+    check(&e);
+    // Nothing was written by the failed runs.
+    assert_eq!(refs(&into), "");
+    f.backend.set_fault(Fault::None);
+    // Cancellation.
+    let cancelled = opts();
+    cancelled.interrupt.store(true, Ordering::SeqCst);
+    let e = mirror::fetch(&f.url(), &into, FetchMode::Mirror, &cancelled).await.unwrap_err();
+    assert_eq!(e, MirrorError::Interrupted);
+    // A token is never sent over plain http to another machine, and never taken from the URL.
+    let e = mirror::push(&f.local, "http://example.com/o/r.git", &opts()).await.unwrap_err();
+    assert!(matches!(e, MirrorError::InvalidUrl { .. }));
+    let e = mirror::push(&f.local, &format!("http://u:{TOKEN}@{}/r.git", f.backend.addr), &opts()).await.unwrap_err();
+    assert!(matches!(e, MirrorError::InvalidUrl { .. }));
+    check(&e);
+}
