@@ -1,8 +1,11 @@
 //! `make bench`: GitBlixt measured side by side with the reference, in one run, on this machine.
 //!
-//! Push of a 1,000-commit repository with the real `git` client: to GitBlixt's git smart HTTP
-//! (token auth) versus to `git http-backend` behind a loopback server (same 401 round trip).
-//! Prints the median wall time of each and the ratio GitBlixt/git.
+//! 1. Hosting: push of a 1,000-commit repository with the real `git` client to GitBlixt's git smart
+//!    HTTP (token auth) versus to `git http-backend` behind a loopback server (same 401 round trip).
+//! 2. Mirror engine: gix push/fetch (ours) versus `git push --mirror` / `git fetch --prune` against
+//!    the same `git http-backend`: initial push, 1-commit push, initial fetch, 1-commit fetch, no-op.
+//!
+//! Prints median wall times, the ratio ours/git, and bytes sent.
 
 use app::names::{RepoName, UserName};
 use app::ssr::{accounts, repos};
@@ -54,16 +57,7 @@ fn build_history(dir: &Path) -> Result<(), String> {
         stream.push_str(&format!("M 100644 inline src/file_{}.txt\ndata {}\n{}\n", i % 50, changed.len(), changed));
         stream.push_str(&format!("M 100644 inline data/{}/{}.txt\ndata {}\n{}\n", i % 20, i, added.len(), added));
     }
-    let mut child = Command::new("git")
-        .current_dir(dir)
-        .args(["fast-import", "--quiet"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    child.stdin.take().ok_or("stdin")?.write_all(stream.as_bytes()).map_err(|e| e.to_string())?;
-    if !child.wait().map_err(|e| e.to_string())?.success() {
-        return Err("fast-import failed".into());
-    }
+    fast_import(dir, &stream)?;
     git(dir, &["tag", "-a", "v1", "-m", "v1", "main~100"])?;
     git(dir, &["repack", "-adq"])?;
     Ok(())
@@ -140,8 +134,210 @@ async fn run() -> Result<(), String> {
         o.as_secs_f64() / t.as_secs_f64()
     );
     running.stop().await.map_err(|e| e.to_string())?;
+    println!();
+    engine_bench(scratch.path(), &work, "1,000 commits").await?;
+    let wide = scratch.path().join("wide");
+    std::fs::create_dir(&wide).map_err(|e| e.to_string())?;
+    build_wide_tree(&wide)?;
+    engine_bench(scratch.path(), &wide, "a 20,000-file tree").await?;
     Ok(())
 }
+
+/// One commit with a tree of 20,000 files in 200 directories, then 10 small commits.
+fn build_wide_tree(dir: &Path) -> Result<(), String> {
+    git(dir, &["init", "-q", "-b", "main"])?;
+    let mut stream = String::from("commit refs/heads/main\nmark :1\ncommitter Bench <bench@example.com> 1700000000 +0000\ndata 5\nwide\n");
+    for i in 0..20_000 {
+        let content = format!("file {i}\n{}\n", "z".repeat(50 + i % 31));
+        stream.push_str(&format!("M 100644 inline d{}/f{}.txt\ndata {}\n{}\n", i % 200, i, content.len(), content));
+    }
+    for c in 0..10 {
+        let content = format!("change {c}\n");
+        stream.push_str(&format!(
+            "commit refs/heads/main\nmark :{}\ncommitter Bench <bench@example.com> {} +0000\ndata 7\nchange\nfrom :{}\nM 100644 inline d{}/f{}.txt\ndata {}\n{}\n",
+            c + 2, 1_700_000_100 + c, c + 1, c, c, content.len(), content
+        ));
+    }
+    fast_import(dir, &stream)?;
+    git(dir, &["repack", "-adq"])?;
+    Ok(())
+}
+
+fn fast_import(dir: &Path, stream: &str) -> Result<(), String> {
+    let mut child = Command::new("git")
+        .current_dir(dir)
+        .args(["fast-import", "--quiet"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    child.stdin.take().ok_or("stdin")?.write_all(stream.as_bytes()).map_err(|e| e.to_string())?;
+    if !child.wait().map_err(|e| e.to_string())?.success() {
+        return Err("fast-import failed".into());
+    }
+    Ok(())
+}
+
+fn copy_repo(from: &Path, to: &Path) -> Result<(), String> {
+    let _ = std::fs::remove_dir_all(to);
+    let ok = Command::new("cp").arg("-a").arg(from).arg(to).status().map_err(|e| e.to_string())?.success();
+    if ok { Ok(()) } else { Err("cp failed".into()) }
+}
+
+struct Row {
+    scenario: String,
+    ours: Duration,
+    theirs: Duration,
+    ours_bytes: Option<u64>,
+    git_bytes: Option<u64>,
+}
+
+async fn engine_bench(scratch: &Path, source: &Path, label: &str) -> Result<(), String> {
+    use gitblixt::mirror::{self, FetchMode, TransferOptions};
+    use std::sync::atomic::Ordering;
+    let root = scratch.join(format!("engine-{}", label.len()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
+    let token = "bench-token";
+    let backend = HttpBackend::start(root.clone(), github_double::http_backend::Auth::Password(token.into()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let opts = TransferOptions { token: Some(token.to_string().into()), ..TransferOptions::default() };
+    // local = the source as a bare repository; local_prev = it without its last commit.
+    let local = scratch.join(format!("local-{}.git", label.len()));
+    let _ = std::fs::remove_dir_all(&local);
+    git(scratch, &["clone", "-q", "--mirror", source.to_str().ok_or("path")?, local.to_str().ok_or("path")?])?;
+    let local_prev = scratch.join(format!("local-prev-{}.git", label.len()));
+    copy_repo(&local, &local_prev)?;
+    git(&local_prev, &["update-ref", "refs/heads/main", "main~1"])?;
+    let git_url = |name: &str| format!("http://bench:{token}@{}/{name}", backend.addr);
+    let seen = backend.seen.clone();
+    let mut rows = Vec::new();
+    let trials = 5;
+
+    // Remotes prepared once: `full` (= local) and `prev` (= local minus one commit).
+    let empty = root.join("empty.git");
+    git(&root, &["init", "-q", "--bare", "empty.git"])?;
+    let full = root.join("full.git");
+    git(&root, &["clone", "-q", "--bare", "--mirror", local.to_str().ok_or("path")?, "full.git"])?;
+    let prev = root.join("prev.git");
+    git(&root, &["clone", "-q", "--bare", "--mirror", local_prev.to_str().ok_or("path")?, "prev.git"])?;
+
+    type Setup<'a> = &'a dyn Fn(usize) -> Result<(), String>;
+    let measure = |setup: Setup, ours: &mut dyn FnMut(usize) -> Result<Duration, String>, theirs: &mut dyn FnMut(usize) -> Result<Duration, String>| -> Result<(Duration, Duration), String> {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for t in 0..trials {
+            setup(t)?;
+            if t % 2 == 0 {
+                a.push(ours(t)?);
+                b.push(theirs(t)?);
+            } else {
+                b.push(theirs(t)?);
+                a.push(ours(t)?);
+            }
+        }
+        Ok((median(a), median(b)))
+    };
+    let rt = tokio::runtime::Handle::current();
+    let block = |f: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Duration, String>> + Send + '_>>| {
+        tokio::task::block_in_place(|| rt.block_on(f))
+    };
+    let timed_git = |dir: &Path, args: &[&str]| -> Result<Duration, String> {
+        let start = Instant::now();
+        git(dir, args)?;
+        Ok(start.elapsed())
+    };
+
+    // Push scenarios: remote `o<t>` for ours, `g<t>` for git, prepared from `from`.
+    for (scenario, from, src) in [
+        ("initial push", &empty, &local),
+        ("1-commit push", &prev, &local),
+        ("no-op push", &full, &local),
+    ] {
+        let setup = |t: usize| -> Result<(), String> {
+            copy_repo(from, &root.join(format!("o{t}.git")))?;
+            copy_repo(from, &root.join(format!("g{t}.git")))
+        };
+        let mut ours_bytes = 0;
+        let mut git_bytes = 0;
+        let (o, g) = measure(
+            &setup,
+            &mut |t| {
+                let url = backend.url(&format!("o{t}.git"));
+                let start = Instant::now();
+                let before = seen.request_bytes.load(Ordering::SeqCst);
+                block(Box::pin(async { mirror::push(src, &url, &opts).await.map_err(|e| e.to_string()).map(|_| ()) }).then_elapsed(start))?;
+                ours_bytes = seen.request_bytes.load(Ordering::SeqCst) - before;
+                Ok(start.elapsed())
+            },
+            &mut |t| {
+                let url = git_url(&format!("g{t}.git"));
+                let before = seen.request_bytes.load(Ordering::SeqCst);
+                let d = timed_git(src, &["push", "-q", "--mirror", &url])?;
+                git_bytes = seen.request_bytes.load(Ordering::SeqCst) - before;
+                Ok(d)
+            },
+        )?;
+        rows.push(Row { scenario: scenario.into(), ours: o, theirs: g, ours_bytes: Some(ours_bytes), git_bytes: Some(git_bytes) });
+    }
+
+    // Fetch scenarios: local `fo<t>`/`fg<t>` prepared from `from`, fetching from `full`.
+    for (scenario, from) in [("initial fetch", &empty), ("1-commit fetch", &prev), ("no-op fetch", &full)] {
+        let setup = |t: usize| -> Result<(), String> {
+            copy_repo(from, &root.join(format!("fo{t}.git")))?;
+            copy_repo(from, &root.join(format!("fg{t}.git")))
+        };
+        let url = backend.url("full.git");
+        let (o, g) = measure(
+            &setup,
+            &mut |t| {
+                let dest = root.join(format!("fo{t}.git"));
+                let start = Instant::now();
+                block(Box::pin(async { mirror::fetch(&url, &dest, FetchMode::Mirror, &opts).await.map_err(|e| e.to_string()).map(|_| ()) }).then_elapsed(start))?;
+                Ok(start.elapsed())
+            },
+            &mut |t| {
+                let dest = root.join(format!("fg{t}.git"));
+                timed_git(&dest, &["fetch", "-q", "--prune", &url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"])
+            },
+        )?;
+        rows.push(Row { scenario: scenario.into(), ours: o, theirs: g, ours_bytes: None, git_bytes: None });
+    }
+
+    println!("Mirror engine, {label} (median of {trials}; gix engine vs git CLI, same git http-backend)");
+    println!();
+    println!("| scenario | ours | git | ratio ours/git | bytes sent ours/git |");
+    println!("|---|---|---|---|---|");
+    for r in rows {
+        let bytes = match (r.ours_bytes, r.git_bytes) {
+            (Some(o), Some(g)) if g > 0 => format!("{o} / {g} = {:.2}", o as f64 / g as f64),
+            (Some(o), Some(g)) => format!("{o} / {g}"),
+            _ => "—".into(),
+        };
+        println!(
+            "| {} | {:.0} ms | {:.0} ms | {:.2} | {} |",
+            r.scenario,
+            r.ours.as_secs_f64() * 1000.0,
+            r.theirs.as_secs_f64() * 1000.0,
+            r.ours.as_secs_f64() / r.theirs.as_secs_f64(),
+            bytes
+        );
+    }
+    println!();
+    Ok(())
+}
+
+trait ThenElapsed: std::future::Future<Output = Result<(), String>> + Send + Sized {
+    fn then_elapsed<'a>(self, start: Instant) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Duration, String>> + Send + 'a>>
+    where
+        Self: 'a,
+    {
+        Box::pin(async move {
+            self.await?;
+            Ok(start.elapsed())
+        })
+    }
+}
+impl<F: std::future::Future<Output = Result<(), String>> + Send + Sized> ThenElapsed for F {}
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
