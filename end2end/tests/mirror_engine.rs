@@ -109,10 +109,18 @@ fn outcome(report: &TransferReport, name: &str) -> RefOutcome {
 async fn push_mirror_initial_incremental_force_delete_and_noop() {
     let f = Fixture::new(Auth::Password(TOKEN.into())).await;
 
-    let r = mirror::push(&f.local, &f.url(), &opts()).await.unwrap();
+    let phases = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = phases.clone();
+    let with_progress = TransferOptions {
+        progress: Some(std::sync::Arc::new(move |p: mirror::Progress| seen.lock().unwrap().push(p.phase))),
+        ..opts()
+    };
+    let r = mirror::push(&f.local, &f.url(), &with_progress).await.unwrap();
     assert_eq!(refs(&f.remote()), refs(&f.local));
     fsck(&f.remote());
     assert_eq!(outcome(&r, "refs/heads/main"), RefOutcome::Created);
+    let phases = phases.lock().unwrap().clone();
+    assert!(phases.contains(&mirror::Phase::Counting) && phases.contains(&mirror::Phase::Sending), "{phases:?}");
     assert_eq!(outcome(&r, "refs/tags/tree-tag"), RefOutcome::Created);
     let all_objects = ok(&f.local, &["rev-list", "--objects", "--all"]).lines().count() as u64;
     assert_eq!(r.objects, all_objects);
