@@ -486,13 +486,18 @@ fn push_inner(local_bare_repo: &Path, remote_url: &str, mut opts: PushOptions) -
 
     // --- send the pack
     if let Some(counts) = counts {
+        // The pack is produced in many small writes (a header, then the data, per entry); unbuffered,
+        // each becomes its own chunk on the HTTP transport's pipe.
+        let mut buffered = std::io::BufWriter::with_capacity(256 * 1024, &mut writer);
         let (objects, bytes, copied) = write_pack(
             &repo,
             counts,
-            &mut writer,
+            &mut buffered,
             &opts.should_interrupt,
             &mut opts.progress,
         )?;
+        buffered.flush()?;
+        drop(buffered);
         tracing::debug!(objects, bytes, copied_from_pack = copied, "pack sent");
         report.objects = objects;
         report.bytes = bytes;
