@@ -2,6 +2,7 @@
 //! real `git`: `git for-each-ref` of both sides identical and `git fsck --strict` clean after every
 //! scenario, and every error class.
 
+use github_double::gitcli::{git, ok};
 use github_double::http_backend::{Auth, Fault, HttpBackend};
 use gitblixt::mirror::{self, FetchMode, MirrorError, RefOutcome, TransferOptions, TransferReport};
 use std::path::{Path, PathBuf};
@@ -10,27 +11,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const TOKEN: &str = "ghs_test_token_3f9a1c";
-
-fn git(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_AUTHOR_NAME", "A")
-        .env("GIT_AUTHOR_EMAIL", "a@example.com")
-        .env("GIT_COMMITTER_NAME", "C")
-        .env("GIT_COMMITTER_EMAIL", "c@example.com")
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let o = git(dir, args);
-    assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn refs(dir: &Path) -> String {
     ok(dir, &["for-each-ref", "--format=%(objectname) %(refname)", "refs/heads", "refs/tags"])

@@ -32,7 +32,7 @@ use gix::{
     ObjectId,
 };
 
-use super::{FetchMode, MirrorError, Phase, RefOutcome, RefResult, TransferOptions, TransferReport};
+use super::{EngineRef, FetchMode, MirrorError, Phase, RefOutcome, RefResult, TransferOptions, TransferReport};
 use secrecy::ExposeSecret;
 
 /// Fetches the remote's heads and tags into `local_bare_repo`. [`FetchMode::Mirror`] also deletes
@@ -76,12 +76,7 @@ pub fn fetch(remote_url: &str, local_bare_repo: &Path, mode: FetchMode, opts: &T
             refs: r
                 .refs
                 .into_iter()
-                .map(|f| RefResult {
-                    name: f.name,
-                    old: f.old.map(|id| id.to_string()),
-                    new: f.new.map(|id| id.to_string()),
-                    outcome: f.outcome,
-                })
+                .map(RefResult::from)
                 .collect(),
             objects: r.objects as u64,
             bytes: r.bytes,
@@ -125,18 +120,9 @@ fn classify_fetch_error(err: &FetchError, secret: Option<&str>) -> MirrorError {
 pub const REFSPECS: [&str; 2] = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
 const PRUNE_PREFIXES: [&str; 2] = ["refs/heads/", "refs/tags/"];
 
-/// One ref's result with gix ids (converted to hex for [`RefResult`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct FetchedRef {
-    name: String,
-    old: Option<ObjectId>,
-    new: Option<ObjectId>,
-    outcome: RefOutcome,
-}
-
 #[derive(Debug, Clone, Default)]
 struct FetchReport {
-    pub refs: Vec<FetchedRef>,
+    pub refs: Vec<EngineRef>,
     /// Objects in the received pack (0 if no pack was received).
     pub objects: usize,
     /// Size of the received pack on disk, in bytes (0 if no pack was received).
@@ -431,7 +417,7 @@ fn fetch_inner(
             RefOutcome::Unchanged => old.or(new),
             _ => old,
         };
-        report.refs.push(FetchedRef { name, old, new, outcome });
+        report.refs.push(EngineRef { name, old, new, outcome });
     }
 
     if mode == FetchMode::Mirror {
@@ -473,7 +459,7 @@ fn previous_id(edit: &RefEdit) -> Option<ObjectId> {
 }
 
 /// Delete local refs under `refs/heads/` and `refs/tags/` that are not in `advertised`, atomically.
-fn prune(repo: &gix::Repository, advertised: &BTreeSet<&BStr>) -> Result<Vec<FetchedRef>, FetchError> {
+fn prune(repo: &gix::Repository, advertised: &BTreeSet<&BStr>) -> Result<Vec<EngineRef>, FetchError> {
     let err = FetchError::gix(Stage::Prune);
     let mut doomed: BTreeMap<FullName, Target> = BTreeMap::new();
     let platform = repo.references().map_err(err)?;
@@ -505,7 +491,7 @@ fn prune(repo: &gix::Repository, advertised: &BTreeSet<&BStr>) -> Result<Vec<Fet
     repo.edit_references(edits).map_err(FetchError::gix(Stage::Prune))?;
     Ok(doomed
         .into_iter()
-        .map(|(name, target)| FetchedRef {
+        .map(|(name, target)| EngineRef {
             name: name.as_bstr().to_string(),
             old: match target {
                 Target::Object(id) => Some(id),

@@ -56,6 +56,26 @@ pub struct RefResult {
     pub outcome: RefOutcome,
 }
 
+/// A ref result with gix ids, as the push and fetch engines produce it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EngineRef {
+    pub name: String,
+    pub old: Option<gix::ObjectId>,
+    pub new: Option<gix::ObjectId>,
+    pub outcome: RefOutcome,
+}
+
+impl From<EngineRef> for RefResult {
+    fn from(r: EngineRef) -> Self {
+        RefResult {
+            name: r.name,
+            old: r.old.map(|id| id.to_string()),
+            new: r.new.map(|id| id.to_string()),
+            outcome: r.outcome,
+        }
+    }
+}
+
 /// The result of a whole transfer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TransferReport {

@@ -15,7 +15,7 @@ use std::{
     },
 };
 
-use super::{MirrorError, Phase, Progress, RefOutcome, RefResult, TOKEN_USER, TransferOptions, TransferReport};
+use super::{EngineRef, MirrorError, Phase, Progress, RefOutcome, RefResult, TOKEN_USER, TransferOptions, TransferReport};
 use secrecy::ExposeSecret;
 use gix::{
     odb::pack,
@@ -56,17 +56,9 @@ struct PushOptions {
     progress: Box<dyn FnMut(PushProgress) + Send>,
 }
 
-/// One ref's command result, ids as gix ids (converted to hex for [`RefResult`]).
-struct PushedRef {
-    name: String,
-    old: Option<ObjectId>,
-    new: Option<ObjectId>,
-    outcome: RefOutcome,
-}
-
 #[derive(Default)]
 struct PushReport {
-    refs: Vec<PushedRef>,
+    refs: Vec<EngineRef>,
     objects: usize,
     bytes: u64,
     remote_messages: Vec<String>,
@@ -177,16 +169,16 @@ pub fn push_mirror(local_bare_repo: &Path, remote_url: &str, opts: &TransferOpti
                 refs: r
                     .refs
                     .into_iter()
-                    .map(|p| RefResult {
-                        name: p.name,
-                        old: p.old.map(|id| id.to_string()),
-                        new: p.new.map(|id| id.to_string()),
-                        outcome: match p.outcome {
-                            RefOutcome::Rejected(reason) => {
-                                RefOutcome::Rejected(super::error::scrub(&reason, secret.as_deref()))
-                            }
-                            other => other,
-                        },
+                    .map(|p| {
+                        RefResult::from(EngineRef {
+                            outcome: match p.outcome {
+                                RefOutcome::Rejected(reason) => {
+                                    RefOutcome::Rejected(super::error::scrub(&reason, secret.as_deref()))
+                                }
+                                other => other,
+                            },
+                            ..p
+                        })
                     })
                     .collect(),
                 objects: r.objects as u64,
@@ -353,11 +345,11 @@ fn push_inner(local_bare_repo: &Path, remote_url: &str, mut opts: PushOptions) -
     }
 
     // --- compute commands
-    let mut results = Vec::<PushedRef>::new();
+    let mut results = Vec::<EngineRef>::new();
     let mut commands = Vec::<Command>::new();
     for (name, new) in &local {
         match remote.get(name) {
-            Some(old) if old == new => results.push(PushedRef {
+            Some(old) if old == new => results.push(EngineRef {
                 name: name.clone(),
                 old: Some(*old),
                 new: Some(*new),
@@ -389,7 +381,7 @@ fn push_inner(local_bare_repo: &Path, remote_url: &str, mut opts: PushOptions) -
             continue;
         }
         if !cap_delete_refs {
-            results.push(PushedRef {
+            results.push(EngineRef {
                 name: name.clone(),
                 old: Some(*old),
                 new: None,
@@ -597,7 +589,7 @@ fn push_inner(local_bare_repo: &Path, remote_url: &str, mut opts: PushOptions) -
                 None => RefOutcome::Rejected("remote did not report a status for this ref".into()),
             }
         };
-        results.push(PushedRef {
+        results.push(EngineRef {
             name: cmd.name,
             old: cmd.old,
             new: cmd.new,
