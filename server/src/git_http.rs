@@ -19,6 +19,7 @@ use futures_util::TryStreamExt;
 use std::path::PathBuf;
 use std::process::Stdio;
 use tokio::io::AsyncReadExt;
+use app::ssr::store::isolated_git;
 use tokio::process::Command;
 use tokio_util::io::{ReaderStream, StreamReader};
 
@@ -166,11 +167,8 @@ async fn authorize(
 
 /// `git` with the host's system and global configuration shut out, and our hooks.
 fn git_command(state: &GitState, service: Service) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env_remove("GIT_DIR")
-        .arg("-c")
+    let mut cmd = isolated_git();
+    cmd.arg("-c")
         .arg(format!("core.hooksPath={}", state.hooks_dir.display()));
     if service == Service::ReceivePack {
         // Keep pushed packs as packs so mirrors can reuse their deltas.
@@ -357,28 +355,16 @@ async fn after_push(app: &AppState, found: &FoundRepo, principal: &GitPrincipal,
     });
 }
 
-/// If HEAD names a branch that does not exist but others do, point it at `main`, `master`, or
-/// the first branch (as hosts do after the first push).
+/// If HEAD names a branch that does not exist but others do, point it at one that does (as hosts
+/// do after the first push).
 async fn fix_unborn_head(path: PathBuf) -> Result<(), String> {
     let repo_path = path.clone();
-    let choice = tokio::task::spawn_blocking(move || -> Result<Option<String>, String> {
-        if !app::ssr::git_read::head_is_unborn(&repo_path).map_err(|e| e.to_string())? {
-            return Ok(None);
-        }
-        let mut names = app::ssr::git_read::branch_names(&repo_path).map_err(|e| e.to_string())?;
-        names.sort();
-        Ok(["main", "master"]
-            .iter()
-            .find(|p| names.iter().any(|n| n == *p))
-            .map(|s| s.to_string())
-            .or_else(|| names.into_iter().next()))
-    })
-    .await
-    .map_err(|e| e.to_string())??;
+    let choice = tokio::task::spawn_blocking(move || app::ssr::git_read::branch_for_unborn_head(&repo_path))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
     let Some(branch) = choice else { return Ok(()) };
-    let status = Command::new("git")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+    let status = isolated_git()
         .arg("--git-dir")
         .arg(&path)
         .args(["symbolic-ref", "HEAD"])

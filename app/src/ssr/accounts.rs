@@ -145,10 +145,6 @@ pub async fn find_user(db: &Db, name: &str) -> Result<Option<User>, DbError> {
         .optional()?))
 }
 
-pub async fn user_by_id(db: &Db, id: i64) -> Result<Option<User>, DbError> {
-    with_conn!(db, |conn| Ok(users::table.find(id).select(User::as_select()).first(conn).await.optional()?))
-}
-
 pub async fn count_users(db: &Db) -> Result<i64, DbError> {
     with_conn!(db, |conn| Ok(users::table.count().get_result(conn).await?))
 }

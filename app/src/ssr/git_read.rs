@@ -70,20 +70,22 @@ pub fn read_contents(path: &Path, max_commits: usize) -> Result<RepoContents, gi
     Ok(RepoContents { default_branch, branches, tags, commits })
 }
 
-/// Branch names of a repository (short names), for choosing a default branch after a push.
-pub fn branch_names(path: &Path) -> Result<Vec<String>, gix::Error> {
+/// When HEAD names a branch that does not exist (an empty repository, or pushes that never
+/// created the default branch) but other branches do: the branch HEAD should point at instead —
+/// `main`, `master`, or the first by name. `None` when HEAD is fine or there are no branches.
+pub fn branch_for_unborn_head(path: &Path) -> Result<Option<String>, gix::Error> {
     let repo = gix::open_opts(path, gix::open::Options::isolated())?;
-    let refs = repo.references()?;
+    if !repo.head()?.is_unborn() {
+        return Ok(None);
+    }
     let mut names = Vec::new();
-    for r in refs.local_branches()? {
+    for r in repo.references()?.local_branches()? {
         names.push(r?.name().shorten().to_str_lossy().into_owned());
     }
-    Ok(names)
-}
-
-/// Whether HEAD points at a branch that does not exist (an empty repository, or one whose
-/// pushes never created the default branch).
-pub fn head_is_unborn(path: &Path) -> Result<bool, gix::Error> {
-    let repo = gix::open_opts(path, gix::open::Options::isolated())?;
-    Ok(repo.head()?.is_unborn())
+    names.sort();
+    Ok(["main", "master"]
+        .iter()
+        .find(|p| names.iter().any(|n| n == *p))
+        .map(|s| s.to_string())
+        .or_else(|| names.into_iter().next()))
 }

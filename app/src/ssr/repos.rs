@@ -90,8 +90,6 @@ pub enum RepoError {
     Invalid(String),
     #[error("You already have a repository named '{0}'.")]
     Exists(String),
-    #[error("No such user: '{0}'.")]
-    NoSuchOwner(String),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]

@@ -17,6 +17,14 @@ pub enum StoreError {
     AlreadyOnDisk(PathBuf),
 }
 
+/// `git`, shut off from the host's system and global configuration (and any inherited `GIT_DIR`),
+/// so hosted repositories behave the same on every machine.
+pub fn isolated_git() -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new("git");
+    cmd.env("GIT_CONFIG_NOSYSTEM", "1").env("GIT_CONFIG_GLOBAL", "/dev/null").env_remove("GIT_DIR");
+    cmd
+}
+
 #[derive(Debug, Clone)]
 pub struct RepoStore {
     root: PathBuf,
@@ -47,14 +55,12 @@ impl RepoStore {
     /// Creates an empty bare repository in a scratch folder; [`Self::install`] moves it into place.
     pub async fn init_scratch(&self) -> Result<tempfile::TempDir, StoreError> {
         let dir = tempfile::Builder::new().prefix("init-").tempdir_in(&self.tmp)?;
-        let out = tokio::process::Command::new("git")
+        let out = isolated_git()
             .arg("init")
             .arg("--bare")
             .arg("--quiet")
             .arg("--initial-branch=main")
             .arg(dir.path())
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .stdin(Stdio::null())
             .output()
             .await?;
@@ -65,7 +71,7 @@ impl RepoStore {
         // reuse their deltas; the web server's own hooks are used, not the repository's.
         for (key, value) in [("receive.unpackLimit", "1"), ("transfer.unpackLimit", "1"), ("http.receivepack", "true")]
         {
-            let status = tokio::process::Command::new("git")
+            let status = isolated_git()
                 .args(["config", "--file"])
                 .arg(dir.path().join("config"))
                 .args([key, value])

@@ -44,7 +44,7 @@ impl From<RepoError> for AppError {
     fn from(e: RepoError) -> Self {
         match e {
             RepoError::Invalid(msg) => AppError::Invalid(msg),
-            e @ (RepoError::Exists(_) | RepoError::NoSuchOwner(_)) => AppError::Invalid(e.to_string()),
+            e @ RepoError::Exists(_) => AppError::Invalid(e.to_string()),
             other => internal("repository error", other),
         }
     }

@@ -102,7 +102,6 @@ impl TransferReport {
 pub enum Phase {
     Connecting,
     Counting,
-    Compressing,
     Sending,
     Receiving,
     Resolving,
