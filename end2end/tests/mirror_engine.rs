@@ -314,3 +314,53 @@ async fn every_error_class_is_reported_without_the_token() {
     assert!(matches!(e, MirrorError::InvalidUrl { .. }));
     check(&e);
 }
+
+/// A large text file whose every version differs a little, so `git repack` stores versions as deltas.
+fn big_text(version: usize) -> String {
+    (0..4000).map(|i| if i == 2000 { format!("line {i} changed in version {version}\n") } else { format!("line {i} of a long file that compresses poorly {}\n", i * 7919 % 10007) }).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_push_sends_deltas_against_what_the_remote_has_and_only_that() {
+    let f = Fixture::new(Auth::Password(TOKEN.into())).await;
+    commit(&f.work, "big.txt", &big_text(0));
+    f.sync_local();
+    mirror::push(&f.local, &f.url(), &opts()).await.unwrap();
+
+    // 1. The new version of big.txt is stored as a delta against the version the remote has: the
+    //    push sends that delta (a thin pack the remote completes), not the ~200 KB file.
+    commit(&f.work, "big.txt", &big_text(1));
+    f.sync_local();
+    ok(&f.local, &["repack", "-adq", "-f", "--window=50"]);
+    let report = mirror::push(&f.local, &f.url(), &opts()).await.unwrap();
+    assert_eq!(outcome(&report, "refs/heads/main"), RefOutcome::Updated);
+    assert!(report.bytes < 20_000, "a one-line change sent {} bytes", report.bytes);
+    assert_eq!(refs(&f.remote()), refs(&f.local));
+    fsck(&f.remote());
+
+    // 2. A version whose delta base exists locally only under a ref that is not mirrored (so the
+    //    remote never got it): it must go whole, or the remote could not complete the pack.
+    ok(&f.work, &["checkout", "-q", "--orphan", "elsewhere"]);
+    ok(&f.work, &["rm", "-rfq", "."]);
+    // git makes the larger of two similar blobs the delta base: the hidden one is larger.
+    commit(&f.work, "shared.txt", &(big_text(7) + &"a longer tail\n".repeat(500)));
+    f.sync_local();
+    let hidden = ok(&f.work, &["rev-parse", "elsewhere"]).trim().to_string();
+    ok(&f.local, &["update-ref", "refs/keep/elsewhere", &hidden]);
+    ok(&f.local, &["update-ref", "-d", "refs/heads/elsewhere"]);
+    ok(&f.work, &["checkout", "-q", "main"]);
+    ok(&f.work, &["branch", "-D", "elsewhere"]);
+    commit(&f.work, "shared.txt", &big_text(7));
+    f.sync_local();
+    ok(&f.local, &["repack", "-adq", "-f", "--window=50"]);
+    let shared = ok(&f.local, &["rev-parse", "main:shared.txt"]).trim().to_string();
+    let hidden_blob = ok(&f.local, &["rev-parse", "refs/keep/elsewhere:shared.txt"]).trim().to_string();
+    let pack = std::fs::read_dir(f.local.join("objects/pack")).unwrap().flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|e| e == "idx")).unwrap();
+    let verify = ok(&f.local, &["verify-pack", "-v", pack.to_str().unwrap()]);
+    assert!(verify.lines().any(|l| l.starts_with(&shared) && l.ends_with(&hidden_blob)), "the fixture stores main's blob as a delta against the hidden one:\n{verify}");
+    let report = mirror::push(&f.local, &f.url(), &opts()).await.unwrap();
+    assert_eq!(outcome(&report, "refs/heads/main"), RefOutcome::Updated, "{report:?}");
+    assert_eq!(refs(&f.remote()), refs(&f.local));
+    assert!(!git(&f.remote(), &["cat-file", "-e", &hidden]).status.success(), "refs outside heads and tags are never sent");
+    fsck(&f.remote());
+}

@@ -6,11 +6,13 @@
 //! and new ids, so nothing a run overwrites or deletes is unrecoverable.
 
 pub mod cli;
+mod delta;
 pub mod error;
 pub mod fetch;
 pub mod push;
 pub mod remote;
 pub mod report_text;
+mod thin;
 
 pub use error::MirrorError;
 

@@ -15,6 +15,7 @@ use std::{
     },
 };
 
+use super::thin::{self, ThinPack};
 use super::{EngineRef, MirrorError, Phase, Progress, RefOutcome, RefResult, TOKEN_USER, TransferOptions, TransferReport};
 use secrecy::ExposeSecret;
 use gix::{
@@ -312,6 +313,8 @@ fn push_inner(local_bare_repo: &Path, remote_url: &str, mut opts: PushOptions) -
     let cap_ofs_delta = caps.contains("ofs-delta");
     let cap_object_format = caps.capability("object-format").is_some();
     let cap_agent = caps.contains("agent");
+    // receive-pack completes thin packs (`index-pack --fix-thin`) unless it says it can't.
+    let cap_thin = !caps.contains("no-thin");
 
     let advertised = handshake.refs.clone().unwrap_or_default();
     (opts.progress)(PushProgress::Handshake);
@@ -426,11 +429,11 @@ fn push_inner(local_bare_repo: &Path, remote_url: &str, mut opts: PushOptions) -
             ));
         }
         let new_tips: Vec<ObjectId> = commands.iter().filter_map(|c| c.new).collect();
-        let counts = count_objects(&repo, &new_tips, &remote_tips, &opts.should_interrupt)?;
+        let (counts, thin_pack) = count_objects(&repo, &new_tips, &remote_tips, &opts.should_interrupt)?;
         (opts.progress)(PushProgress::Counted {
             objects: counts.len(),
         });
-        Some(counts)
+        Some((counts, cap_thin.then_some(thin_pack)))
     } else {
         None
     };
@@ -477,13 +480,14 @@ fn push_inner(local_bare_repo: &Path, remote_url: &str, mut opts: PushOptions) -
     }
 
     // --- send the pack
-    if let Some(counts) = counts {
+    if let Some((counts, thin_pack)) = counts {
         // The pack is produced in many small writes (a header, then the data, per entry); unbuffered,
         // each becomes its own chunk on the HTTP transport's pipe.
         let mut buffered = std::io::BufWriter::with_capacity(256 * 1024, &mut writer);
         let (objects, bytes, copied) = write_pack(
             &repo,
             counts,
+            thin_pack,
             &mut buffered,
             &opts.should_interrupt,
             &mut opts.progress,
@@ -694,13 +698,14 @@ fn is_fast_forward(repo: &gix::Repository, old: ObjectId, new: ObjectId) -> bool
     false
 }
 
-/// Determine all objects reachable from `new_tips` but not from any of `remote_tips` that exist locally.
+/// Determine all objects reachable from `new_tips` but not from any of `remote_tips` that exist
+/// locally, and what a thin pack may be made against (see [`ThinPack`]).
 fn count_objects(
     repo: &gix::Repository,
     new_tips: &[ObjectId],
     remote_tips: &[ObjectId],
     should_interrupt: &AtomicBool,
-) -> Result<Vec<pack::data::output::Count>, PushError> {
+) -> Result<(Vec<pack::data::output::Count>, ThinPack), PushError> {
     use pack::data::output::count::{self, objects::ObjectExpansion};
 
     // Everything the remote is known to have, as far as we can tell locally.
@@ -759,19 +764,26 @@ fn count_objects(
     }
     // Parents of the new commits that aren't new themselves are on the remote (boundary commits).
     // `TreeAdditionsComparedToAncestor` adds them and their root trees to the counts, so remove them again.
+    let mut boundary_trees = Vec::new();
+    let mut boundary = HashSet::new();
     for parent in parents {
-        if commit_set.contains(&parent) {
+        if commit_set.contains(&parent) || !boundary.insert(parent) {
             continue;
         }
         remote_has.insert(parent);
         if let Ok(commit) = repo.find_commit(parent) {
             if let Ok(tree) = commit.tree_id() {
                 remote_has.insert(tree.detach());
+                if boundary_trees.len() < thin::MAX_BOUNDARY_TREES {
+                    boundary_trees.push(tree.detach());
+                }
             }
         }
     }
 
     // A handle without object cache, so counted objects keep their pack location and entries can be copied.
+    let commits_for_trees: Vec<ObjectId> = commits.iter().take(thin::MAX_SENT_TREES).copied().collect();
+
     let mut handle = (*repo.objects).clone();
     handle.unset_object_cache();
     handle.prevent_pack_unload();
@@ -801,7 +813,12 @@ fn count_objects(
     }
     let mut seen = HashSet::new();
     all.retain(|c| !remote_has.contains(&c.id) && seen.insert(c.id));
-    Ok(all)
+    let mut sent_trees = Vec::new();
+    for id in commits_for_trees {
+        let tree = repo.find_commit(id).and_then(|c| Ok(c.tree_id()?.detach())).map_err(|e| PushError::Objects(boxed(e)))?;
+        sent_trees.push(tree);
+    }
+    Ok((all, ThinPack::new(boundary_trees, sent_trees)))
 }
 
 struct CountingWriter<'a> {
@@ -820,10 +837,15 @@ impl Write for CountingWriter<'_> {
     }
 }
 
-/// Stream a (never thin) pack made of `counts` into `out`, returning `(objects, bytes, entries_copied_from_pack)`.
+/// Stream a pack made of `counts` into `out`, returning `(objects, bytes, entries_copied_from_pack)`.
+///
+/// With `thin_pack`, objects may be sent as deltas against objects the remote has (ref-deltas,
+/// completed by the remote's `index-pack --fix-thin`) like `git push` does, see [`ThinPack`];
+/// without, every delta whose base isn't in the pack is sent as a whole object.
 fn write_pack(
     repo: &gix::Repository,
     counts: Vec<pack::data::output::Count>,
+    mut thin_pack: Option<ThinPack>,
     out: &mut dyn Write,
     should_interrupt: &AtomicBool,
     progress: &mut Box<dyn FnMut(PushProgress) + Send>,
@@ -847,7 +869,7 @@ fn write_pack(
             output::entry::iter_from_counts::Options {
                 thread_limit: None,
                 mode: output::entry::iter_from_counts::Mode::PackCopyAndBaseObjects,
-                allow_thin_pack: false,
+                allow_thin_pack: thin_pack.is_some(),
                 chunk_size: 50,
                 version: pack::data::Version::V2,
                 compression,
@@ -860,8 +882,23 @@ fn write_pack(
         bytes: 0,
     };
     {
+        // A failure while deciding about a delta aborts the push (the remote gets a truncated pack
+        // and updates nothing).
+        let thin_error = std::cell::RefCell::new(None::<PushError>);
+        let mut thinned = entries.by_ref().map(|chunk| {
+            let mut chunk = chunk?;
+            if let Some(thin) = thin_pack.as_mut() {
+                for entry in chunk.iter_mut() {
+                    if let Err(err) = thin.prepare(repo, entry, compression) {
+                        thin_error.replace(Some(PushError::Pack(err)));
+                        *entry = output::Entry::invalid();
+                    }
+                }
+            }
+            Ok(chunk)
+        });
         let mut pack_iter = output::bytes::FromEntriesIter::new(
-            entries.by_ref(),
+            thinned.by_ref(),
             &mut counting,
             num_objects as u32,
             pack::data::Version::V2,
@@ -871,6 +908,9 @@ fn write_pack(
         for res in pack_iter.by_ref() {
             if should_interrupt.load(Ordering::Relaxed) {
                 return Err(PushError::Interrupted);
+            }
+            if let Some(err) = thin_error.borrow_mut().take() {
+                return Err(err);
             }
             written += res.map_err(|e| PushError::Pack(boxed(e)))?;
             progress(PushProgress::Writing {
