@@ -20,13 +20,17 @@ const TRIALS: usize = 7;
 
 use github_double::gitcli::run as git;
 
-/// A repository with `COMMITS` commits on `main` (each changes one of 50 files and adds one), via fast-import.
+/// Files changed per commit, each in its own directory of `src/` (so each change makes a blob and
+/// two trees): about 20 objects per commit.
+const FILES_PER_COMMIT: usize = 6;
+
+/// A repository with `COMMITS` commits on `main` (each changes `FILES_PER_COMMIT` files among 200 in
+/// 40 directories, and adds one), via fast-import: about 20,000 objects.
 fn build_history(dir: &Path) -> Result<(), String> {
     git(dir, &["init", "-q", "-b", "main"])?;
     let mut stream = String::new();
     for i in 0..COMMITS {
         let t = 1_700_000_000 + i * 60;
-        let changed = format!("line {i}\n{}\n", "x".repeat(200 + i % 97));
         let added = format!("data {i}\n{}\n", "y".repeat(100 + i % 53));
         stream.push_str(&format!(
             "commit refs/heads/main\nmark :{m}\ncommitter Bench <bench@example.com> {t} +0000\ndata {l}\n{msg}\n",
@@ -37,7 +41,11 @@ fn build_history(dir: &Path) -> Result<(), String> {
         if i > 0 {
             stream.push_str(&format!("from :{}\n", i));
         }
-        stream.push_str(&format!("M 100644 inline src/file_{}.txt\ndata {}\n{}\n", i % 50, changed.len(), changed));
+        for f in 0..FILES_PER_COMMIT {
+            let path = format!("src/m{}/file_{}.txt", (i + f * 7) % 40, (i / 40 + f) % 5);
+            let changed = format!("line {i} of {path}\n{}\n", "x".repeat(200 + (i + f) % 97));
+            stream.push_str(&format!("M 100644 inline {path}\ndata {}\n{}\n", changed.len(), changed));
+        }
         stream.push_str(&format!("M 100644 inline data/{}/{}.txt\ndata {}\n{}\n", i % 20, i, added.len(), added));
     }
     fast_import(dir, &stream)?;
