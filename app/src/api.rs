@@ -235,3 +235,40 @@ pub async fn revoke_access_token(id: i64) -> Result<(), AppError> {
     }
     .await)
 }
+
+#[server(endpoint = "get_github_account")]
+pub async fn get_github_account() -> Result<crate::model::GithubAccount, AppError> {
+    use crate::model::GithubAccount;
+    use crate::ssr::github::connection;
+    web::answer(async move {
+        let state = web::state()?;
+        let user = web::require_user().await?;
+        if state.github.oauth.is_none() {
+            return Ok(GithubAccount::NotConfigured);
+        }
+        Ok(match connection::info(&state.db, user.id).await? {
+            None => GithubAccount::NotConnected,
+            Some(c) => GithubAccount::Connected {
+                expired: c.is_expired(crate::ssr::db::now()),
+                login: c.login,
+                connected_at: c.connected_at,
+                scopes: c.scopes,
+            },
+        })
+    }
+    .await)
+}
+
+#[server(endpoint = "disconnect_github")]
+pub async fn disconnect_github() -> Result<(), AppError> {
+    use crate::ssr::github::connection;
+    web::answer(async move {
+        let state = web::state()?;
+        let user = web::require_user().await?;
+        if connection::remove(&state.db, user.id).await? {
+            tracing::info!(user = %user.name, "GitHub account disconnected");
+        }
+        Ok(())
+    }
+    .await)
+}

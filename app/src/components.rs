@@ -21,6 +21,7 @@ pub fn Header() -> impl IntoView {
                                 view! {
                                     <a href="/new">"New repository"</a>
                                     <a href="/settings/tokens">"Access Tokens"</a>
+                                    <a href="/settings/connected-accounts">"Connected Accounts"</a>
                                     <span class="who">{user.name}</span>
                                     <ActionForm action=session.sign_out attr:class="inline">
                                         <button type="submit">"Sign out"</button>

@@ -5,6 +5,7 @@ pub mod api;
 pub mod components;
 pub mod error;
 pub mod format;
+pub mod github_repo;
 pub mod model;
 pub mod names;
 pub mod pages;
@@ -72,6 +73,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=pages::auth::SignInPage />
                     <Route path=path!("/new") view=pages::repo::NewRepoPage />
                     <Route path=path!("/settings/tokens") view=pages::tokens::TokensPage />
+                    <Route path=path!("/settings/connected-accounts") view=pages::connected_accounts::ConnectedAccountsPage />
                     <Route path=path!("/:owner/:repo") view=pages::repo::RepoPage ssr=SsrMode::Async />
                     <Route
                         path=path!("/:owner/:repo/settings")

@@ -124,3 +124,91 @@ pub struct NewToken {
 
 /// Most days a token may live.
 pub const MAX_TOKEN_DAYS: i64 = 365;
+
+/// Why connecting a GitHub account failed; travels to the Connected Accounts page as a code in the
+/// URL (`?error=<code>`), never as free text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OAuthFailure {
+    NotConfigured,
+    BadState,
+    StateExpired,
+    Denied,
+    BadCode,
+    ClientCredentials,
+    RedirectMismatch,
+    Refused,
+    Unreachable,
+}
+
+impl OAuthFailure {
+    const ALL: [OAuthFailure; 9] = [
+        OAuthFailure::NotConfigured,
+        OAuthFailure::BadState,
+        OAuthFailure::StateExpired,
+        OAuthFailure::Denied,
+        OAuthFailure::BadCode,
+        OAuthFailure::ClientCredentials,
+        OAuthFailure::RedirectMismatch,
+        OAuthFailure::Refused,
+        OAuthFailure::Unreachable,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            OAuthFailure::NotConfigured => "not_configured",
+            OAuthFailure::BadState => "bad_state",
+            OAuthFailure::StateExpired => "state_expired",
+            OAuthFailure::Denied => "denied",
+            OAuthFailure::BadCode => "bad_code",
+            OAuthFailure::ClientCredentials => "client_credentials",
+            OAuthFailure::RedirectMismatch => "redirect_mismatch",
+            OAuthFailure::Refused => "refused",
+            OAuthFailure::Unreachable => "unreachable",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.code() == code)
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            OAuthFailure::NotConfigured => {
+                "GitHub is not configured on this instance: the administrator must set up a GitHub OAuth App (GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET)."
+            }
+            OAuthFailure::BadState => {
+                "This GitHub authorization could not be verified (it was not started from this page, was already used, or belongs to another account). Nothing was connected; click Connect GitHub to try again."
+            }
+            OAuthFailure::StateExpired => {
+                "The GitHub authorization took longer than 10 minutes and expired. Nothing was connected; click Connect GitHub to try again."
+            }
+            OAuthFailure::Denied => "You did not authorize GitBlixt on GitHub, so no account was connected.",
+            OAuthFailure::BadCode => {
+                "GitHub did not accept the authorization code (it was incorrect, already used or expired). Nothing was connected; click Connect GitHub to try again."
+            }
+            OAuthFailure::ClientCredentials => {
+                "GitHub refused this instance's OAuth App credentials. Ask the administrator to check GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET."
+            }
+            OAuthFailure::RedirectMismatch => {
+                "GitHub refused the callback URL. Ask the administrator to set the OAuth App's Authorization callback URL to this instance's /oauth/github/callback."
+            }
+            OAuthFailure::Refused => "GitHub refused the connection. Nothing was connected; click Connect GitHub to try again.",
+            OAuthFailure::Unreachable => "GitHub could not be reached. Nothing was connected; try again in a moment.",
+        }
+    }
+}
+
+/// The signed-in user's GitHub connection, as the Connected Accounts page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GithubAccount {
+    /// The instance has no GitHub OAuth App.
+    NotConfigured,
+    NotConnected,
+    Connected {
+        login: String,
+        connected_at: i64,
+        scopes: Vec<String>,
+        /// Expired with no way to refresh: the user must reconnect.
+        expired: bool,
+    },
+}

@@ -13,6 +13,48 @@ pub enum ConfigError {
     Empty { var: &'static str },
     #[error("{var} must be a positive integer, got: {value}")]
     BadNumber { var: &'static str, value: String },
+    #[error("GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET must be set together (the GitHub OAuth App's client ID and secret)")]
+    HalfOAuthApp,
+    #[error("{var} must be an http:// or https:// URL without credentials, query or fragment, got: {value}")]
+    BadGithubUrl { var: &'static str, value: String },
+}
+
+/// Where GitHub is, and the instance's OAuth App (see the README, "Connecting GitHub").
+#[derive(Clone)]
+pub struct GithubConfig {
+    /// `GITHUB_URL`: GitHub's web address (default `https://github.com`; a GitHub Enterprise server's URL otherwise).
+    pub web_url: String,
+    /// `GITHUB_API_URL`: GitHub's REST API base (default `https://api.github.com`; `https://<ghe>/api/v3` for GitHub Enterprise).
+    pub api_url: String,
+    /// `GITHUB_CLIENT_ID` + `GITHUB_CLIENT_SECRET`: the OAuth App; None when not configured.
+    pub oauth_app: Option<(String, secrecy::SecretString)>,
+}
+
+impl std::fmt::Debug for GithubConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubConfig")
+            .field("web_url", &self.web_url)
+            .field("api_url", &self.api_url)
+            .field("client_id", &self.oauth_app.as_ref().map(|(id, _)| id))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for GithubConfig {
+    fn default() -> Self {
+        GithubConfig { web_url: "https://github.com".into(), api_url: "https://api.github.com".into(), oauth_app: None }
+    }
+}
+
+/// An http(s) base URL (a path is allowed, for GitHub Enterprise's `/api/v3`), without a trailing slash.
+pub fn normalise_base_url(raw: &str) -> Option<String> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    let rest = trimmed.strip_prefix("http://").or_else(|| trimmed.strip_prefix("https://"))?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || rest.contains(['@', '?', '#']) || rest.contains(char::is_whitespace) {
+        return None;
+    }
+    Some(trimmed.to_string())
 }
 
 /// Everything `gitblixt` reads from the environment.
@@ -28,6 +70,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// `GITBLIXT_DB_POOL`: database connections (default 8).
     pub db_pool: u32,
+    /// `GITBLIXT_SECRET_KEY`: the key that encrypts stored tokens (else `<data>/secret.key`).
+    pub secret_key: Option<secrecy::SecretString>,
+    pub github: GithubConfig,
 }
 
 fn var(name: &'static str) -> Result<Option<String>, ConfigError> {
@@ -61,7 +106,22 @@ impl Config {
                 .ok_or(ConfigError::BadNumber { var: "GITBLIXT_DB_POOL", value: v })?,
             None => 8,
         };
-        Ok(Self { addr, data_dir, database_url, public_url, db_pool })
+        let secret_key = var("GITBLIXT_SECRET_KEY")?.map(secrecy::SecretString::from);
+        let github_url = |name: &'static str, default: &str| -> Result<String, ConfigError> {
+            match var(name)? {
+                Some(v) => normalise_base_url(&v).ok_or(ConfigError::BadGithubUrl { var: name, value: v }),
+                None => Ok(default.to_string()),
+            }
+        };
+        let defaults = GithubConfig::default();
+        let web_url = github_url("GITHUB_URL", &defaults.web_url)?;
+        let api_url = github_url("GITHUB_API_URL", &defaults.api_url)?;
+        let oauth_app = match (var("GITHUB_CLIENT_ID")?, var("GITHUB_CLIENT_SECRET")?) {
+            (Some(id), Some(secret)) => Some((id.trim().to_string(), secrecy::SecretString::from(secret.trim().to_string()))),
+            (None, None) => None,
+            _ => return Err(ConfigError::HalfOAuthApp),
+        };
+        Ok(Self { addr, data_dir, database_url, public_url, db_pool, secret_key, github: GithubConfig { web_url, api_url, oauth_app } })
     }
 
     /// A configuration for tests and embedding: data in `data_dir`, SQLite inside it.
@@ -72,6 +132,8 @@ impl Config {
             data_dir,
             public_url: None,
             db_pool: 8,
+            secret_key: None,
+            github: GithubConfig::default(),
         }
     }
 }
@@ -97,5 +159,14 @@ mod tests {
         assert_eq!(normalise_public_url("ftp://x"), None);
         assert_eq!(normalise_public_url("https://x/y"), None);
         assert_eq!(normalise_public_url("https://user:pw@x"), None);
+    }
+
+    #[test]
+    fn github_urls_are_checked() {
+        assert_eq!(normalise_base_url("https://ghe.example.com/api/v3/").as_deref(), Some("https://ghe.example.com/api/v3"));
+        assert_eq!(normalise_base_url("http://127.0.0.1:9000").as_deref(), Some("http://127.0.0.1:9000"));
+        for bad in ["github.com", "https://", "https://u:p@github.com", "https://github.com?x=1", "ftp://github.com"] {
+            assert_eq!(normalise_base_url(bad), None, "{bad}");
+        }
     }
 }

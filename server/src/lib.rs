@@ -6,11 +6,14 @@ pub mod config;
 pub mod git_auth;
 pub mod git_http;
 pub mod mirror;
+pub mod oauth_routes;
 pub mod origin_check;
 
 use app::ssr::db::{Db, DbError, DbLocation};
 use app::ssr::events::Events;
 use app::ssr::store::RepoStore;
+use app::ssr::crypto::Cipher;
+use app::ssr::github::{GithubEndpoints, GithubSettings, OAuthApp};
 use app::ssr::{AppState, Settings};
 use axum::Router;
 use config::Config;
@@ -27,6 +30,8 @@ pub enum StartError {
     DataDir { path: String, source: std::io::Error },
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error(transparent)]
+    Secrets(#[from] app::ssr::crypto::CryptoError),
     #[error("could not listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server error: {0}")]
@@ -41,7 +46,23 @@ pub async fn open_state(config: &Config, public_url: String) -> Result<AppState,
     let location = DbLocation::parse(&config.database_url)?;
     let db = Db::connect(&location, config.db_pool).await?;
     let secure_cookies = public_url.starts_with("https://");
-    Ok(AppState { db, store, events: Events::new(), settings: Arc::new(Settings { public_url, secure_cookies }) })
+    let cipher = Cipher::load(config.secret_key.as_ref(), &config.data_dir)?;
+    let github = GithubSettings {
+        endpoints: GithubEndpoints { web_url: config.github.web_url.clone(), api_url: config.github.api_url.clone() },
+        oauth: config.github.oauth_app.as_ref().map(|(client_id, client_secret)| OAuthApp {
+            client_id: client_id.clone(),
+            client_secret: client_secret.clone(),
+            callback_url: format!("{public_url}{}", app::ssr::github::CALLBACK_PATH),
+        }),
+    };
+    Ok(AppState {
+        db,
+        store,
+        events: Events::new(),
+        settings: Arc::new(Settings { public_url, secure_cookies }),
+        cipher,
+        github: Arc::new(github),
+    })
 }
 
 fn leptos_options(addr: SocketAddr) -> LeptosOptions {
@@ -79,7 +100,8 @@ pub fn router(state: AppState, hooks_dir: std::path::PathBuf, options: LeptosOpt
         )
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(options);
-    git.merge(pages)
+    git.merge(oauth_routes::routes(state.clone()))
+        .merge(pages)
         .layer(axum::middleware::from_fn(origin_check::check_origin))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
@@ -117,14 +139,17 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let hooks_dir = git_http::install_hooks(&config.data_dir)
         .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
     let app = router(state.clone(), hooks_dir, leptos_options(addr));
+    let refresher = tokio::spawn(oauth_routes::refresh_tokens_in_background(state.clone()));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = rx.await;
             })
             .await
-            .map_err(StartError::Serve)
+            .map_err(StartError::Serve);
+        refresher.abort();
+        served
     });
     tracing::info!(%addr, database = state.db.backend_name(), "GitBlixt listening");
     Ok(Running { addr, state, shutdown: Some(tx), task })

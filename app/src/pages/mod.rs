@@ -1,6 +1,7 @@
 //! The pages, one module each.
 
 pub mod auth;
+pub mod connected_accounts;
 pub mod home;
 pub mod repo;
 pub mod repo_settings;

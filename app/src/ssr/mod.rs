@@ -2,6 +2,8 @@
 //! functions use. Gated once, here, behind the `ssr` feature.
 
 pub mod accounts;
+pub mod crypto;
+pub mod github;
 pub mod db;
 pub mod events;
 pub mod git_read;
@@ -29,4 +31,8 @@ pub struct AppState {
     pub store: store::RepoStore,
     pub events: events::Events,
     pub settings: Arc<Settings>,
+    /// Encrypts and decrypts stored secrets (OAuth tokens).
+    pub cipher: crypto::Cipher,
+    /// Where GitHub is and the instance's OAuth App.
+    pub github: Arc<github::GithubSettings>,
 }

@@ -47,7 +47,42 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    github_connections (user_id) {
+        user_id -> BigInt,
+        github_login -> Text,
+        github_id -> BigInt,
+        access_token -> Text,
+        refresh_token -> Nullable<Text>,
+        scopes -> Text,
+        expires_at -> Nullable<BigInt>,
+        refresh_expires_at -> Nullable<BigInt>,
+        connected_at -> BigInt,
+        refreshed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    oauth_states (state_hash) {
+        state_hash -> Text,
+        user_id -> BigInt,
+        provider -> Text,
+        pkce_verifier -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(github_connections -> users (user_id));
+diesel::joinable!(oauth_states -> users (user_id));
 diesel::joinable!(personal_access_tokens -> users (user_id));
 diesel::joinable!(repositories -> users (owner_id));
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, personal_access_tokens, repositories);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    personal_access_tokens,
+    repositories,
+    github_connections,
+    oauth_states
+);

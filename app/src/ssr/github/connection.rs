@@ -1,0 +1,304 @@
+//! A user's connected GitHub account: stored encrypted, handed out as a usable access token
+//! (refreshed first when it is about to expire and GitHub issued a refresh token).
+
+use super::{GithubSettings, NO_TOKEN, TOKEN_EXPIRED};
+use crate::ssr::crypto::{Cipher, CryptoError};
+use crate::ssr::db::{Db, DbError, now};
+use crate::ssr::schema::github_connections;
+use crate::with_conn;
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
+use diesel_async::RunQueryDsl;
+use secrecy::{ExposeSecret, SecretString};
+
+/// Tokens are refreshed when they expire within this many seconds.
+pub const REFRESH_MARGIN: i64 = 5 * 60;
+
+/// Serialises refreshes: GitHub rotates refresh tokens, so two concurrent refreshes with the same
+/// one would make the second fail.
+static REFRESH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    #[error("{NO_TOKEN}")]
+    NotConnected,
+    #[error("{TOKEN_EXPIRED}")]
+    Expired,
+    #[error("GitHub could not be reached to refresh the OAuth token: {0}")]
+    Unreachable(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+impl From<diesel::result::Error> for ConnectionError {
+    fn from(e: diesel::result::Error) -> Self {
+        ConnectionError::Db(DbError::Query(e))
+    }
+}
+
+/// Tokens as GitHub issued them (times absolute, seconds since the epoch).
+pub struct Tokens {
+    pub access: SecretString,
+    pub refresh: Option<SecretString>,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<i64>,
+    pub refresh_expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("scopes", &self.scopes)
+            .field("expires_at", &self.expires_at)
+            .field("refresh_expires_at", &self.refresh_expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What may be shown about a connection (no secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    pub login: String,
+    pub github_id: i64,
+    pub scopes: Vec<String>,
+    pub connected_at: i64,
+    pub expires_at: Option<i64>,
+    pub refresh_expires_at: Option<i64>,
+    pub refreshed_at: Option<i64>,
+}
+
+impl ConnectionInfo {
+    /// Expired for good: past its expiry with no usable refresh token.
+    pub fn is_expired(&self, at: i64) -> bool {
+        self.expires_at.is_some_and(|e| e <= at) && self.refresh_expires_at.is_none_or(|r| r <= at)
+    }
+}
+
+#[derive(Debug, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = github_connections)]
+struct Row {
+    user_id: i64,
+    github_login: String,
+    github_id: i64,
+    access_token: String,
+    refresh_token: Option<String>,
+    scopes: String,
+    expires_at: Option<i64>,
+    refresh_expires_at: Option<i64>,
+    connected_at: i64,
+    refreshed_at: Option<i64>,
+}
+
+impl Row {
+    fn info(&self) -> ConnectionInfo {
+        ConnectionInfo {
+            login: self.github_login.clone(),
+            github_id: self.github_id,
+            scopes: split_scopes(&self.scopes),
+            connected_at: self.connected_at,
+            expires_at: self.expires_at,
+            refresh_expires_at: self.refresh_expires_at,
+            refreshed_at: self.refreshed_at,
+        }
+    }
+
+    fn needs_refresh(&self, at: i64) -> bool {
+        self.expires_at.is_some_and(|e| e - at < REFRESH_MARGIN)
+    }
+}
+
+pub fn split_scopes(raw: &str) -> Vec<String> {
+    raw.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+fn access_context(user_id: i64) -> String {
+    format!("github_connections.access_token:{user_id}")
+}
+
+fn refresh_context(user_id: i64) -> String {
+    format!("github_connections.refresh_token:{user_id}")
+}
+
+async fn load(db: &Db, user_id: i64) -> Result<Option<Row>, DbError> {
+    with_conn!(db, |conn| Ok(github_connections::table
+        .filter(github_connections::user_id.eq(user_id))
+        .select(Row::as_select())
+        .first(conn)
+        .await
+        .optional()?))
+}
+
+/// The user's connection, if any.
+pub async fn info(db: &Db, user_id: i64) -> Result<Option<ConnectionInfo>, DbError> {
+    Ok(load(db, user_id).await?.map(|r| r.info()))
+}
+
+/// Saves a (new or re-made) connection, replacing any previous one of the user.
+pub async fn store(
+    db: &Db,
+    cipher: &Cipher,
+    user_id: i64,
+    login: &str,
+    github_id: i64,
+    tokens: &Tokens,
+) -> Result<(), ConnectionError> {
+    let access = cipher.encrypt(tokens.access.expose_secret(), &access_context(user_id))?;
+    let refresh = match &tokens.refresh {
+        Some(r) => Some(cipher.encrypt(r.expose_secret(), &refresh_context(user_id))?),
+        None => None,
+    };
+    let scopes = tokens.scopes.join(",");
+    let at = now();
+    let values = (
+        github_connections::user_id.eq(user_id),
+        github_connections::github_login.eq(login),
+        github_connections::github_id.eq(github_id),
+        github_connections::access_token.eq(&access),
+        github_connections::refresh_token.eq(refresh.as_deref()),
+        github_connections::scopes.eq(&scopes),
+        github_connections::expires_at.eq(tokens.expires_at),
+        github_connections::refresh_expires_at.eq(tokens.refresh_expires_at),
+        github_connections::connected_at.eq(at),
+        github_connections::refreshed_at.eq(None::<i64>),
+    );
+    with_conn!(db, |conn| {
+        diesel::insert_into(github_connections::table)
+            .values(values.clone())
+            .on_conflict(github_connections::user_id)
+            .do_update()
+            .set((
+                github_connections::github_login.eq(login),
+                github_connections::github_id.eq(github_id),
+                github_connections::access_token.eq(&access),
+                github_connections::refresh_token.eq(refresh.as_deref()),
+                github_connections::scopes.eq(&scopes),
+                github_connections::expires_at.eq(tokens.expires_at),
+                github_connections::refresh_expires_at.eq(tokens.refresh_expires_at),
+                github_connections::connected_at.eq(at),
+                github_connections::refreshed_at.eq(None::<i64>),
+            ))
+            .execute(conn)
+            .await?;
+        Ok::<_, ConnectionError>(())
+    })
+}
+
+async fn update_tokens(db: &Db, cipher: &Cipher, user_id: i64, tokens: &Tokens) -> Result<(), ConnectionError> {
+    let access = cipher.encrypt(tokens.access.expose_secret(), &access_context(user_id))?;
+    let refresh = match &tokens.refresh {
+        Some(r) => Some(cipher.encrypt(r.expose_secret(), &refresh_context(user_id))?),
+        None => None,
+    };
+    let at = now();
+    with_conn!(db, |conn| {
+        diesel::update(github_connections::table.filter(github_connections::user_id.eq(user_id)))
+            .set((
+                github_connections::access_token.eq(&access),
+                github_connections::refresh_token.eq(refresh.as_deref()),
+                github_connections::expires_at.eq(tokens.expires_at),
+                github_connections::refresh_expires_at.eq(tokens.refresh_expires_at),
+                github_connections::refreshed_at.eq(Some(at)),
+            ))
+            .execute(conn)
+            .await?;
+        Ok::<_, ConnectionError>(())
+    })
+}
+
+/// Disconnects: forgets the tokens. Returns whether there was a connection.
+pub async fn remove(db: &Db, user_id: i64) -> Result<bool, DbError> {
+    with_conn!(db, |conn| Ok(diesel::delete(github_connections::table.filter(github_connections::user_id.eq(user_id)))
+        .execute(conn)
+        .await?
+        > 0))
+}
+
+/// A usable access token of the user's GitHub connection, refreshed first if it expires soon.
+/// Errors are the spec's: [`NO_TOKEN`] without a connection, [`TOKEN_EXPIRED`] when it expired and
+/// cannot be refreshed (or GitHub refused the refresh).
+pub async fn access_token(
+    settings: &GithubSettings,
+    db: &Db,
+    cipher: &Cipher,
+    user_id: i64,
+) -> Result<SecretString, ConnectionError> {
+    let row = load(db, user_id).await?.ok_or(ConnectionError::NotConnected)?;
+    if !row.needs_refresh(now()) {
+        return Ok(cipher.decrypt(&row.access_token, &access_context(user_id))?);
+    }
+    let _guard = REFRESH.lock().await;
+    // Someone else may have refreshed while we waited.
+    let row = load(db, user_id).await?.ok_or(ConnectionError::NotConnected)?;
+    refresh_row(settings, db, cipher, row).await
+}
+
+async fn refresh_row(settings: &GithubSettings, db: &Db, cipher: &Cipher, row: Row) -> Result<SecretString, ConnectionError> {
+    let at = now();
+    if !row.needs_refresh(at) {
+        return Ok(cipher.decrypt(&row.access_token, &access_context(row.user_id))?);
+    }
+    let still_valid = row.expires_at.is_some_and(|e| e > at);
+    let refresh = match (&row.refresh_token, row.refresh_expires_at) {
+        (Some(token), expires) if expires.is_none_or(|e| e > at) => Some(token),
+        _ => None,
+    };
+    let (Some(refresh), Some(app)) = (refresh, settings.oauth.as_ref()) else {
+        return if still_valid {
+            Ok(cipher.decrypt(&row.access_token, &access_context(row.user_id))?)
+        } else {
+            Err(ConnectionError::Expired)
+        };
+    };
+    let refresh = cipher.decrypt(refresh, &refresh_context(row.user_id))?;
+    match super::oauth::refresh(&settings.endpoints, app, &refresh).await {
+        Ok(tokens) => {
+            update_tokens(db, cipher, row.user_id, &tokens).await?;
+            tracing::info!(user_id = row.user_id, login = %row.github_login, "GitHub OAuth token refreshed");
+            Ok(tokens.access)
+        }
+        Err(super::oauth::RefreshError::Rejected) => {
+            tracing::warn!(user_id = row.user_id, login = %row.github_login, "GitHub refused to refresh the OAuth token");
+            Err(ConnectionError::Expired)
+        }
+        Err(super::oauth::RefreshError::Unreachable(e)) if still_valid => {
+            tracing::warn!(user_id = row.user_id, error = %e, "could not refresh the GitHub OAuth token; using the current one");
+            Ok(cipher.decrypt(&row.access_token, &access_context(row.user_id))?)
+        }
+        Err(super::oauth::RefreshError::Unreachable(e)) => Err(ConnectionError::Unreachable(e)),
+    }
+}
+
+/// Background refresh: renews every token that expires within `within` seconds and can be
+/// refreshed. Returns how many were renewed.
+pub async fn refresh_expiring(settings: &GithubSettings, db: &Db, cipher: &Cipher, within: i64) -> Result<usize, ConnectionError> {
+    if settings.oauth.is_none() {
+        return Ok(0);
+    }
+    let at = now();
+    let rows: Vec<Row> = with_conn!(db, |conn| github_connections::table
+        .filter(github_connections::expires_at.le(at + within))
+        .filter(github_connections::refresh_token.is_not_null())
+        .select(Row::as_select())
+        .load(conn)
+        .await
+        .map_err(DbError::from))?;
+    let mut renewed = 0;
+    for row in rows {
+        if row.refresh_expires_at.is_some_and(|e| e <= at) {
+            continue;
+        }
+        let _guard = REFRESH.lock().await;
+        let Some(current) = load(db, row.user_id).await? else { continue };
+        if current.expires_at.is_some_and(|e| e > at + within) {
+            continue;
+        }
+        // Treat it as due now so refresh_row renews it.
+        let due = Row { expires_at: Some(at), ..current };
+        match refresh_row(settings, db, cipher, due).await {
+            Ok(_) => renewed += 1,
+            Err(e) => tracing::warn!(user_id = row.user_id, error = %e, "background refresh of a GitHub token failed"),
+        }
+    }
+    Ok(renewed)
+}

@@ -1,0 +1,101 @@
+//! The OAuth endpoints of the GitHub connection: `POST /oauth/github/connect` (from the Connected
+//! Accounts page) redirects to GitHub's consent page; GitHub sends the browser back to
+//! `GET /oauth/github/callback`, which completes the connection and returns to the page with the
+//! outcome as a code (never free text) in the URL. Also the background token refresher.
+
+use app::model::OAuthFailure;
+use app::ssr::AppState;
+use app::ssr::accounts::{self, User};
+use app::ssr::github::{CALLBACK_PATH, connection, oauth};
+use app::ssr::web::{SESSION_COOKIE, cookie_value};
+use axum::{
+    Router,
+    extract::{Query, State},
+    http::HeaderMap,
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use std::time::Duration;
+
+pub const CONNECT_PATH: &str = "/oauth/github/connect";
+/// The page the flow returns to.
+pub const ACCOUNTS_PAGE: &str = "/settings/connected-accounts";
+
+pub fn routes(state: AppState) -> Router {
+    Router::new()
+        .route(CONNECT_PATH, post(connect))
+        .route(CALLBACK_PATH, get(callback))
+        .with_state(state)
+}
+
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<User> {
+    let id = cookie_value(headers, SESSION_COOKIE)?;
+    match accounts::session_user(&state.db, id).await {
+        Ok(user) => user,
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            None
+        }
+    }
+}
+
+fn back_with(failure: OAuthFailure) -> Response {
+    Redirect::to(&format!("{ACCOUNTS_PAGE}?error={}", failure.code())).into_response()
+}
+
+async fn connect(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(user) = signed_in(&state, &headers).await else {
+        return Redirect::to("/login").into_response();
+    };
+    match oauth::begin(&state.github, &state.db, &state.cipher, user.id).await {
+        Ok(url) => {
+            tracing::info!(user = %user.name, "GitHub authorization started");
+            Redirect::to(&url).into_response()
+        }
+        Err(oauth::FlowError::Failure(f)) => back_with(f),
+        Err(e) => {
+            tracing::error!(error = %e, "could not start the GitHub authorization");
+            back_with(OAuthFailure::Refused)
+        }
+    }
+}
+
+async fn callback(State(state): State<AppState>, headers: HeaderMap, query: Result<Query<oauth::Callback>, axum::extract::rejection::QueryRejection>) -> Response {
+    let Some(user) = signed_in(&state, &headers).await else {
+        return Redirect::to("/login").into_response();
+    };
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    match oauth::complete(&state.github, &state.db, &state.cipher, user.id, &query).await {
+        Ok(_) => Redirect::to(&format!("{ACCOUNTS_PAGE}?connected=github")).into_response(),
+        Err(oauth::FlowError::Failure(f)) => {
+            tracing::info!(user = %user.name, reason = f.code(), "GitHub connection not made");
+            back_with(f)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "completing the GitHub authorization failed");
+            back_with(OAuthFailure::Refused)
+        }
+    }
+}
+
+/// How often expiring tokens are looked for, and how far ahead.
+const REFRESH_EVERY: Duration = Duration::from_secs(10 * 60);
+const REFRESH_AHEAD_SECONDS: i64 = 30 * 60;
+
+/// Renews expiring GitHub tokens that have a refresh token, so connections stay usable even when
+/// nothing uses them for a while (GitHub's user tokens live 8 hours).
+pub async fn refresh_tokens_in_background(state: AppState) {
+    if state.github.oauth.is_none() {
+        return;
+    }
+    let mut tick = tokio::time::interval(REFRESH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match connection::refresh_expiring(&state.github, &state.db, &state.cipher, REFRESH_AHEAD_SECONDS).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(renewed = n, "GitHub tokens refreshed in the background"),
+            Err(e) => tracing::warn!(error = %e, "background refresh of GitHub tokens failed"),
+        }
+    }
+}
