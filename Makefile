@@ -50,7 +50,8 @@ cargo-test:
 
 e2e:
 	cargo leptos build
-	cd end2end && GITBLIXT_BIN=$(TARGET_DIR)/debug/gitblixt npx playwright test
+	cargo build -p github-double --bin github-double
+	cd end2end && GITBLIXT_BIN=$(TARGET_DIR)/debug/gitblixt GITHUB_DOUBLE_BIN=$(TARGET_DIR)/debug/github-double npx playwright test
 
 bench: tools
 	cargo run --release -p github-double --bin gitblixt-bench

@@ -3,17 +3,59 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-// Starts the gitblixt binary (GITBLIXT_BIN) on 127.0.0.1:0 with a fresh data directory, waits for it
-// to announce its address, and waits until the page answers.
+// The OAuth App GitBlixt is configured with, registered at the GitHub double.
+const CLIENT_ID = 'Iv1.e2e-gitblixt';
+const CLIENT_SECRET = 'e2e-client-secret';
+
+// Starts the GitHub double (GITHUB_DOUBLE_BIN), waits for the one JSON line with its URLs.
+async function startDouble(): Promise<{ web_url: string; api_url: string; pid: number }> {
+  const bin = process.env.GITHUB_DOUBLE_BIN;
+  if (!bin) throw new Error('GITHUB_DOUBLE_BIN must name the github-double binary (make test sets it)');
+  const child = spawn(bin, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+  return await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error('the GitHub double did not start within 30 s')), 30_000);
+    let seen = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      const line = seen.split('\n')[0];
+      if (seen.includes('\n')) {
+        clearTimeout(timer);
+        const urls = JSON.parse(line);
+        ok({ ...urls, pid: child.pid! });
+      }
+    });
+    child.on('exit', (code) => fail(new Error(`the GitHub double exited early with ${code}`)));
+  });
+}
+
+async function control(doubleUrl: string, path: string, body: unknown) {
+  const r = await fetch(doubleUrl + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error(`GitHub double ${path}: ${r.status} ${await r.text()}`);
+}
+
+// Starts the GitHub double, then the gitblixt binary (GITBLIXT_BIN) on 127.0.0.1:0 with a fresh data
+// directory configured to use the double as GitHub; waits until the page answers; registers
+// GitBlixt's OAuth App and the user `octocat` (signed in to the double's pages) at the double.
 export default async function globalSetup() {
   const bin = process.env.GITBLIXT_BIN;
   if (!bin) throw new Error('GITBLIXT_BIN must name the gitblixt binary (make test sets it)');
+  const double = await startDouble();
+  process.env.GITHUB_DOUBLE_URL = double.web_url;
+  process.env.GITHUB_DOUBLE_PID = String(double.pid);
   const data = mkdtempSync(join(tmpdir(), 'gitblixt-e2e-'));
   const child = spawn(bin, ['serve'], {
     env: {
       ...process.env,
       GITBLIXT_ADDR: '127.0.0.1:0',
       GITBLIXT_DATA: data,
+      GITHUB_URL: double.web_url,
+      GITHUB_API_URL: double.api_url,
+      GITHUB_CLIENT_ID: CLIENT_ID,
+      GITHUB_CLIENT_SECRET: CLIENT_SECRET,
       LEPTOS_SITE_ROOT: resolve(__dirname, '..', 'target', 'site'),
       LEPTOS_OUTPUT_NAME: 'gitblixt',
       RUST_LOG: process.env.RUST_LOG || 'info',
@@ -45,6 +87,15 @@ export default async function globalSetup() {
     await new Promise((r) => setTimeout(r, 100));
   }
   process.env.GITBLIXT_URL = url;
+  await control(double.web_url, '/_double/users', { login: 'octocat' });
+  await control(double.web_url, '/_double/browser-user', { login: 'octocat' });
+  await control(double.web_url, '/_double/oauth-apps', {
+    name: 'GitBlixt',
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+    callback_url: url + '/oauth/github/callback',
+    expiring_tokens: true,
+  });
   writeFileSync(join(data, 'e2e.pid'), String(child.pid));
   process.env.GITBLIXT_E2E_PID = String(child.pid);
 }

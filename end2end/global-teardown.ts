@@ -1,7 +1,7 @@
-// Stops the server global-setup.ts started.
+// Stops the server and the GitHub double global-setup.ts started.
 export default async function globalTeardown() {
-  const pid = Number(process.env.GITBLIXT_E2E_PID);
-  if (pid) {
+  for (const pid of [Number(process.env.GITBLIXT_E2E_PID), Number(process.env.GITHUB_DOUBLE_PID)]) {
+    if (!pid) continue;
     try {
       process.kill(pid, 'SIGTERM');
     } catch {

@@ -103,7 +103,13 @@ pub fn router(state: AppState, hooks_dir: std::path::PathBuf, options: LeptosOpt
     git.merge(oauth_routes::routes(state.clone()))
         .merge(pages)
         .layer(axum::middleware::from_fn(origin_check::check_origin))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
+}
+
+/// The span of a request: method and path only. Query strings are never logged: OAuth callbacks
+/// carry the authorization code and state there.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
 }
 
 /// A started server.

@@ -65,13 +65,15 @@ pub struct ConnectionInfo {
     pub connected_at: i64,
     pub expires_at: Option<i64>,
     pub refresh_expires_at: Option<i64>,
+    pub has_refresh_token: bool,
     pub refreshed_at: Option<i64>,
 }
 
 impl ConnectionInfo {
     /// Expired for good: past its expiry with no usable refresh token.
     pub fn is_expired(&self, at: i64) -> bool {
-        self.expires_at.is_some_and(|e| e <= at) && self.refresh_expires_at.is_none_or(|r| r <= at)
+        let refreshable = self.has_refresh_token && self.refresh_expires_at.is_none_or(|r| r > at);
+        self.expires_at.is_some_and(|e| e <= at) && !refreshable
     }
 }
 
@@ -99,6 +101,7 @@ impl Row {
             connected_at: self.connected_at,
             expires_at: self.expires_at,
             refresh_expires_at: self.refresh_expires_at,
+            has_refresh_token: self.refresh_token.is_some(),
             refreshed_at: self.refreshed_at,
         }
     }
@@ -206,6 +209,19 @@ async fn update_tokens(db: &Db, cipher: &Cipher, user_id: i64, tokens: &Tokens) 
     })
 }
 
+async fn forget_refresh_token(db: &Db, user_id: i64) -> Result<(), DbError> {
+    with_conn!(db, |conn| {
+        diesel::update(github_connections::table.filter(github_connections::user_id.eq(user_id)))
+            .set((
+                github_connections::refresh_token.eq(None::<String>),
+                github_connections::refresh_expires_at.eq(None::<i64>),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
 /// Disconnects: forgets the tokens. Returns whether there was a connection.
 pub async fn remove(db: &Db, user_id: i64) -> Result<bool, DbError> {
     with_conn!(db, |conn| Ok(diesel::delete(github_connections::table.filter(github_connections::user_id.eq(user_id)))
@@ -259,7 +275,12 @@ async fn refresh_row(settings: &GithubSettings, db: &Db, cipher: &Cipher, row: R
         }
         Err(super::oauth::RefreshError::Rejected) => {
             tracing::warn!(user_id = row.user_id, login = %row.github_login, "GitHub refused to refresh the OAuth token");
-            Err(ConnectionError::Expired)
+            if !still_valid {
+                // Dead for good: forget the refresh token so the page says to reconnect.
+                forget_refresh_token(db, row.user_id).await?;
+                return Err(ConnectionError::Expired);
+            }
+            Ok(cipher.decrypt(&row.access_token, &access_context(row.user_id))?)
         }
         Err(super::oauth::RefreshError::Unreachable(e)) if still_valid => {
             tracing::warn!(user_id = row.user_id, error = %e, "could not refresh the GitHub OAuth token; using the current one");

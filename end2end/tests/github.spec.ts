@@ -1,0 +1,35 @@
+import { expect, test } from '@playwright/test';
+
+const base = () => process.env.GITBLIXT_URL!;
+
+test('connect GitHub through the consent page, see the login, disconnect', async ({ page }) => {
+  await page.goto(base() + '/signup');
+  await page.getByLabel('Username').fill('carol');
+  await page.getByLabel('Password').fill('carol-password');
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+
+  await page.getByRole('link', { name: 'Connected Accounts' }).click();
+  await expect(page.getByRole('heading', { name: 'Connected Accounts' })).toBeVisible();
+  await expect(page.getByText('No GitHub account is connected.')).toBeVisible();
+  await page.getByRole('button', { name: 'Connect GitHub' }).click();
+
+  // GitHub's (the double's) consent page.
+  await expect(page).toHaveURL(new RegExp('^' + process.env.GITHUB_DOUBLE_URL + '/login/oauth/authorize'));
+  await page.getByRole('button', { name: 'Authorize', exact: true }).click();
+
+  // Back at GitBlixt, connected.
+  await expect(page).toHaveURL(/\/settings\/connected-accounts\?connected=github$/);
+  await expect(page.getByRole('status')).toHaveText('Your GitHub account is connected.');
+  await expect(page.locator('.github-login')).toHaveText('octocat');
+  await expect(page.getByText('Scopes: repo')).toBeVisible();
+
+  await page.getByRole('button', { name: 'Disconnect' }).click();
+  await expect(page.getByText('No GitHub account is connected.')).toBeVisible();
+
+  // Cancelling at GitHub connects nothing and says so.
+  await page.getByRole('button', { name: 'Connect GitHub' }).click();
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await expect(page.getByRole('alert')).toHaveText('You did not authorize GitBlixt on GitHub, so no account was connected.');
+  await expect(page.getByText('No GitHub account is connected.')).toBeVisible();
+});
