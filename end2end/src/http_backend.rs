@@ -4,17 +4,20 @@
 //! Repositories are the bare repositories under `root`, served at `/<path>`. [`Auth`] decides what
 //! credentials are needed; [`Fault`] makes the server misbehave on purpose (status codes, a stall,
 //! a connection dropped mid-transfer) so clients can be tested against failures.
+//!
+//! [`git_http_backend`] runs the CGI for one request; the GitHub double's git endpoint uses it too.
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, TryStreamExt};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio_util::io::{ReaderStream, StreamReader};
@@ -155,6 +158,32 @@ async fn cgi(State(backend): State<Backend>, request: Request) -> Response {
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
         return response;
     }
+    let options = CgiOptions {
+        root: &backend.root,
+        path_info: parts.uri.path(),
+        remote_user: auth_user.as_deref(),
+        drop_transfer: is_post && fault == Fault::DropTransfer,
+        seen: Some(backend.seen.clone()),
+    };
+    git_http_backend(&parts, body, options).await
+}
+
+/// How to run one `git http-backend` request.
+pub struct CgiOptions<'a> {
+    /// `GIT_PROJECT_ROOT`: the directory the repositories are under.
+    pub root: &'a Path,
+    /// `PATH_INFO`: `/<repository path under root>/<info/refs | git-upload-pack | git-receive-pack>`.
+    pub path_info: &'a str,
+    /// `REMOTE_USER`: set, it also enables `git-receive-pack` (pushes).
+    pub remote_user: Option<&'a str>,
+    /// Send the first bytes of the answer, then break the connection.
+    pub drop_transfer: bool,
+    /// Where to count the request body's bytes.
+    pub seen: Option<Arc<Seen>>,
+}
+
+/// Runs the real `git http-backend` CGI for one request and streams its answer back.
+pub async fn git_http_backend(parts: &Parts, body: Body, options: CgiOptions<'_>) -> Response {
     let header_str = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mut cmd = tokio::process::Command::new("git");
     cmd.arg("http-backend")
@@ -162,10 +191,10 @@ async fn cgi(State(backend): State<Backend>, request: Request) -> Response {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_PROJECT_ROOT", &backend.root)
+        .env("GIT_PROJECT_ROOT", options.root)
         .env("GIT_HTTP_EXPORT_ALL", "1")
         .env("REQUEST_METHOD", parts.method.as_str())
-        .env("PATH_INFO", parts.uri.path())
+        .env("PATH_INFO", options.path_info)
         .env("QUERY_STRING", parts.uri.query().unwrap_or(""))
         .env("CONTENT_TYPE", header_str(header::CONTENT_TYPE))
         .env("HTTP_CONTENT_ENCODING", header_str(header::CONTENT_ENCODING))
@@ -175,7 +204,7 @@ async fn cgi(State(backend): State<Backend>, request: Request) -> Response {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    if let Some(user) = &auth_user {
+    if let Some(user) = options.remote_user {
         cmd.env("REMOTE_USER", user);
     }
     if let Some(len) = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()) {
@@ -189,10 +218,10 @@ async fn cgi(State(backend): State<Backend>, request: Request) -> Response {
     else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let seen = backend.seen.clone();
+    let seen = options.seen;
     tokio::spawn(async move {
         let mut reader = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
-        if let Ok(n) = tokio::io::copy(&mut reader, &mut stdin).await {
+        if let (Ok(n), Some(seen)) = (tokio::io::copy(&mut reader, &mut stdin).await, seen) {
             seen.request_bytes.fetch_add(n, Ordering::SeqCst);
         }
     });
@@ -233,7 +262,7 @@ async fn cgi(State(backend): State<Backend>, request: Request) -> Response {
             }
         }
     }
-    let body = if is_post && fault == Fault::DropTransfer {
+    let body = if options.drop_transfer {
         // Some bytes, then a broken connection.
         let mut sent = 0usize;
         Body::from_stream(ReaderStream::new(out).map(move |chunk| {
