@@ -727,7 +727,7 @@ async fn control_api_mirrors_the_rust_methods() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_binary_announces_its_urls_and_stops_when_stdin_closes() {
+async fn the_binary_announces_its_urls_and_stops_when_stdin_closes_or_on_sigterm() {
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_github-double"))
         .arg("--seed")
@@ -749,4 +749,21 @@ async fn the_binary_announces_its_urls_and_stops_when_stdin_closes() {
     drop(child.stdin.take());
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("stops once stdin closes").unwrap();
     assert!(status.success());
+
+    // SIGTERM stops it too, while stdin stays open.
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_github-double"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
+    let announced: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert!(announced.get("token").is_none(), "no seed without --seed");
+    let pid = child.id().unwrap().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("stops on SIGTERM").unwrap();
+    assert!(status.success());
+    drop(child.stdin.take());
 }

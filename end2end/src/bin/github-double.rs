@@ -7,9 +7,8 @@
 //! Logs go to stderr (`RUST_LOG`, default `info`).
 
 use github_double::github::GithubDouble;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::ExitCode;
-use tokio::io::AsyncReadExt;
 
 const USAGE: &str = "usage: github-double [--seed]";
 
@@ -22,16 +21,21 @@ fn stdin_is_dev_null() -> bool {
     }
 }
 
-/// Returns when stdin reaches its end (or fails).
-async fn stdin_closed() {
-    let mut stdin = tokio::io::stdin();
-    let mut buf = [0u8; 1024];
-    loop {
-        match stdin.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
+/// Resolves when stdin reaches its end (or fails). The read blocks, so it runs on a plain thread:
+/// one in tokio's blocking pool would keep the runtime from shutting down on SIGTERM.
+fn stdin_closed() -> tokio::sync::oneshot::Receiver<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = stdin.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
         }
-    }
+        let _ = tx.send(());
+    });
+    rx
 }
 
 async fn terminated() {
@@ -85,9 +89,17 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     drop(stdout);
-    let watch_stdin = !stdin_is_dev_null();
+    let stdin_watch = (!stdin_is_dev_null()).then(stdin_closed);
+    let stdin_end = async move {
+        match stdin_watch {
+            Some(closed) => {
+                let _ = closed.await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
     tokio::select! {
-        _ = stdin_closed(), if watch_stdin => tracing::info!("stdin closed; stopping"),
+        _ = stdin_end => tracing::info!("stdin closed; stopping"),
         _ = terminated() => tracing::info!("SIGTERM; stopping"),
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
     }

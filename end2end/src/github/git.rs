@@ -73,14 +73,10 @@ fn plain(status: StatusCode, body: String) -> Response {
     r
 }
 
-/// The token in Basic credentials: the password, or the user name when the password is empty
-/// (`https://<token>@github.com/...`).
+/// The token in the request's Basic credentials.
 fn basic_token(request: &Request) -> Option<String> {
-    let encoded = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Basic ")?;
-    let decoded = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded.trim()).ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (user, password) = decoded.split_once(':').unwrap_or((decoded.as_str(), ""));
-    Some(if password.is_empty() { user } else { password }.to_string())
+    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    super::token_of_basic(value.strip_prefix("Basic ")?)
 }
 
 fn decide(state: &State, owner: &str, name: &str, endpoint: Endpoint, push: bool, token: Option<&str>) -> Decision {

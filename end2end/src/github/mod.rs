@@ -9,6 +9,18 @@
 //!
 //! Tests drive it through the methods of [`GithubDouble`]; the `github-double` binary serves it for
 //! the browser tests and the demo.
+//!
+//! Deliberate choices where GitHub is unspecified or the double is stricter:
+//! - PKCE: only `code_challenge_method=S256` (GitHub accepts only S256); a wrong or missing
+//!   `code_verifier` is `bad_verification_code`. Bad PKCE parameters at authorize redirect with
+//!   `error=invalid_request`.
+//! - A `redirect_uri` given at authorize must be repeated, identical, at the token request
+//!   (RFC 6749 §4.1.3), else `redirect_uri_mismatch`. A failed exchange does not use up the code.
+//! - Loopback callback URLs without a port admit any port (GitHub's "loopback redirect URLs");
+//!   with a port, the port must match.
+//! - The consent page is shown on every authorization (GitHub skips it for an app the user already
+//!   authorized with the same scopes).
+//! - Rate-limit headers count requests per user per hour but are never enforced.
 
 mod browser;
 mod control;
@@ -385,4 +397,14 @@ pub(crate) fn escape_html(s: &str) -> String {
         }
     }
     out
+}
+
+/// The token in Basic credentials (base64 `user:password`): the password, or the user name when
+/// the password is empty or `x-oauth-basic` (`https://<token>@github.com/...`,
+/// `https://<token>:x-oauth-basic@github.com/...`).
+pub(crate) fn token_of_basic(encoded: &str) -> Option<String> {
+    let decoded = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded.trim()).ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (user, password) = decoded.split_once(':').unwrap_or((decoded.as_str(), ""));
+    Some(if password.is_empty() || password == "x-oauth-basic" { user } else { password }.to_string())
 }

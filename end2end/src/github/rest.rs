@@ -9,7 +9,6 @@ use axum::extract::{Path, RawQuery, State as AxumState};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use base64::Engine;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -82,11 +81,7 @@ fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Option<Caller>, 
     let rest = rest.trim();
     let token = match scheme.to_ascii_lowercase().as_str() {
         "bearer" | "token" => Some(rest.to_string()),
-        "basic" => base64::engine::general_purpose::STANDARD
-            .decode(rest)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .map(|s| s.split_once(':').map(|(_, p)| p.to_string()).unwrap_or(s)),
+        "basic" => super::token_of_basic(rest),
         _ => None,
     };
     let bad = || Box::new(Answer::error(StatusCode::UNAUTHORIZED, "Bad credentials", BAD_CREDENTIALS_DOC, None));
