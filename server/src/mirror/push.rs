@@ -799,9 +799,12 @@ fn count_objects(
         if ids.is_empty() {
             continue;
         }
-        let mut input = ids.into_iter().map(Ok);
+        // Counting runs on all cores (commits' tree diffs are independent); it also records each
+        // object's pack location, which entry generation needs to copy entries as they are.
+        let input: Box<dyn Iterator<Item = _> + Send> = Box::new(ids.into_iter().map(Ok));
+        let options = count::objects::Options { thread_limit: None, chunk_size: 50, input_object_expansion: expansion };
         let (counts, _outcome) =
-            count::objects_unthreaded(&handle, &mut input, &progress, should_interrupt, expansion)
+            count::objects(handle.clone(), input, &progress, should_interrupt, options)
                 .map_err(|e| {
                     if should_interrupt.load(Ordering::Relaxed) {
                         PushError::Interrupted
