@@ -517,3 +517,43 @@ async fn no_token_or_secret_reaches_a_log_line() {
         assert!(!text.contains(prefix), "a token-like string ({prefix}) reached the log");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_pushes_to_github_through_the_connected_account() {
+    use gitblixt::mirror::{self, RefOutcome, TransferOptions};
+    use github_double::gitcli::ok;
+    let s = Setup::start(false).await;
+    let mut alice = s.browser("alice").await;
+    s.connect(&mut alice).await;
+    let alice_id = s.user_id("alice").await;
+    s.double.create_repo("octocat", "mirror", true);
+    let repo = GithubRepo::parse("octocat/mirror").unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    ok(tmp.path(), &["init", "-q", "--bare", "-b", "main", "local.git"]);
+    let local = tmp.path().join("local.git");
+    let work = tmp.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    ok(&work, &["init", "-q", "-b", "main"]);
+    std::fs::write(work.join("README"), "hello\n").unwrap();
+    ok(&work, &["add", "README"]);
+    ok(&work, &["commit", "-q", "-m", "first"]);
+    ok(&work, &["tag", "v1"]);
+    ok(&work, &["push", "-q", "--mirror", local.to_str().unwrap()]);
+
+    let st = s.state();
+    let remote = connection::authenticated_remote(&st.github, &st.db, &st.cipher, alice_id, &repo).await.unwrap();
+    assert_eq!(remote.url, format!("{}/octocat/mirror.git", s.double.web_url));
+    assert!(!format!("{remote:?}").contains(remote.token.expose_secret()));
+    let opts = TransferOptions { token: Some(remote.token.clone()), ..TransferOptions::default() };
+    let report = mirror::push(&local, &remote.url, &opts).await.unwrap();
+    assert!(report.refs.iter().all(|r| r.outcome == RefOutcome::Created), "{report:?}");
+    let head = ok(&local, &["rev-parse", "main"]).trim().to_string();
+    assert_eq!(s.double.refs("octocat", "mirror").get("refs/heads/main"), Some(&head));
+    assert!(s.double.refs("octocat", "mirror").contains_key("refs/tags/v1"));
+
+    // Disconnected: the spec's message, before anything reaches GitHub.
+    alice.post("/api/disconnect_github", &[]).await;
+    let err = connection::authenticated_remote(&st.github, &st.db, &st.cipher, alice_id, &repo).await.unwrap_err();
+    assert_eq!(err.to_string(), "No github OAuth token found");
+}

@@ -323,3 +323,28 @@ pub async fn refresh_expiring(settings: &GithubSettings, db: &Db, cipher: &Ciphe
     }
     Ok(renewed)
 }
+
+/// What the mirror engine needs to reach a GitHub repository as the user: its git URL (no
+/// credentials in it) and the user's current access token.
+pub struct AuthenticatedRemote {
+    pub url: String,
+    pub token: SecretString,
+}
+
+impl std::fmt::Debug for AuthenticatedRemote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthenticatedRemote").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+/// The remote of `repo` authenticated with `user_id`'s connection (refreshed if needed).
+pub async fn authenticated_remote(
+    settings: &GithubSettings,
+    db: &Db,
+    cipher: &Cipher,
+    user_id: i64,
+    repo: &crate::github_repo::GithubRepo,
+) -> Result<AuthenticatedRemote, ConnectionError> {
+    let token = access_token(settings, db, cipher, user_id).await?;
+    Ok(AuthenticatedRemote { url: settings.endpoints.git_url(repo), token })
+}
