@@ -4,8 +4,8 @@ const base = () => process.env.GITBLIXT_URL!;
 
 test('connect GitHub through the consent page, see the login, disconnect', async ({ page }) => {
   await page.goto(base() + '/signup');
-  await page.getByLabel('Username').fill('carol');
-  await page.getByLabel('Password').fill('carol-password');
+  await page.getByLabel('Username').fill('gina');
+  await page.getByLabel('Password').fill('gina-password');
   await page.getByRole('button', { name: 'Sign up' }).click();
   await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
 
