@@ -73,6 +73,8 @@ pub struct Config {
     /// `GITBLIXT_SECRET_KEY`: the key that encrypts stored tokens (else `<data>/secret.key`).
     pub secret_key: Option<secrecy::SecretString>,
     pub github: GithubConfig,
+    /// The sync service (`GITBLIXT_SYNC_WORKERS`: runs at the same time, default 4).
+    pub sync: crate::sync::SyncConfig,
 }
 
 fn var(name: &'static str) -> Result<Option<String>, ConfigError> {
@@ -121,7 +123,24 @@ impl Config {
             (None, None) => None,
             _ => return Err(ConfigError::HalfOAuthApp),
         };
-        Ok(Self { addr, data_dir, database_url, public_url, db_pool, secret_key, github: GithubConfig { web_url, api_url, oauth_app } })
+        let mut sync = crate::sync::SyncConfig::default();
+        if let Some(v) = var("GITBLIXT_SYNC_WORKERS")? {
+            sync.workers = v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=256).contains(n))
+                .ok_or(ConfigError::BadNumber { var: "GITBLIXT_SYNC_WORKERS", value: v })?;
+        }
+        Ok(Self {
+            addr,
+            data_dir,
+            database_url,
+            public_url,
+            db_pool,
+            secret_key,
+            github: GithubConfig { web_url, api_url, oauth_app },
+            sync,
+        })
     }
 
     /// A configuration for tests and embedding: data in `data_dir`, SQLite inside it.
@@ -134,6 +153,7 @@ impl Config {
             db_pool: 8,
             secret_key: None,
             github: GithubConfig::default(),
+            sync: crate::sync::SyncConfig::default(),
         }
     }
 }

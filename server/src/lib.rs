@@ -8,6 +8,7 @@ pub mod git_http;
 pub mod mirror;
 pub mod oauth_routes;
 pub mod origin_check;
+pub mod sync;
 
 use app::ssr::db::{Db, DbError, DbLocation};
 use app::ssr::events::Events;
@@ -146,6 +147,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
     let app = router(state.clone(), hooks_dir, leptos_options(addr));
     let refresher = tokio::spawn(oauth_routes::refresh_tokens_in_background(state.clone()));
+    let sync = sync::SyncService::start(state.clone(), config.sync.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
@@ -155,6 +157,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .await
             .map_err(StartError::Serve);
         refresher.abort();
+        drop(sync);
         served
     });
     tracing::info!(%addr, database = state.db.backend_name(), "GitBlixt listening");

@@ -177,6 +177,19 @@ pub async fn find(db: &Db, owner: &str, name: &str) -> Result<Option<FoundRepo>,
     Ok(row.map(|(repo, owner)| FoundRepo { repo, owner }))
 }
 
+/// A repository with its owner, by id.
+pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<FoundRepo>, DbError> {
+    let row: Option<(Repository, User)> = with_conn!(db, |conn| repositories::table
+        .inner_join(users::table)
+        .filter(repositories::id.eq(id))
+        .select((Repository::as_select(), User::as_select()))
+        .first(conn)
+        .await
+        .optional()
+        .map_err(DbError::Query))?;
+    Ok(row.map(|(repo, owner)| FoundRepo { repo, owner }))
+}
+
 /// Repositories a user sees on the dashboard: their own, then other users' public ones.
 pub async fn dashboard(db: &Db, viewer: &User) -> Result<(Vec<RepoSummary>, Vec<RepoSummary>), DbError> {
     let viewer_id = viewer.id;

@@ -73,7 +73,54 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mirrors (id) {
+        id -> BigInt,
+        repository_id -> BigInt,
+        user_id -> BigInt,
+        direction -> Text,
+        remote_owner -> Text,
+        remote_name -> Text,
+        remote_key -> Text,
+        interval_minutes -> Nullable<BigInt>,
+        paused -> Bool,
+        status -> Text,
+        last_error -> Nullable<Text>,
+        last_sync_at -> Nullable<BigInt>,
+        last_success_at -> Nullable<BigInt>,
+        next_sync_at -> Nullable<BigInt>,
+        sync_requested_at -> Nullable<BigInt>,
+        requested_trigger -> Nullable<Text>,
+        request_seq -> BigInt,
+        leased_by -> Nullable<Text>,
+        leased_until -> Nullable<BigInt>,
+        failure_count -> BigInt,
+        retry_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    mirror_syncs (id) {
+        id -> BigInt,
+        mirror_id -> Nullable<BigInt>,
+        repository_id -> BigInt,
+        direction -> Text,
+        remote -> Text,
+        trigger -> Text,
+        started_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+        outcome -> Text,
+        error -> Nullable<Text>,
+        refs -> Text,
+        objects -> BigInt,
+        bytes -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(mirrors -> repositories (repository_id));
+diesel::joinable!(mirror_syncs -> repositories (repository_id));
 diesel::joinable!(github_connections -> users (user_id));
 diesel::joinable!(oauth_states -> users (user_id));
 diesel::joinable!(personal_access_tokens -> users (user_id));
@@ -84,5 +131,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     personal_access_tokens,
     repositories,
     github_connections,
-    oauth_states
+    oauth_states,
+    mirrors,
+    mirror_syncs
 );

@@ -14,10 +14,10 @@ pub enum GithubError {
     #[error("{TOKEN_EXPIRED}")]
     BadCredentials,
     /// 403, or a repository the account cannot push to.
-    #[error("Permission denied (403): ensure your GitHub account has push access to {0}.")]
+    #[error("{}", super::permission_denied(.0))]
     PermissionDenied(String),
     /// 404 (GitHub also answers 404 for private repositories the token cannot see).
-    #[error("Repository not found (404): verify that {0} is the correct owner/repo and that the repository exists on GitHub.")]
+    #[error("{}", super::repository_not_found(.0))]
     NotFound(String),
     #[error("GitHub could not be reached: {0}")]
     Unreachable(String),

@@ -14,6 +14,16 @@ pub const CALLBACK_PATH: &str = "/oauth/github/callback";
 pub const NO_TOKEN: &str = "No github OAuth token found";
 pub const TOKEN_EXPIRED: &str = "OAuth token has expired";
 
+/// The spec's "Permission denied / 403" for a repository.
+pub fn permission_denied(repo: &str) -> String {
+    format!("Permission denied (403): ensure your GitHub account has push access to {repo}.")
+}
+
+/// The spec's "Repository not found / 404" for a repository.
+pub fn repository_not_found(repo: &str) -> String {
+    format!("Repository not found (404): verify that {repo} is the correct owner/repo and that the repository exists on GitHub.")
+}
+
 /// Where GitHub is. Always known (defaults to github.com), so public repositories can be fetched
 /// without any OAuth configuration.
 #[derive(Debug, Clone)]

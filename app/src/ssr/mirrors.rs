@@ -1,0 +1,338 @@
+//! Mirrors and their durable sync queue (DESIGN.md "Sync queue").
+//!
+//! A request marks a mirror as wanting a sync (`sync_requested_at`, idempotent) and bumps
+//! `request_seq`; it never adds a row per push. A worker claims a mirror with a compare-and-set
+//! update (requested, not paused, lease free or expired, not backing off), runs, records the run
+//! and releases the lease, clearing the request only if no newer one arrived meanwhile — so a
+//! request during a run makes exactly one follow-up run, and a crashed run's request is still
+//! there when its lease expires.
+
+use super::db::{Db, DbError, now};
+use super::schema::{mirror_syncs, mirrors};
+use crate::with_conn;
+use diesel::{BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
+use diesel_async::RunQueryDsl;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Push,
+    Pull,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Push => "push",
+            Direction::Pull => "pull",
+        }
+    }
+}
+
+/// What asked for a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Initial,
+    Push,
+    Schedule,
+    Manual,
+    Retry,
+    Fetch,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Initial => "initial",
+            Trigger::Push => "push",
+            Trigger::Schedule => "schedule",
+            Trigger::Manual => "manual",
+            Trigger::Retry => "retry",
+            Trigger::Fetch => "fetch",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = mirrors)]
+pub struct MirrorRow {
+    pub id: i64,
+    pub repository_id: i64,
+    pub user_id: i64,
+    pub direction: String,
+    pub remote_owner: String,
+    pub remote_name: String,
+    pub interval_minutes: Option<i64>,
+    pub paused: bool,
+    pub status: String,
+    pub last_error: Option<String>,
+    pub last_sync_at: Option<i64>,
+    pub last_success_at: Option<i64>,
+    pub next_sync_at: Option<i64>,
+    pub sync_requested_at: Option<i64>,
+    pub requested_trigger: Option<String>,
+    pub request_seq: i64,
+    pub leased_by: Option<String>,
+    pub leased_until: Option<i64>,
+    pub failure_count: i64,
+    pub retry_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// A mirror a worker holds the lease of.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub mirror: MirrorRow,
+    /// The request sequence number this run serves.
+    pub seq: i64,
+    pub trigger: String,
+}
+
+/// Creates a mirror with its initial sync requested.
+pub async fn create(
+    db: &Db,
+    repository_id: i64,
+    user_id: i64,
+    direction: Direction,
+    remote: &crate::github_repo::GithubRepo,
+    interval_minutes: Option<i64>,
+) -> Result<i64, DbError> {
+    let at = now();
+    let key = remote.to_string().to_ascii_lowercase();
+    with_conn!(db, |conn| Ok(diesel::insert_into(mirrors::table)
+        .values((
+            mirrors::repository_id.eq(repository_id),
+            mirrors::user_id.eq(user_id),
+            mirrors::direction.eq(direction.as_str()),
+            mirrors::remote_owner.eq(remote.owner()),
+            mirrors::remote_name.eq(remote.name()),
+            mirrors::remote_key.eq(&key),
+            mirrors::interval_minutes.eq(interval_minutes),
+            mirrors::status.eq("new"),
+            mirrors::sync_requested_at.eq(Some(at)),
+            mirrors::requested_trigger.eq(Some(Trigger::Initial.as_str())),
+            mirrors::request_seq.eq(1_i64),
+            mirrors::created_at.eq(at),
+        ))
+        .returning(mirrors::id)
+        .get_result::<i64>(conn)
+        .await?))
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Option<MirrorRow>, DbError> {
+    with_conn!(db, |conn| Ok(mirrors::table.find(id).select(MirrorRow::as_select()).first(conn).await.optional()?))
+}
+
+pub async fn list_for_repository(db: &Db, repository_id: i64) -> Result<Vec<MirrorRow>, DbError> {
+    with_conn!(db, |conn| Ok(mirrors::table
+        .filter(mirrors::repository_id.eq(repository_id))
+        .order(mirrors::id.asc())
+        .select(MirrorRow::as_select())
+        .load(conn)
+        .await?))
+}
+
+/// Asks for a sync of one mirror (idempotent while one is pending). Returns whether the mirror exists.
+pub async fn request_sync(db: &Db, mirror_id: i64, trigger: Trigger) -> Result<bool, DbError> {
+    let at = now();
+    with_conn!(db, |conn| {
+        // Keep the time of the oldest pending request (fair ordering), bump the sequence number.
+        diesel::update(mirrors::table.find(mirror_id).filter(mirrors::sync_requested_at.is_null()))
+            .set((mirrors::sync_requested_at.eq(Some(at)), mirrors::requested_trigger.eq(Some(trigger.as_str()))))
+            .execute(conn)
+            .await?;
+        let n = diesel::update(mirrors::table.find(mirror_id))
+            .set(mirrors::request_seq.eq(mirrors::request_seq + 1))
+            .execute(conn)
+            .await?;
+        Ok(n == 1)
+    })
+}
+
+/// Asks for a sync of every push mirror of a repository (after a push). Returns how many.
+pub async fn request_push_mirrors(db: &Db, repository_id: i64) -> Result<usize, DbError> {
+    let ids: Vec<i64> = with_conn!(db, |conn| Ok::<_, DbError>(
+        mirrors::table
+            .filter(mirrors::repository_id.eq(repository_id))
+            .filter(mirrors::direction.eq(Direction::Push.as_str()))
+            .filter(mirrors::paused.eq(false))
+            .select(mirrors::id)
+            .load(conn)
+            .await?
+    ))?;
+    for id in &ids {
+        // A push also lifts the backoff of a mirror in error: it retries on the next trigger.
+        with_conn!(db, |conn| diesel::update(mirrors::table.find(*id))
+            .set(mirrors::retry_at.eq(None::<i64>))
+            .execute(conn)
+            .await
+            .map_err(DbError::from))?;
+        request_sync(db, *id, Trigger::Push).await?;
+    }
+    Ok(ids.len())
+}
+
+/// Claims the oldest runnable requested mirror for `worker` for `lease_seconds`.
+pub async fn claim_next(db: &Db, worker: &str, lease_seconds: i64) -> Result<Option<Claimed>, DbError> {
+    loop {
+        let at = now();
+        let candidate: Option<MirrorRow> = with_conn!(db, |conn| Ok::<_, DbError>(
+            mirrors::table
+                .filter(mirrors::sync_requested_at.is_not_null())
+                .filter(mirrors::paused.eq(false))
+                .filter(mirrors::leased_until.is_null().or(mirrors::leased_until.lt(at)))
+                .filter(mirrors::retry_at.is_null().or(mirrors::retry_at.le(at)))
+                .order(mirrors::sync_requested_at.asc())
+                .select(MirrorRow::as_select())
+                .first(conn)
+                .await
+                .optional()?
+        ))?;
+        let Some(mirror) = candidate else { return Ok(None) };
+        // Compare-and-set: only if nobody leased it since we looked.
+        let taken = with_conn!(db, |conn| Ok::<_, DbError>(
+            diesel::update(
+                mirrors::table
+                    .find(mirror.id)
+                    .filter(mirrors::leased_until.is_null().or(mirrors::leased_until.lt(at)))
+                    .filter(mirrors::request_seq.eq(mirror.request_seq))
+                    .filter(mirrors::paused.eq(false)),
+            )
+            .set((mirrors::leased_by.eq(Some(worker)), mirrors::leased_until.eq(Some(at + lease_seconds))))
+            .execute(conn)
+            .await?
+        ))?;
+        if taken == 1 {
+            let trigger = mirror.requested_trigger.clone().unwrap_or_else(|| Trigger::Manual.as_str().to_string());
+            return Ok(Some(Claimed { seq: mirror.request_seq, trigger, mirror }));
+        }
+    }
+}
+
+/// How a run ended, for the mirror row.
+#[derive(Debug, Clone)]
+pub enum RunEnd {
+    Success,
+    /// The error message (the spec's where it has one) and, for errors worth retrying by
+    /// themselves, when to retry.
+    Failed { message: String, retry_at: Option<i64> },
+}
+
+/// Releases the lease after a run and records its end on the mirror. The request is cleared only
+/// if no newer request arrived during the run.
+pub async fn finish(db: &Db, claimed: &Claimed, worker: &str, end: &RunEnd) -> Result<(), DbError> {
+    let at = now();
+    let id = claimed.mirror.id;
+    let next_sync = claimed.mirror.interval_minutes.map(|m| at + m * 60);
+    with_conn!(db, |conn| {
+        match end {
+            RunEnd::Success => {
+                diesel::update(mirrors::table.find(id))
+                    .set((
+                        mirrors::status.eq("active"),
+                        mirrors::last_error.eq(None::<String>),
+                        mirrors::last_sync_at.eq(Some(at)),
+                        mirrors::last_success_at.eq(Some(at)),
+                        mirrors::failure_count.eq(0_i64),
+                        mirrors::retry_at.eq(None::<i64>),
+                        mirrors::next_sync_at.eq(next_sync),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            RunEnd::Failed { message, retry_at } => {
+                diesel::update(mirrors::table.find(id))
+                    .set((
+                        mirrors::status.eq("error"),
+                        mirrors::last_error.eq(Some(message.as_str())),
+                        mirrors::last_sync_at.eq(Some(at)),
+                        mirrors::failure_count.eq(mirrors::failure_count + 1),
+                        mirrors::retry_at.eq(*retry_at),
+                        mirrors::next_sync_at.eq(next_sync),
+                    ))
+                    .execute(conn)
+                    .await?;
+                if retry_at.is_some() {
+                    // Keep it requested: it runs again once the backoff has passed.
+                    diesel::update(mirrors::table.find(id).filter(mirrors::sync_requested_at.is_null()))
+                        .set((mirrors::sync_requested_at.eq(Some(at)), mirrors::requested_trigger.eq(Some(Trigger::Retry.as_str()))))
+                        .execute(conn)
+                        .await?;
+                }
+            }
+        }
+        if !matches!(end, RunEnd::Failed { retry_at: Some(_), .. }) {
+            diesel::update(mirrors::table.find(id).filter(mirrors::request_seq.eq(claimed.seq)))
+                .set((mirrors::sync_requested_at.eq(None::<i64>), mirrors::requested_trigger.eq(None::<String>)))
+                .execute(conn)
+                .await?;
+        }
+        diesel::update(mirrors::table.find(id).filter(mirrors::leased_by.eq(worker)))
+            .set((mirrors::leased_by.eq(None::<String>), mirrors::leased_until.eq(None::<i64>)))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
+/// A finished run, as recorded.
+#[derive(Debug, Clone)]
+pub struct RunRecord<'a> {
+    pub mirror_id: Option<i64>,
+    pub repository_id: i64,
+    pub direction: &'a str,
+    pub remote: &'a str,
+    pub trigger: &'a str,
+    pub started_at: i64,
+    pub outcome: &'a str,
+    pub error: Option<&'a str>,
+    /// JSON array of per-ref results.
+    pub refs: &'a str,
+    pub objects: i64,
+    pub bytes: i64,
+}
+
+pub async fn record_run(db: &Db, run: &RunRecord<'_>) -> Result<i64, DbError> {
+    let at = now();
+    with_conn!(db, |conn| Ok(diesel::insert_into(mirror_syncs::table)
+        .values((
+            mirror_syncs::mirror_id.eq(run.mirror_id),
+            mirror_syncs::repository_id.eq(run.repository_id),
+            mirror_syncs::direction.eq(run.direction),
+            mirror_syncs::remote.eq(run.remote),
+            mirror_syncs::trigger.eq(run.trigger),
+            mirror_syncs::started_at.eq(run.started_at),
+            mirror_syncs::finished_at.eq(Some(at)),
+            mirror_syncs::outcome.eq(run.outcome),
+            mirror_syncs::error.eq(run.error),
+            mirror_syncs::refs.eq(run.refs),
+            mirror_syncs::objects.eq(run.objects),
+            mirror_syncs::bytes.eq(run.bytes),
+        ))
+        .returning(mirror_syncs::id)
+        .get_result::<i64>(conn)
+        .await?))
+}
+
+/// How many runs a mirror has had.
+pub async fn count_runs(db: &Db, mirror_id: i64) -> Result<i64, DbError> {
+    with_conn!(db, |conn| Ok(mirror_syncs::table.filter(mirror_syncs::mirror_id.eq(mirror_id)).count().get_result(conn).await?))
+}
+
+/// Requests a sync of every pull mirror whose next scheduled sync has come. Returns how many.
+pub async fn request_due_pull_mirrors(db: &Db) -> Result<usize, DbError> {
+    let at = now();
+    let due: Vec<i64> = with_conn!(db, |conn| Ok::<_, DbError>(
+        mirrors::table
+            .filter(mirrors::direction.eq(Direction::Pull.as_str()))
+            .filter(mirrors::paused.eq(false))
+            .filter(mirrors::sync_requested_at.is_null())
+            .filter(mirrors::next_sync_at.le(at))
+            .select(mirrors::id)
+            .load(conn)
+            .await?
+    ))?;
+    for id in &due {
+        request_sync(db, *id, Trigger::Schedule).await?;
+    }
+    Ok(due.len())
+}

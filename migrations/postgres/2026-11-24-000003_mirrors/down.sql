@@ -1,0 +1,2 @@
+DROP TABLE mirror_syncs;
+DROP TABLE mirrors;

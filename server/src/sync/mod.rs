@@ -1,0 +1,129 @@
+//! The sync service: workers that claim requested mirrors from the durable queue
+//! ([`app::ssr::mirrors`]) and run them with the mirror engine; the trigger that requests a sync of
+//! every push mirror after a push; the scheduler of pull mirrors.
+
+mod run;
+
+use app::ssr::AppState;
+use app::ssr::mirrors::{self, Trigger};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// Runs at the same time (`GITBLIXT_SYNC_WORKERS`, default 4).
+    pub workers: usize,
+    /// A run may take at most this long; its lease lasts a little longer.
+    pub run_timeout: Duration,
+    /// How often the queue is looked at without a wake-up (pull schedules, expired leases, backoff).
+    pub poll: Duration,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig { workers: 4, run_timeout: Duration::from_secs(30 * 60), poll: Duration::from_secs(5) }
+    }
+}
+
+/// A running sync service; stops when dropped.
+pub struct SyncService {
+    pub wake: Arc<Notify>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for SyncService {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl SyncService {
+    pub fn start(state: AppState, config: SyncConfig) -> Self {
+        let wake = Arc::new(Notify::new());
+        let instance = format!("{}-{}", std::process::id(), rand_suffix());
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(push_trigger(state.clone(), wake.clone())));
+        tasks.push(tokio::spawn(scheduler(state.clone(), wake.clone(), config.poll)));
+        for n in 0..config.workers.max(1) {
+            let worker = format!("{instance}/{n}");
+            tasks.push(tokio::spawn(worker_loop(state.clone(), wake.clone(), config.clone(), worker)));
+        }
+        SyncService { wake, tasks }
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{nanos:x}")
+}
+
+/// Every push to a repository requests a sync of its push mirrors, right away.
+async fn push_trigger(state: AppState, wake: Arc<Notify>) {
+    let mut events = state.events.subscribe_refs_updated();
+    loop {
+        match events.recv().await {
+            Ok(event) => match mirrors::request_push_mirrors(&state.db, event.repository_id).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::debug!(repository = %event.repository, mirrors = n, "push mirror sync requested");
+                    wake.notify_waiters();
+                }
+                Err(e) => tracing::error!(error = %e, repository = %event.repository, "could not request push mirror syncs"),
+            },
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(missed = n, "push events were missed; the next push or Sync now catches up");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Requests syncs of pull mirrors whose interval has passed.
+async fn scheduler(state: AppState, wake: Arc<Notify>, poll: Duration) {
+    let mut tick = tokio::time::interval(poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match mirrors::request_due_pull_mirrors(&state.db).await {
+            Ok(0) => {}
+            Ok(_) => wake.notify_waiters(),
+            Err(e) => tracing::error!(error = %e, "pull mirror scheduling failed"),
+        }
+        // Wakes workers for expired leases and finished backoffs too.
+        wake.notify_waiters();
+    }
+}
+
+async fn worker_loop(state: AppState, wake: Arc<Notify>, config: SyncConfig, worker: String) {
+    let lease = config.run_timeout.as_secs() as i64 + 60;
+    loop {
+        // Register interest before looking, so a request made while we look is not missed.
+        let notified = wake.notified();
+        match mirrors::claim_next(&state.db, &worker, lease).await {
+            Ok(Some(claimed)) => {
+                let end = run::run(&state, &claimed, &config).await;
+                if let Err(e) = mirrors::finish(&state.db, &claimed, &worker, &end).await {
+                    tracing::error!(error = %e, mirror = claimed.mirror.id, "could not record the end of a sync");
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "claiming a mirror sync failed"),
+        }
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep(config.poll) => {}
+        }
+    }
+}
+
+/// Asks for a sync now ("Sync now"), waking a worker.
+pub async fn request_now(state: &AppState, wake: &Notify, mirror_id: i64) -> Result<bool, app::ssr::db::DbError> {
+    let found = mirrors::request_sync(&state.db, mirror_id, Trigger::Manual).await?;
+    wake.notify_waiters();
+    Ok(found)
+}

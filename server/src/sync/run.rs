@@ -1,0 +1,123 @@
+//! One run of a mirror: resolve the repository and the GitHub credentials, transfer with the
+//! engine, record the per-ref result, and say how the run ended (the spec's messages on errors).
+
+use super::SyncConfig;
+use crate::mirror::{self, FetchMode, MirrorError, TransferOptions, TransferReport};
+use app::github_repo::GithubRepo;
+use app::ssr::AppState;
+use app::ssr::db::now;
+use app::ssr::github::connection::{self, ConnectionError};
+use app::ssr::mirrors::{self, Claimed, RunEnd, RunRecord};
+
+/// Retry delay after the n-th consecutive retryable failure: 30 s doubling, at most an hour.
+pub fn backoff_seconds(failures: i64) -> i64 {
+    let exp = failures.clamp(0, 7) as u32;
+    (30_i64 << exp).min(3600)
+}
+
+pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig) -> RunEnd {
+    let m = &claimed.mirror;
+    let started = now();
+    let remote_name = format!("{}/{}", m.remote_owner, m.remote_name);
+    let outcome = transfer(state, claimed, config).await;
+    let (end, report) = match outcome {
+        Ok(report) if report.rejected().next().is_some() => {
+            let rejected: Vec<String> = report.rejected().map(|r| r.name.clone()).collect();
+            let message = format!("GitHub rejected {}: see the run's details.", rejected.join(", "));
+            (RunEnd::Failed { message, retry_at: None }, Some(report))
+        }
+        Ok(report) => (RunEnd::Success, Some(report)),
+        Err(failure) => {
+            let retry_at = failure.retryable.then(|| now() + backoff_seconds(m.failure_count));
+            (RunEnd::Failed { message: failure.message, retry_at }, None)
+        }
+    };
+    let refs = report.as_ref().map(|r| serde_json::to_string(&r.refs).unwrap_or_else(|_| "[]".into()));
+    let (outcome, error) = match &end {
+        RunEnd::Success => ("success", None),
+        RunEnd::Failed { message, .. } => ("error", Some(message.as_str())),
+    };
+    let record = RunRecord {
+        mirror_id: Some(m.id),
+        repository_id: m.repository_id,
+        direction: &m.direction,
+        remote: &remote_name,
+        trigger: &claimed.trigger,
+        started_at: started,
+        outcome,
+        error,
+        refs: refs.as_deref().unwrap_or("[]"),
+        objects: report.as_ref().map_or(0, |r| r.objects as i64),
+        bytes: report.as_ref().map_or(0, |r| r.bytes as i64),
+    };
+    if let Err(e) = mirrors::record_run(&state.db, &record).await {
+        tracing::error!(error = %e, mirror = m.id, "could not record a sync run");
+    }
+    match &end {
+        RunEnd::Success => tracing::info!(mirror = m.id, direction = %m.direction, remote = %remote_name, trigger = %claimed.trigger, "mirror synced"),
+        RunEnd::Failed { message, retry_at } => {
+            tracing::warn!(mirror = m.id, direction = %m.direction, remote = %remote_name, error = %message, retry = retry_at.is_some(), "mirror sync failed")
+        }
+    }
+    end
+}
+
+struct Failure {
+    message: String,
+    retryable: bool,
+}
+
+impl Failure {
+    fn final_(message: impl Into<String>) -> Self {
+        Failure { message: message.into(), retryable: false }
+    }
+}
+
+async fn transfer(state: &AppState, claimed: &Claimed, config: &SyncConfig) -> Result<TransferReport, Failure> {
+    let m = &claimed.mirror;
+    let repo = app::ssr::repos::find_by_id(&state.db, m.repository_id)
+        .await
+        .map_err(|e| Failure { message: format!("database error: {e}"), retryable: true })?
+        .ok_or_else(|| Failure::final_("the repository no longer exists"))?;
+    let local = state.store.path(&repo.owner_name(), &repo.repo_name());
+    let remote = GithubRepo::parse(&format!("{}/{}", m.remote_owner, m.remote_name))
+        .map_err(|e| Failure::final_(e.to_string()))?;
+    let token = match connection::access_token(&state.github, &state.db, &state.cipher, m.user_id).await {
+        Ok(token) => token,
+        Err(e @ (ConnectionError::NotConnected | ConnectionError::Expired)) => return Err(Failure::final_(e.to_string())),
+        Err(ConnectionError::Unreachable(e)) => {
+            return Err(Failure { message: format!("GitHub could not be reached to refresh the OAuth token: {e}"), retryable: true })
+        }
+        Err(e) => return Err(Failure::final_(format!("the GitHub connection could not be read: {e}"))),
+    };
+    let url = state.github.endpoints.git_url(&remote);
+    let opts = TransferOptions { token: Some(token), timeout: config.run_timeout, ..TransferOptions::default() };
+    let result = if m.direction == mirrors::Direction::Push.as_str() {
+        mirror::push(&local, &url, &opts).await
+    } else {
+        mirror::fetch(&url, &local, FetchMode::Mirror, &opts).await
+    };
+    result.map_err(|e| Failure { message: spec_message(&e, &remote), retryable: e.is_retryable() })
+}
+
+/// The engine's error in the words of the spec's troubleshooting section.
+fn spec_message(err: &MirrorError, remote: &GithubRepo) -> String {
+    match err {
+        MirrorError::Authentication => app::ssr::github::TOKEN_EXPIRED.to_string(),
+        MirrorError::Permission => app::ssr::github::permission_denied(&remote.to_string()),
+        MirrorError::NotFound => app::ssr::github::repository_not_found(&remote.to_string()),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(super::backoff_seconds(0), 30);
+        assert_eq!(super::backoff_seconds(1), 60);
+        assert_eq!(super::backoff_seconds(5), 960);
+        assert_eq!(super::backoff_seconds(7), 3600);
+        assert_eq!(super::backoff_seconds(100), 3600);
+    }
+}
