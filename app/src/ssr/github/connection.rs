@@ -132,6 +132,16 @@ async fn load(db: &Db, user_id: i64) -> Result<Option<Row>, DbError> {
         .optional()?))
 }
 
+/// The access and refresh token encrypted for `user_id`'s row.
+fn seal(cipher: &Cipher, user_id: i64, tokens: &Tokens) -> Result<(String, Option<String>), CryptoError> {
+    let access = cipher.encrypt(tokens.access.expose_secret(), &access_context(user_id))?;
+    let refresh = match &tokens.refresh {
+        Some(r) => Some(cipher.encrypt(r.expose_secret(), &refresh_context(user_id))?),
+        None => None,
+    };
+    Ok((access, refresh))
+}
+
 /// The user's connection, if any.
 pub async fn info(db: &Db, user_id: i64) -> Result<Option<ConnectionInfo>, DbError> {
     Ok(load(db, user_id).await?.map(|r| r.info()))
@@ -146,15 +156,11 @@ pub async fn store(
     github_id: i64,
     tokens: &Tokens,
 ) -> Result<(), ConnectionError> {
-    let access = cipher.encrypt(tokens.access.expose_secret(), &access_context(user_id))?;
-    let refresh = match &tokens.refresh {
-        Some(r) => Some(cipher.encrypt(r.expose_secret(), &refresh_context(user_id))?),
-        None => None,
-    };
+    let (access, refresh) = seal(cipher, user_id, tokens)?;
     let scopes = tokens.scopes.join(",");
     let at = now();
-    let values = (
-        github_connections::user_id.eq(user_id),
+    // Connecting again replaces every column but the user.
+    let connection = (
         github_connections::github_login.eq(login),
         github_connections::github_id.eq(github_id),
         github_connections::access_token.eq(&access),
@@ -167,20 +173,10 @@ pub async fn store(
     );
     with_conn!(db, |conn| {
         diesel::insert_into(github_connections::table)
-            .values(values.clone())
+            .values((github_connections::user_id.eq(user_id), connection.clone()))
             .on_conflict(github_connections::user_id)
             .do_update()
-            .set((
-                github_connections::github_login.eq(login),
-                github_connections::github_id.eq(github_id),
-                github_connections::access_token.eq(&access),
-                github_connections::refresh_token.eq(refresh.as_deref()),
-                github_connections::scopes.eq(&scopes),
-                github_connections::expires_at.eq(tokens.expires_at),
-                github_connections::refresh_expires_at.eq(tokens.refresh_expires_at),
-                github_connections::connected_at.eq(at),
-                github_connections::refreshed_at.eq(None::<i64>),
-            ))
+            .set(connection.clone())
             .execute(conn)
             .await?;
         Ok::<_, ConnectionError>(())
@@ -188,11 +184,7 @@ pub async fn store(
 }
 
 async fn update_tokens(db: &Db, cipher: &Cipher, user_id: i64, tokens: &Tokens) -> Result<(), ConnectionError> {
-    let access = cipher.encrypt(tokens.access.expose_secret(), &access_context(user_id))?;
-    let refresh = match &tokens.refresh {
-        Some(r) => Some(cipher.encrypt(r.expose_secret(), &refresh_context(user_id))?),
-        None => None,
-    };
+    let (access, refresh) = seal(cipher, user_id, tokens)?;
     let at = now();
     with_conn!(db, |conn| {
         diesel::update(github_connections::table.filter(github_connections::user_id.eq(user_id)))
