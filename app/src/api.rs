@@ -113,7 +113,7 @@ async fn readable(owner: &str, repo: &str) -> Result<(repos::FoundRepo, Option<a
 
 /// Like [`readable`], but only for the owner and admins: 404 for private repositories, 403 otherwise.
 #[cfg(feature = "ssr")]
-async fn administrable(owner: &str, repo: &str) -> Result<repos::FoundRepo, AppError> {
+pub(crate) async fn administrable(owner: &str, repo: &str) -> Result<repos::FoundRepo, AppError> {
     let (found, _viewer, access) = readable(owner, repo).await?;
     if access != repos::Access::Admin {
         web::set_status(403);

@@ -212,3 +212,79 @@ pub enum GithubAccount {
         expired: bool,
     },
 }
+
+/// What a mirror is doing, as its status line shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MirrorState {
+    Queued,
+    Syncing,
+    Active,
+    Error,
+    Paused,
+}
+
+impl MirrorState {
+    pub fn label(self) -> &'static str {
+        match self {
+            MirrorState::Queued => "Queued",
+            MirrorState::Syncing => "Syncing",
+            MirrorState::Active => "Active",
+            MirrorState::Error => "Error",
+            MirrorState::Paused => "Paused",
+        }
+    }
+}
+
+/// One ref a run changed (or that the remote rejected).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefChange {
+    pub name: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+    /// created / updated / force-updated / deleted / rejected
+    pub outcome: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunView {
+    pub trigger: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub outcome: String,
+    pub error: Option<String>,
+    pub refs: Vec<RefChange>,
+    pub objects: i64,
+    pub bytes: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorView {
+    pub id: i64,
+    /// `push` or `pull`
+    pub direction: String,
+    /// `owner/repo` on GitHub
+    pub remote: String,
+    pub interval_minutes: Option<i64>,
+    pub paused: bool,
+    pub state: MirrorState,
+    pub last_sync_at: Option<i64>,
+    pub last_success_at: Option<i64>,
+    pub next_sync_at: Option<i64>,
+    pub error: Option<String>,
+    pub runs: Vec<RunView>,
+}
+
+/// The mirroring sections of a repository's Settings page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorsView {
+    pub push: Vec<MirrorView>,
+    pub pull: Vec<MirrorView>,
+    /// The spec's warning when a push and a pull mirror point at the same GitHub repository.
+    pub warning: Option<String>,
+}
+
+/// Pull mirror intervals the page offers, in minutes (15 is the default).
+pub const PULL_INTERVALS: [(i64, &str); 5] =
+    [(5, "5 minutes"), (10, "10 minutes"), (15, "15 minutes"), (30, "30 minutes"), (60, "1 hour")];

@@ -63,6 +63,7 @@ pub async fn open_state(config: &Config, public_url: String) -> Result<AppState,
         settings: Arc::new(Settings { public_url, secure_cookies }),
         cipher,
         github: Arc::new(github),
+        sync_wake: Arc::new(tokio::sync::Notify::new()),
     })
 }
 

@@ -1,4 +1,4 @@
-//! The repository Settings page (owner and admins only). The mirroring sections join it later.
+//! The repository Settings page (owner and admins only): general settings and mirroring.
 
 use super::repo::repo_params;
 use crate::api::{UpdateRepository, get_repository_settings};
@@ -31,6 +31,7 @@ pub fn RepoSettingsPage() -> impl IntoView {
 fn SettingsBody(summary: RepoSummary, update: ServerAction<UpdateRepository>) -> impl IntoView {
     let repo_href = format!("/{}/{}", summary.owner, summary.name);
     let saved = move || matches!(update.value().get(), Some(Ok(())));
+    let (mirror_owner, mirror_repo) = (summary.owner.clone(), summary.name.clone());
     view! {
         <h1>
             "Settings · " <a href=repo_href>{format!("{} / {}", summary.owner, summary.name)}</a>
@@ -60,5 +61,6 @@ fn SettingsBody(summary: RepoSummary, update: ServerAction<UpdateRepository>) ->
                 <button type="submit">"Save changes"</button>
             </ActionForm>
         </section>
+        <super::mirroring::MirroringSections owner=mirror_owner repo=mirror_repo />
     }
 }

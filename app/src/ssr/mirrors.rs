@@ -336,3 +336,79 @@ pub async fn request_due_pull_mirrors(db: &Db) -> Result<usize, DbError> {
     }
     Ok(due.len())
 }
+
+#[derive(Debug, Clone, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = mirror_syncs)]
+pub struct RunRow {
+    pub trigger: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub outcome: String,
+    pub error: Option<String>,
+    pub refs: String,
+    pub objects: i64,
+    pub bytes: i64,
+}
+
+/// The latest runs of a mirror, newest first.
+pub async fn recent_runs(db: &Db, mirror_id: i64, limit: i64) -> Result<Vec<RunRow>, DbError> {
+    with_conn!(db, |conn| Ok(mirror_syncs::table
+        .filter(mirror_syncs::mirror_id.eq(mirror_id))
+        .order(mirror_syncs::id.desc())
+        .limit(limit)
+        .select(RunRow::as_select())
+        .load(conn)
+        .await?))
+}
+
+/// Pauses or resumes a mirror of `repository_id`. Resuming a pull mirror schedules it from now.
+pub async fn set_paused(db: &Db, repository_id: i64, id: i64, paused: bool) -> Result<bool, DbError> {
+    with_conn!(db, |conn| Ok(diesel::update(mirrors::table.find(id).filter(mirrors::repository_id.eq(repository_id)))
+        .set(mirrors::paused.eq(paused))
+        .execute(conn)
+        .await?
+        == 1))
+}
+
+/// Changes a pull mirror's interval; the next sync is one interval after the last one (or now).
+pub async fn set_interval(db: &Db, repository_id: i64, id: i64, minutes: i64) -> Result<bool, DbError> {
+    let Some(m) = get(db, id).await? else { return Ok(false) };
+    if m.repository_id != repository_id || m.direction != Direction::Pull.as_str() {
+        return Ok(false);
+    }
+    let next = m.last_sync_at.unwrap_or_else(now) + minutes * 60;
+    with_conn!(db, |conn| Ok(diesel::update(mirrors::table.find(id))
+        .set((mirrors::interval_minutes.eq(Some(minutes)), mirrors::next_sync_at.eq(Some(next))))
+        .execute(conn)
+        .await?
+        == 1))
+}
+
+/// Removes a mirror of `repository_id` (its runs go with it).
+pub async fn delete(db: &Db, repository_id: i64, id: i64) -> Result<bool, DbError> {
+    with_conn!(db, |conn| Ok(diesel::delete(mirrors::table.find(id).filter(mirrors::repository_id.eq(repository_id)))
+        .execute(conn)
+        .await?
+        == 1))
+}
+
+/// Whether the repository already has a mirror in `direction` to `remote`.
+pub async fn exists(db: &Db, repository_id: i64, direction: Direction, remote: &crate::github_repo::GithubRepo) -> Result<bool, DbError> {
+    let key = remote.to_string().to_ascii_lowercase();
+    with_conn!(db, |conn| Ok(mirrors::table
+        .filter(mirrors::repository_id.eq(repository_id))
+        .filter(mirrors::direction.eq(direction.as_str()))
+        .filter(mirrors::remote_key.eq(&key))
+        .count()
+        .get_result::<i64>(conn)
+        .await?
+        > 0))
+}
+
+/// Lifts a mirror's backoff so a requested sync runs now ("Sync now").
+pub async fn clear_backoff(db: &Db, id: i64) -> Result<(), DbError> {
+    with_conn!(db, |conn| {
+        diesel::update(mirrors::table.find(id)).set(mirrors::retry_at.eq(None::<i64>)).execute(conn).await?;
+        Ok(())
+    })
+}

@@ -36,4 +36,6 @@ pub struct AppState {
     pub cipher: crypto::Cipher,
     /// Where GitHub is and the instance's OAuth App.
     pub github: Arc<github::GithubSettings>,
+    /// Wakes the sync workers after a sync was requested.
+    pub sync_wake: Arc<tokio::sync::Notify>,
 }

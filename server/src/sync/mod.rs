@@ -5,7 +5,7 @@
 mod run;
 
 use app::ssr::AppState;
-use app::ssr::mirrors::{self, Trigger};
+use app::ssr::mirrors;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -42,7 +42,7 @@ impl Drop for SyncService {
 
 impl SyncService {
     pub fn start(state: AppState, config: SyncConfig) -> Self {
-        let wake = Arc::new(Notify::new());
+        let wake = state.sync_wake.clone();
         let instance = format!("{}-{}", std::process::id(), rand_suffix());
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(push_trigger(state.clone(), wake.clone())));
@@ -121,9 +121,3 @@ async fn worker_loop(state: AppState, wake: Arc<Notify>, config: SyncConfig, wor
     }
 }
 
-/// Asks for a sync now ("Sync now"), waking a worker.
-pub async fn request_now(state: &AppState, wake: &Notify, mirror_id: i64) -> Result<bool, app::ssr::db::DbError> {
-    let found = mirrors::request_sync(&state.db, mirror_id, Trigger::Manual).await?;
-    wake.notify_waiters();
-    Ok(found)
-}

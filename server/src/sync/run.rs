@@ -32,7 +32,10 @@ pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig) -> Ru
             (RunEnd::Failed { message: failure.message, retry_at }, None)
         }
     };
-    let refs = report.as_ref().map(|r| serde_json::to_string(&r.refs).unwrap_or_else(|_| "[]".into()));
+    let refs = report.as_ref().map(|r| {
+        let changed: Vec<_> = r.refs.iter().filter(|x| x.outcome != mirror::RefOutcome::Unchanged).collect();
+        serde_json::to_string(&changed).unwrap_or_else(|_| "[]".into())
+    });
     let (outcome, error) = match &end {
         RunEnd::Success => ("success", None),
         RunEnd::Failed { message, .. } => ("error", Some(message.as_str())),
@@ -51,7 +54,11 @@ pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig) -> Ru
         bytes: report.as_ref().map_or(0, |r| r.bytes as i64),
     };
     if let Err(e) = mirrors::record_run(&state.db, &record).await {
-        tracing::error!(error = %e, mirror = m.id, "could not record a sync run");
+        // The mirror may have been removed while it ran: then there is nothing to record it on.
+        match mirrors::get(&state.db, m.id).await {
+            Ok(None) => tracing::debug!(mirror = m.id, "mirror removed during its sync"),
+            _ => tracing::error!(error = %e, mirror = m.id, "could not record a sync run"),
+        }
     }
     match &end {
         RunEnd::Success => tracing::info!(mirror = m.id, direction = %m.direction, remote = %remote_name, trigger = %claimed.trigger, "mirror synced"),
