@@ -197,3 +197,36 @@ async fn errors_use_the_spec_messages_and_a_later_push_recovers() {
     s.push(&["push", "-q", "origin", "main"]);
     s.expect_error(mirror, "No github OAuth token found").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_owner_sees_and_changes_mirrors() {
+    let (s, mirror) = Setup::start().await;
+    let base = s.server.url();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let post = |path: &str, cookie: Option<&str>, form: &[(&str, &str)]| {
+        let mut req = client.post(format!("{base}{path}")).header("Origin", &base).form(form);
+        if let Some(c) = cookie {
+            req = req.header("Cookie", c);
+        }
+        req.send()
+    };
+    let sign_up = post("/api/sign_up", None, &[("username", "bob"), ("password", "bob-password-1")]).await.unwrap();
+    let bob = sign_up.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
+    let id = mirror.to_string();
+    let repo = [("owner", "alice"), ("repo", "project")];
+
+    assert_eq!(post("/api/get_mirrors", Some(&bob), &repo).await.unwrap().status(), 403);
+    assert_eq!(post("/api/get_mirrors", None, &repo).await.unwrap().status(), 403, "public repository: visible, not administrable");
+    let remove = [("owner", "alice"), ("repo", "project"), ("id", id.as_str()), ("action", "remove")];
+    assert_eq!(post("/api/mirror_action", Some(&bob), &remove).await.unwrap().status(), 403);
+    let enable = [("owner", "alice"), ("repo", "project"), ("direction", "pull"), ("remote", "octocat/project"), ("interval", "5")];
+    assert_eq!(post("/api/enable_mirror", Some(&bob), &enable).await.unwrap().status(), 403);
+    assert!(mirrors::get(&s.server.state.db, mirror).await.unwrap().is_some(), "Bob removed nothing");
+    assert_eq!(mirrors::list_for_repository(&s.server.state.db, mirrors::get(&s.server.state.db, mirror).await.unwrap().unwrap().repository_id).await.unwrap().len(), 1);
+
+    // Private repositories are not even shown to be there.
+    let st = &s.server.state;
+    let alice = accounts::find_user(&st.db, "alice").await.unwrap().unwrap();
+    app::ssr::repos::create(&st.db, &st.store, &alice, &RepoName::parse("secret").unwrap(), "", true).await.unwrap();
+    assert_eq!(post("/api/get_mirrors", Some(&bob), &[("owner", "alice"), ("repo", "secret")]).await.unwrap().status(), 404);
+}
