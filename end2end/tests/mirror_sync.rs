@@ -230,3 +230,54 @@ async fn only_the_owner_sees_and_changes_mirrors() {
     app::ssr::repos::create(&st.db, &st.store, &alice, &RepoName::parse("secret").unwrap(), "", true).await.unwrap();
     assert_eq!(post("/api/get_mirrors", Some(&bob), &[("owner", "alice"), ("repo", "secret")]).await.unwrap().status(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_mirror_fetches_github_into_gitblixt() {
+    let (s, _push_mirror) = Setup::start().await;
+    let st = s.server.state.clone();
+    // GitHub's side: octocat/upstream with a branch and a tag (written straight into the double's repository).
+    let upstream = s.double.create_repo("octocat", "upstream", true);
+    let up = tempfile::tempdir().unwrap();
+    ok(up.path(), &["init", "-q", "-b", "main"]);
+    std::fs::write(up.path().join("a.txt"), "a\n").unwrap();
+    ok(up.path(), &["add", "-A"]);
+    ok(up.path(), &["commit", "-q", "-m", "a"]);
+    ok(up.path(), &["tag", "-a", "v1", "-m", "v1"]);
+    ok(up.path(), &["push", "-q", upstream.to_str().unwrap(), "main", "--tags"]);
+
+    let alice = accounts::find_user(&st.db, "alice").await.unwrap().unwrap();
+    let local = app::ssr::repos::create(&st.db, &st.store, &alice, &RepoName::parse("downstream").unwrap(), "", false).await.unwrap();
+    let remote = GithubRepo::parse("octocat/upstream").unwrap();
+    let mirror = mirrors::create(&st.db, local.repo.id, alice.id, Direction::Pull, &remote, Some(5)).await.unwrap();
+    st.sync_wake.notify_waiters();
+    let local_path = st.store.path(&UserName::parse("alice").unwrap(), &RepoName::parse("downstream").unwrap());
+    let refs_of = |p: &Path| ok(p, &["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags"]);
+    let wait_equal = || async {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while refs_of(&local_path) != refs_of(&upstream) {
+            assert!(Instant::now() < deadline, "the pull mirror never caught up");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    wait_equal().await;
+    s.wait_settled(mirror, "active").await;
+    let m = mirrors::get(&st.db, mirror).await.unwrap().unwrap();
+    assert!(m.next_sync_at.unwrap() >= m.last_sync_at.unwrap() + 5 * 60, "next sync one interval later");
+
+    // A force push and a deletion on GitHub; "Sync now" brings them, the overwritten id recorded.
+    let old = ok(up.path(), &["rev-parse", "main"]).trim().to_string();
+    ok(up.path(), &["commit", "-q", "--amend", "-m", "rewritten"]);
+    ok(up.path(), &["push", "-q", "--force", upstream.to_str().unwrap(), "main"]);
+    ok(&upstream, &["tag", "-d", "v1"]);
+    mirrors::request_sync(&st.db, mirror, mirrors::Trigger::Manual).await.unwrap();
+    st.sync_wake.notify_waiters();
+    wait_equal().await;
+    s.wait_settled(mirror, "active").await;
+    let runs = mirrors::recent_runs(&st.db, mirror, 1).await.unwrap();
+    let refs: serde_json::Value = serde_json::from_str(&runs[0].refs).unwrap();
+    let main = refs.as_array().unwrap().iter().find(|r| r["name"] == "refs/heads/main").unwrap();
+    assert_eq!(main["outcome"], "force-updated");
+    assert_eq!(main["old"], old.as_str());
+    let tag = refs.as_array().unwrap().iter().find(|r| r["name"] == "refs/tags/v1").unwrap();
+    assert_eq!(tag["outcome"], "deleted");
+}
