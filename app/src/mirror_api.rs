@@ -81,6 +81,16 @@ mod server {
         Ok(MirrorsView { push, pull, warning })
     }
 
+    /// A pull interval the page offers, in minutes.
+    pub fn parse_interval(raw: &str) -> Result<i64, AppError> {
+        use crate::model::PULL_INTERVALS;
+        raw.trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|m| PULL_INTERVALS.iter().any(|(i, _)| i == m))
+            .ok_or_else(|| AppError::invalid("Choose a sync interval: 5, 10, 15, 30 or 60 minutes."))
+    }
+
     pub fn parse_remote(state: &AppState, input: &str) -> Result<GithubRepo, AppError> {
         GithubRepo::parse_for(input, state.github.endpoints.web_host()).map_err(|e| AppError::invalid(e.to_string()))
     }
@@ -134,7 +144,6 @@ pub async fn enable_mirror(
     remote: String,
     interval: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::model::PULL_INTERVALS;
     use crate::ssr::mirrors::{self, Direction};
     use crate::ssr::web;
     web::answer(async move {
@@ -149,13 +158,7 @@ pub async fn enable_mirror(
         let remote = server::parse_remote(&state, &remote)?;
         let interval = match direction {
             Direction::Push => None,
-            Direction::Pull => {
-                let minutes = interval.as_deref().unwrap_or("15").trim().parse::<i64>().ok();
-                match minutes.filter(|m| PULL_INTERVALS.iter().any(|(i, _)| i == m)) {
-                    Some(m) => Some(m),
-                    None => return Err(AppError::invalid("Choose a sync interval: 5, 10, 15, 30 or 60 minutes.")),
-                }
-            }
+            Direction::Pull => Some(server::parse_interval(interval.as_deref().unwrap_or("15"))?),
         };
         if mirrors::exists(&state.db, found.repo.id, direction, &remote).await? {
             return Err(AppError::invalid(format!("This repository already has a {} mirror to {remote}.", direction.as_str())));
@@ -203,17 +206,11 @@ pub async fn mirror_action(owner: String, repo: String, id: i64, action: String)
 
 #[server(endpoint = "set_mirror_interval")]
 pub async fn set_mirror_interval(owner: String, repo: String, id: i64, interval: String) -> Result<(), AppError> {
-    use crate::model::PULL_INTERVALS;
     use crate::ssr::{mirrors, web};
     web::answer(async move {
         let state = web::state()?;
         let found = crate::api::administrable(&owner, &repo).await?;
-        let minutes = interval
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|m| PULL_INTERVALS.iter().any(|(i, _)| i == m))
-            .ok_or_else(|| AppError::invalid("Choose a sync interval: 5, 10, 15, 30 or 60 minutes."))?;
+        let minutes = server::parse_interval(&interval)?;
         if !mirrors::set_interval(&state.db, found.repo.id, id, minutes).await? {
             return Err(AppError::NotFound);
         }

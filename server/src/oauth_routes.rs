@@ -5,9 +5,9 @@
 
 use app::model::OAuthFailure;
 use app::ssr::AppState;
-use app::ssr::accounts::{self, User};
+use app::ssr::accounts::User;
 use app::ssr::github::{CALLBACK_PATH, connection, oauth};
-use app::ssr::web::{SESSION_COOKIE, cookie_value};
+use app::ssr::web::user_from_headers;
 use axum::{
     Router,
     extract::{Query, State},
@@ -29,8 +29,7 @@ pub fn routes(state: AppState) -> Router {
 }
 
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<User> {
-    let id = cookie_value(headers, SESSION_COOKIE)?;
-    match accounts::session_user(&state.db, id).await {
+    match user_from_headers(&state.db, headers).await {
         Ok(user) => user,
         Err(e) => {
             tracing::error!(error = %e, "session lookup failed");

@@ -137,6 +137,16 @@ fn IntervalSelect(name: &'static str, selected: i64) -> impl IntoView {
     }
 }
 
+/// The hidden fields naming one mirror in its forms.
+#[component]
+fn MirrorFields(ctx: Ctx, id: i64) -> impl IntoView {
+    view! {
+        <input type="hidden" name="owner" value=ctx.owner />
+        <input type="hidden" name="repo" value=ctx.repo />
+        <input type="hidden" name="id" value=id.to_string() />
+    }
+}
+
 #[component]
 fn MirrorItem(m: MirrorView, ctx: Ctx) -> impl IntoView {
     let status = match m.state {
@@ -145,12 +155,10 @@ fn MirrorItem(m: MirrorView, ctx: Ctx) -> impl IntoView {
     };
     let status_class = format!("status status-{}", m.state.label().to_ascii_lowercase());
     let button = |action: &'static str, label: &'static str| {
-        let (owner, repo, id) = (ctx.owner.clone(), ctx.repo.clone(), m.id);
+        let ctx = ctx.clone();
         view! {
             <ActionForm action=ctx.act attr:class="inline">
-                <input type="hidden" name="owner" value=owner />
-                <input type="hidden" name="repo" value=repo />
-                <input type="hidden" name="id" value=id.to_string() />
+                <MirrorFields ctx=ctx.clone() id=m.id />
                 <input type="hidden" name="action" value=action />
                 <button type="submit" class=if action == "remove" { "danger" } else { "" }>{label}</button>
             </ActionForm>
@@ -158,12 +166,10 @@ fn MirrorItem(m: MirrorView, ctx: Ctx) -> impl IntoView {
     };
     let pause = if m.paused { button("resume", "Resume") } else { button("pause", "Pause") };
     let interval_form = m.interval_minutes.map(|minutes| {
-        let (owner, repo, id) = (ctx.owner.clone(), ctx.repo.clone(), m.id);
+        let ctx = ctx.clone();
         view! {
             <ActionForm action=ctx.interval attr:class="inline">
-                <input type="hidden" name="owner" value=owner />
-                <input type="hidden" name="repo" value=repo />
-                <input type="hidden" name="id" value=id.to_string() />
+                <MirrorFields ctx=ctx.clone() id=m.id />
                 <label>"Interval " <IntervalSelect name="interval" selected=minutes /></label>
                 <button type="submit">"Change interval"</button>
             </ActionForm>

@@ -161,11 +161,7 @@ pub async fn request_push_mirrors(db: &Db, repository_id: i64) -> Result<usize, 
     ))?;
     for id in &ids {
         // A push also lifts the backoff of a mirror in error: it retries on the next trigger.
-        with_conn!(db, |conn| diesel::update(mirrors::table.find(*id))
-            .set(mirrors::retry_at.eq(None::<i64>))
-            .execute(conn)
-            .await
-            .map_err(DbError::from))?;
+        clear_backoff(db, *id).await?;
         request_sync(db, *id, Trigger::Push).await?;
     }
     Ok(ids.len())

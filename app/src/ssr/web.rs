@@ -67,11 +67,17 @@ fn session_id_from_request() -> Option<String> {
     cookie_value(&parts.headers, SESSION_COOKIE).map(str::to_string)
 }
 
+/// The user whose session cookie is in `headers`, if any (for handlers outside Leptos too).
+pub async fn user_from_headers(db: &super::db::Db, headers: &http::HeaderMap) -> Result<Option<User>, DbError> {
+    let Some(id) = cookie_value(headers, SESSION_COOKIE) else { return Ok(None) };
+    accounts::session_user(db, id).await
+}
+
 /// The signed-in user, if any.
 pub async fn current_user() -> Result<Option<User>, AppError> {
-    let Some(id) = session_id_from_request() else { return Ok(None) };
+    let Some(parts) = use_context::<http::request::Parts>() else { return Ok(None) };
     let state = state()?;
-    Ok(accounts::session_user(&state.db, &id).await?)
+    Ok(user_from_headers(&state.db, &parts.headers).await?)
 }
 
 /// The signed-in user, or `Unauthenticated`.

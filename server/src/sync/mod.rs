@@ -88,12 +88,10 @@ async fn scheduler(state: AppState, wake: Arc<Notify>, poll: Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match mirrors::request_due_pull_mirrors(&state.db).await {
-            Ok(0) => {}
-            Ok(_) => wake.notify_waiters(),
-            Err(e) => tracing::error!(error = %e, "pull mirror scheduling failed"),
+        if let Err(e) = mirrors::request_due_pull_mirrors(&state.db).await {
+            tracing::error!(error = %e, "pull mirror scheduling failed");
         }
-        // Wakes workers for expired leases and finished backoffs too.
+        // Wakes workers for the pull mirrors just requested, expired leases and finished backoffs.
         wake.notify_waiters();
     }
 }
