@@ -111,15 +111,13 @@ async fn readable(owner: &str, repo: &str) -> Result<(repos::FoundRepo, Option<a
     Ok((found, viewer, access))
 }
 
-/// Like [`readable`], but only for the owner and admins: 404 for private repositories, 403 otherwise.
+/// The repository if the signed-in user may administer it: 404 for repositories they may not
+/// see, 403 otherwise (the rule is [`crate::ssr::mirror_service::administrable`]).
 #[cfg(feature = "ssr")]
 pub(crate) async fn administrable(owner: &str, repo: &str) -> Result<repos::FoundRepo, AppError> {
-    let (found, _viewer, access) = readable(owner, repo).await?;
-    if access != repos::Access::Admin {
-        web::set_status(403);
-        return Err(AppError::Forbidden);
-    }
-    Ok(found)
+    let state = web::state()?;
+    let viewer = web::current_user().await?;
+    crate::ssr::mirror_service::administrable(&state, viewer.as_ref(), owner, repo).await.inspect_err(|e| web::set_status(e.status()))
 }
 
 #[server(endpoint = "get_repository")]

@@ -249,6 +249,7 @@ pub struct RefChange {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunView {
+    pub id: i64,
     pub trigger: String,
     pub started_at: i64,
     pub finished_at: Option<i64>,
@@ -274,6 +275,77 @@ pub struct MirrorView {
     pub next_sync_at: Option<i64>,
     pub error: Option<String>,
     pub runs: Vec<RunView>,
+    /// While syncing: how far the transfer is.
+    #[serde(default)]
+    pub progress: Option<SyncProgress>,
+}
+
+/// How far a running sync is: the phase, and `done` of `total` objects (counting, resolving) or
+/// bytes (sending, receiving).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncProgress {
+    /// connecting / counting / sending / receiving / resolving / updating-refs
+    pub phase: String,
+    pub done: u64,
+    pub total: Option<u64>,
+    /// Objects counted or received so far.
+    pub objects: u64,
+    /// Bytes sent or received so far.
+    pub bytes: u64,
+}
+
+impl SyncProgress {
+    pub fn percent(&self) -> Option<u64> {
+        self.total.filter(|t| *t > 0).map(|t| (self.done.min(t) * 100) / t)
+    }
+
+    /// "Receiving · 1,234 objects · 56.7 KiB · 40%"
+    pub fn describe(&self) -> String {
+        let phase = match self.phase.as_str() {
+            "connecting" => "Connecting",
+            "counting" => "Counting objects",
+            "sending" => "Sending objects",
+            "receiving" => "Receiving objects",
+            "resolving" => "Resolving deltas",
+            "updating-refs" => "Updating refs",
+            other => other,
+        };
+        let mut parts = vec![phase.to_string()];
+        if self.objects > 0 {
+            parts.push(format!("{} objects", self.objects));
+        }
+        if self.bytes > 0 {
+            parts.push(human_bytes(self.bytes));
+        }
+        if let Some(p) = self.percent() {
+            parts.push(format!("{p}%"));
+        }
+        parts.join(" · ")
+    }
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
+/// A frame of the mirrors websocket (`/-/live/<owner>/<repo>/mirrors`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum LiveFrame {
+    /// The whole truth, sent on connect and after every change.
+    Snapshot { mirrors: MirrorsView },
+    /// Progress of one running sync.
+    Progress { mirror: i64, progress: SyncProgress },
 }
 
 /// The mirroring sections of a repository's Settings page.
@@ -281,6 +353,9 @@ pub struct MirrorView {
 pub struct MirrorsView {
     pub push: Vec<MirrorView>,
     pub pull: Vec<MirrorView>,
+    /// One-time fetches (Fetch from remote), one per GitHub repository, with their last runs.
+    #[serde(default)]
+    pub fetches: Vec<MirrorView>,
     /// The spec's warning when a push and a pull mirror point at the same GitHub repository.
     pub warning: Option<String>,
 }

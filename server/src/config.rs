@@ -73,7 +73,8 @@ pub struct Config {
     /// `GITBLIXT_SECRET_KEY`: the key that encrypts stored tokens (else `<data>/secret.key`).
     pub secret_key: Option<secrecy::SecretString>,
     pub github: GithubConfig,
-    /// The sync service (`GITBLIXT_SYNC_WORKERS`: runs at the same time, default 4).
+    /// The sync service (`GITBLIXT_SYNC_WORKERS`: runs at the same time, default 4;
+    /// `GITBLIXT_SYNC_TIMEOUT`: seconds a run may take, default 1800).
     pub sync: crate::sync::SyncConfig,
 }
 
@@ -130,6 +131,14 @@ impl Config {
                 .ok()
                 .filter(|n| (1..=256).contains(n))
                 .ok_or(ConfigError::BadNumber { var: "GITBLIXT_SYNC_WORKERS", value: v })?;
+        }
+        if let Some(v) = var("GITBLIXT_SYNC_TIMEOUT")? {
+            sync.run_timeout = v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=86_400).contains(n))
+                .map(std::time::Duration::from_secs)
+                .ok_or(ConfigError::BadNumber { var: "GITBLIXT_SYNC_TIMEOUT", value: v })?;
         }
         Ok(Self {
             addr,

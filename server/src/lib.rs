@@ -5,6 +5,7 @@ pub mod admin;
 pub mod config;
 pub mod git_auth;
 pub mod git_http;
+pub mod live;
 pub mod mirror;
 pub mod oauth_routes;
 pub mod origin_check;
@@ -79,7 +80,12 @@ fn leptos_options(addr: SocketAddr) -> LeptosOptions {
 }
 
 /// The whole HTTP application.
-pub fn router(state: AppState, hooks_dir: std::path::PathBuf, options: LeptosOptions) -> Router {
+pub fn router(
+    state: AppState,
+    hooks_dir: std::path::PathBuf,
+    options: LeptosOptions,
+    stopping: tokio::sync::watch::Receiver<bool>,
+) -> Router {
     let routes = generate_route_list(app::App);
     // The compiled site (wasm, js, css) is served before the pages: `/pkg/x` would otherwise be
     // taken for the repository page of a user named `pkg` (a reserved name).
@@ -103,6 +109,7 @@ pub fn router(state: AppState, hooks_dir: std::path::PathBuf, options: LeptosOpt
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(options);
     git.merge(oauth_routes::routes(state.clone()))
+        .merge(live::routes(state.clone(), stopping))
         .merge(pages)
         .layer(axum::middleware::from_fn(origin_check::check_origin))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
@@ -146,7 +153,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let state = open_state(&config, public_url).await?;
     let hooks_dir = git_http::install_hooks(&config.data_dir)
         .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
-    let app = router(state.clone(), hooks_dir, leptos_options(addr));
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    let app = router(state.clone(), hooks_dir, leptos_options(addr), stopping);
     let refresher = tokio::spawn(oauth_routes::refresh_tokens_in_background(state.clone()));
     let sync = sync::SyncService::start(state.clone(), config.sync.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -154,6 +162,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = rx.await;
+                // Close the live sockets, which would otherwise hold the shutdown up forever.
+                let _ = stopping_tx.send(true);
             })
             .await
             .map_err(StartError::Serve);

@@ -11,6 +11,14 @@ fn host_of_origin(origin: &str) -> Option<&str> {
     Some(rest.split('/').next().unwrap_or(rest))
 }
 
+/// Whether `headers` carry an `Origin` naming the request's own host (browsers always send one
+/// with a websocket upgrade; a missing one is refused there).
+pub fn is_same_origin(headers: &axum::http::HeaderMap) -> bool {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    matches!((origin, host), (Some(o), Some(h)) if o != "null" && host_of_origin(o) == Some(h))
+}
+
 /// Refuses POST/PUT/PATCH/DELETE whose `Origin` names another host than the request's `Host`.
 /// Requests without `Origin` (git, API clients) pass: they carry no ambient browser credentials.
 pub async fn check_origin(request: Request, next: Next) -> Response {

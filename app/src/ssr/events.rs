@@ -1,6 +1,9 @@
 //! In-process events. "Refs updated" is emitted after every successful push; push mirrors
-//! subscribe to it.
+//! subscribe to it. "Mirrors changed" and sync progress feed the live status of the Settings page.
 
+use crate::model::SyncProgress;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
 /// One ref changed by a push. An all-zero id means "did not exist" (create: old; delete: new).
@@ -35,11 +38,29 @@ pub struct RefsUpdated {
     pub updates: Vec<RefUpdate>,
 }
 
+/// Something about a repository's mirrors changed (status, settings, runs), or a sync progressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MirrorEvent {
+    Changed { repository_id: i64 },
+    Progress { repository_id: i64, mirror_id: i64, progress: SyncProgress },
+}
+
+impl MirrorEvent {
+    pub fn repository_id(&self) -> i64 {
+        match self {
+            MirrorEvent::Changed { repository_id } | MirrorEvent::Progress { repository_id, .. } => *repository_id,
+        }
+    }
+}
+
 /// The event bus. Cheap to clone; subscribers that fall behind lose old events (they
-/// recompute from refs, so a lost event only delays them).
+/// recompute from refs or re-read the database, so a lost event only delays them).
 #[derive(Clone)]
 pub struct Events {
     refs_updated: broadcast::Sender<RefsUpdated>,
+    mirrors: broadcast::Sender<MirrorEvent>,
+    /// The latest progress of each sync running in this process, by mirror id.
+    progress: Arc<Mutex<HashMap<i64, SyncProgress>>>,
 }
 
 impl Default for Events {
@@ -51,7 +72,36 @@ impl Default for Events {
 impl Events {
     pub fn new() -> Self {
         let (refs_updated, _) = broadcast::channel(1024);
-        Self { refs_updated }
+        let (mirrors, _) = broadcast::channel(1024);
+        Self { refs_updated, mirrors, progress: Arc::default() }
+    }
+
+    pub fn subscribe_mirrors(&self) -> broadcast::Receiver<MirrorEvent> {
+        self.mirrors.subscribe()
+    }
+
+    /// Tells live pages that the mirrors of a repository changed.
+    pub fn mirrors_changed(&self, repository_id: i64) {
+        let _ = self.mirrors.send(MirrorEvent::Changed { repository_id });
+    }
+
+    /// Records and announces the progress of a running sync.
+    pub fn sync_progress(&self, repository_id: i64, mirror_id: i64, progress: SyncProgress) {
+        if let Ok(mut map) = self.progress.lock() {
+            map.insert(mirror_id, progress.clone());
+        }
+        let _ = self.mirrors.send(MirrorEvent::Progress { repository_id, mirror_id, progress });
+    }
+
+    /// Forgets the progress of a sync that ended.
+    pub fn sync_ended(&self, mirror_id: i64) {
+        if let Ok(mut map) = self.progress.lock() {
+            map.remove(&mirror_id);
+        }
+    }
+
+    pub fn progress_of(&self, mirror_id: i64) -> Option<SyncProgress> {
+        self.progress.lock().ok().and_then(|map| map.get(&mirror_id).cloned())
     }
 
     pub fn subscribe_refs_updated(&self) -> broadcast::Receiver<RefsUpdated> {

@@ -17,6 +17,9 @@ use diesel_async::RunQueryDsl;
 pub enum Direction {
     Push,
     Pull,
+    /// A one-time fetch ("Fetch from remote"): a row per GitHub repository fetched, requested
+    /// again by every Fetch, never scheduled and never pruning.
+    Fetch,
 }
 
 impl Direction {
@@ -24,7 +27,12 @@ impl Direction {
         match self {
             Direction::Push => "push",
             Direction::Pull => "pull",
+            Direction::Fetch => "fetch",
         }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Direction::Push, Direction::Pull, Direction::Fetch].into_iter().find(|d| d.as_str() == raw)
     }
 }
 
@@ -87,7 +95,7 @@ pub struct Claimed {
     pub trigger: String,
 }
 
-/// Creates a mirror with its initial sync requested.
+/// Creates a mirror with its initial sync requested (for a fetch: the fetch).
 pub async fn create(
     db: &Db,
     repository_id: i64,
@@ -98,6 +106,7 @@ pub async fn create(
 ) -> Result<i64, DbError> {
     let at = now();
     let key = remote.to_string().to_ascii_lowercase();
+    let trigger = if direction == Direction::Fetch { Trigger::Fetch } else { Trigger::Initial };
     with_conn!(db, |conn| Ok(diesel::insert_into(mirrors::table)
         .values((
             mirrors::repository_id.eq(repository_id),
@@ -109,7 +118,7 @@ pub async fn create(
             mirrors::interval_minutes.eq(interval_minutes),
             mirrors::status.eq("new"),
             mirrors::sync_requested_at.eq(Some(at)),
-            mirrors::requested_trigger.eq(Some(Trigger::Initial.as_str())),
+            mirrors::requested_trigger.eq(Some(trigger.as_str())),
             mirrors::request_seq.eq(1_i64),
             mirrors::created_at.eq(at),
         ))
@@ -314,28 +323,30 @@ pub async fn count_runs(db: &Db, mirror_id: i64) -> Result<i64, DbError> {
     with_conn!(db, |conn| Ok(mirror_syncs::table.filter(mirror_syncs::mirror_id.eq(mirror_id)).count().get_result(conn).await?))
 }
 
-/// Requests a sync of every pull mirror whose next scheduled sync has come. Returns how many.
-pub async fn request_due_pull_mirrors(db: &Db) -> Result<usize, DbError> {
+/// Requests a sync of every pull mirror whose next scheduled sync has come. Returns the
+/// repositories concerned.
+pub async fn request_due_pull_mirrors(db: &Db) -> Result<Vec<i64>, DbError> {
     let at = now();
-    let due: Vec<i64> = with_conn!(db, |conn| Ok::<_, DbError>(
+    let due: Vec<(i64, i64)> = with_conn!(db, |conn| Ok::<_, DbError>(
         mirrors::table
             .filter(mirrors::direction.eq(Direction::Pull.as_str()))
             .filter(mirrors::paused.eq(false))
             .filter(mirrors::sync_requested_at.is_null())
             .filter(mirrors::next_sync_at.le(at))
-            .select(mirrors::id)
+            .select((mirrors::id, mirrors::repository_id))
             .load(conn)
             .await?
     ))?;
-    for id in &due {
+    for (id, _) in &due {
         request_sync(db, *id, Trigger::Schedule).await?;
     }
-    Ok(due.len())
+    Ok(due.into_iter().map(|(_, repo)| repo).collect())
 }
 
 #[derive(Debug, Clone, diesel::Queryable, diesel::Selectable)]
 #[diesel(table_name = mirror_syncs)]
 pub struct RunRow {
+    pub id: i64,
     pub trigger: String,
     pub started_at: i64,
     pub finished_at: Option<i64>,
@@ -388,17 +399,17 @@ pub async fn delete(db: &Db, repository_id: i64, id: i64) -> Result<bool, DbErro
         == 1))
 }
 
-/// Whether the repository already has a mirror in `direction` to `remote`.
-pub async fn exists(db: &Db, repository_id: i64, direction: Direction, remote: &crate::github_repo::GithubRepo) -> Result<bool, DbError> {
+/// The repository's mirror in `direction` to `remote`, if it has one.
+pub async fn find(db: &Db, repository_id: i64, direction: Direction, remote: &crate::github_repo::GithubRepo) -> Result<Option<i64>, DbError> {
     let key = remote.to_string().to_ascii_lowercase();
     with_conn!(db, |conn| Ok(mirrors::table
         .filter(mirrors::repository_id.eq(repository_id))
         .filter(mirrors::direction.eq(direction.as_str()))
         .filter(mirrors::remote_key.eq(&key))
-        .count()
-        .get_result::<i64>(conn)
-        .await?
-        > 0))
+        .select(mirrors::id)
+        .first::<i64>(conn)
+        .await
+        .optional()?))
 }
 
 /// Lifts a mirror's backoff so a requested sync runs now ("Sync now").

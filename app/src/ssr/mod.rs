@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod crypto;
 pub mod github;
+pub mod mirror_service;
 pub mod mirrors;
 pub mod db;
 pub mod events;

@@ -4,8 +4,14 @@
 //!    HTTP (token auth) versus to `git http-backend` behind a loopback server (same 401 round trip).
 //! 2. Mirror engine: gix push/fetch (ours) versus `git push --mirror` / `git fetch --prune` against
 //!    the same `git http-backend`: initial push, 1-commit push, initial fetch, 1-commit fetch, no-op.
+//! 3. Push mirror (`bench/push_mirror.rs`): GitBlixt with a push mirror to the GitHub double — the
+//!    latency from the end of a `git push` until GitHub has the ref (versus one `git push` straight
+//!    to the double), and a burst of pushes: mirror runs and time until GitHub is in sync.
 //!
 //! Prints median wall times, the ratio ours/git, and bytes sent.
+
+#[path = "bench/push_mirror.rs"]
+mod push_mirror;
 
 use app::names::{RepoName, UserName};
 use app::ssr::{accounts, repos};
@@ -67,6 +73,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 async fn run() -> Result<(), String> {
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
+    if std::env::var("TMP_ONLY_PM").is_ok() { let work = scratch.path().join("work"); std::fs::create_dir(&work).map_err(|e| e.to_string())?; build_history(&work)?; return push_mirror::run(scratch.path(), &work).await; }
     let work = scratch.path().join("work");
     std::fs::create_dir(&work).map_err(|e| e.to_string())?;
     build_history(&work)?;
@@ -131,6 +138,7 @@ async fn run() -> Result<(), String> {
     std::fs::create_dir(&wide).map_err(|e| e.to_string())?;
     build_wide_tree(&wide)?;
     engine_bench(scratch.path(), &wide, "a 20,000-file tree").await?;
+    push_mirror::run(scratch.path(), &work).await?;
     Ok(())
 }
 

@@ -35,6 +35,9 @@ pub enum MirrorError {
     #[error("Problem with the local repository: {detail}")]
     Local { detail: String },
     /// The remote URL is not usable.
+    #[error("The GitHub repository has no branches or tags, so nothing was fetched and nothing here was deleted. Push to the GitHub repository, or pause or remove this pull mirror.")]
+    EmptyRemote,
+
     #[error("Invalid remote URL: {detail}")]
     InvalidUrl { detail: String },
 }
@@ -59,6 +62,7 @@ impl MirrorError {
             MirrorError::Protocol { .. } => "protocol",
             MirrorError::Local { .. } => "local",
             MirrorError::InvalidUrl { .. } => "invalid_url",
+            MirrorError::EmptyRemote => "empty_remote",
         }
     }
 }

@@ -91,6 +91,7 @@ fn classify_fetch_error(err: &FetchError, secret: Option<&str>) -> MirrorError {
     let scrubbed = || super::error::scrub(&err.to_string(), secret);
     match err {
         FetchError::Interrupted => return MirrorError::Interrupted,
+        FetchError::EmptyRemote => return MirrorError::EmptyRemote,
         FetchError::InvalidUrl(_) => return MirrorError::InvalidUrl { detail: scrubbed() },
         FetchError::NotBare(_) => return MirrorError::Local { detail: scrubbed() },
         FetchError::Gix { stage: Stage::OpenRepo | Stage::Configure | Stage::Prune, .. } => {
@@ -207,6 +208,8 @@ enum FetchError {
     NotBare(PathBuf),
     #[error("fetch interrupted")]
     Interrupted,
+    #[error("the remote has no branches or tags")]
+    EmptyRemote,
     #[error("{stage:?} failed: {}", join_chain(source))]
     Gix {
         stage: Stage,
@@ -429,11 +432,27 @@ fn fetch_inner(
             .map(|r| r.unpack().0)
             .filter(|name| PRUNE_PREFIXES.iter().any(|p| name.starts_with(p.as_bytes())))
             .collect();
+        // A remote that suddenly has nothing (emptied, or re-created) would prune every branch and
+        // tag here: refuse instead, so the mirror shows an error and nothing is lost.
+        if advertised.is_empty() && has_heads_or_tags(repo)? {
+            return Err(FetchError::EmptyRemote);
+        }
         report.refs.extend(prune(repo, &advertised)?);
     }
 
     report.refs.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(report)
+}
+
+fn has_heads_or_tags(repo: &gix::Repository) -> Result<bool, FetchError> {
+    let platform = repo.references().map_err(FetchError::gix(Stage::Prune))?;
+    for prefix in PRUNE_PREFIXES {
+        let mut iter = platform.prefixed(prefix.as_bytes().as_bstr()).map_err(FetchError::gix(Stage::Prune))?;
+        if iter.next().is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn remote_ref_name(source: &gix::remote::fetch::refmap::Source) -> &BStr {

@@ -71,6 +71,7 @@ async fn push_trigger(state: AppState, wake: Arc<Notify>) {
                 Ok(n) => {
                     tracing::debug!(repository = %event.repository, mirrors = n, "push mirror sync requested");
                     wake.notify_waiters();
+                    state.events.mirrors_changed(event.repository_id);
                 }
                 Err(e) => tracing::error!(error = %e, repository = %event.repository, "could not request push mirror syncs"),
             },
@@ -88,8 +89,13 @@ async fn scheduler(state: AppState, wake: Arc<Notify>, poll: Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = mirrors::request_due_pull_mirrors(&state.db).await {
-            tracing::error!(error = %e, "pull mirror scheduling failed");
+        match mirrors::request_due_pull_mirrors(&state.db).await {
+            Ok(repositories) => {
+                for repository_id in repositories {
+                    state.events.mirrors_changed(repository_id);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "pull mirror scheduling failed"),
         }
         // Wakes workers for the pull mirrors just requested, expired leases and finished backoffs.
         wake.notify_waiters();
@@ -97,16 +103,21 @@ async fn scheduler(state: AppState, wake: Arc<Notify>, poll: Duration) {
 }
 
 async fn worker_loop(state: AppState, wake: Arc<Notify>, config: SyncConfig, worker: String) {
-    let lease = config.run_timeout.as_secs() as i64 + 60;
+    // The lease outlives the run's timeout a little, so only a crashed run's lease ever expires.
+    let timeout = config.run_timeout.as_secs() as i64;
+    let lease = timeout + timeout.min(60);
     loop {
         // Register interest before looking, so a request made while we look is not missed.
         let notified = wake.notified();
         match mirrors::claim_next(&state.db, &worker, lease).await {
             Ok(Some(claimed)) => {
+                let repository_id = claimed.mirror.repository_id;
+                state.events.mirrors_changed(repository_id);
                 let end = run::run(&state, &claimed, &config).await;
                 if let Err(e) = mirrors::finish(&state.db, &claimed, &worker, &end).await {
                     tracing::error!(error = %e, mirror = claimed.mirror.id, "could not record the end of a sync");
                 }
+                state.events.mirrors_changed(repository_id);
                 continue;
             }
             Ok(None) => {}

@@ -2,12 +2,16 @@
 //! engine, record the per-ref result, and say how the run ended (the spec's messages on errors).
 
 use super::SyncConfig;
-use crate::mirror::{self, FetchMode, MirrorError, TransferOptions, TransferReport};
+use crate::mirror::{self, FetchMode, MirrorError, Phase, Progress, TransferOptions, TransferReport};
 use app::github_repo::GithubRepo;
+use app::model::SyncProgress;
 use app::ssr::AppState;
 use app::ssr::db::now;
 use app::ssr::github::connection::{self, ConnectionError};
-use app::ssr::mirrors::{self, Claimed, RunEnd, RunRecord};
+use app::ssr::mirror_service;
+use app::ssr::mirrors::{self, Claimed, Direction, RunEnd, RunRecord};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Retry delay after the n-th consecutive retryable failure: 30 s doubling, at most an hour.
 pub fn backoff_seconds(failures: i64) -> i64 {
@@ -89,22 +93,66 @@ async fn transfer(state: &AppState, claimed: &Claimed, config: &SyncConfig) -> R
     let local = state.store.path(&repo.owner_name(), &repo.repo_name());
     let remote = GithubRepo::parse(&format!("{}/{}", m.remote_owner, m.remote_name))
         .map_err(|e| Failure::final_(e.to_string()))?;
-    let token = match connection::access_token(&state.github, &state.db, &state.cipher, m.user_id).await {
-        Ok(token) => token,
-        Err(e @ (ConnectionError::NotConnected | ConnectionError::Expired)) => return Err(Failure::final_(e.to_string())),
-        Err(ConnectionError::Unreachable(e)) => {
-            return Err(Failure { message: format!("GitHub could not be reached to refresh the OAuth token: {e}"), retryable: true })
+    let direction = Direction::parse(&m.direction).ok_or_else(|| Failure::final_(format!("unknown mirror direction {}", m.direction)))?;
+    let token = if direction == Direction::Fetch {
+        // Public repositories are fetched without authentication, private ones with the token.
+        mirror_service::fetch_credentials(state, m.user_id, &remote)
+            .await
+            .map_err(|f| Failure { message: f.message, retryable: f.retryable })?
+    } else {
+        match connection::access_token(&state.github, &state.db, &state.cipher, m.user_id).await {
+            Ok(token) => Some(token),
+            Err(e @ (ConnectionError::NotConnected | ConnectionError::Expired)) => return Err(Failure::final_(e.to_string())),
+            Err(ConnectionError::Unreachable(e)) => {
+                return Err(Failure { message: format!("GitHub could not be reached to refresh the OAuth token: {e}"), retryable: true })
+            }
+            Err(e) => return Err(Failure::final_(format!("the GitHub connection could not be read: {e}"))),
         }
-        Err(e) => return Err(Failure::final_(format!("the GitHub connection could not be read: {e}"))),
     };
     let url = state.github.endpoints.git_url(&remote);
-    let opts = TransferOptions { token: Some(token), timeout: config.run_timeout, ..TransferOptions::default() };
-    let result = if m.direction == mirrors::Direction::Push.as_str() {
-        mirror::push(&local, &url, &opts).await
-    } else {
-        mirror::fetch(&url, &local, FetchMode::Mirror, &opts).await
+    let opts = TransferOptions {
+        token,
+        timeout: config.run_timeout,
+        progress: Some(progress_reporter(state, m.repository_id, m.id)),
+        ..TransferOptions::default()
     };
+    let result = match direction {
+        Direction::Push => mirror::push(&local, &url, &opts).await,
+        Direction::Pull => mirror::fetch(&url, &local, FetchMode::Mirror, &opts).await,
+        Direction::Fetch => mirror::fetch(&url, &local, FetchMode::Once, &opts).await,
+    };
+    state.events.sync_ended(m.id);
     result.map_err(|e| Failure { message: spec_message(&e, &remote), retryable: e.is_retryable() })
+}
+
+/// Publishes the engine's progress as the mirror's live progress: every phase change, and at most
+/// every 100 ms within a phase.
+fn progress_reporter(state: &AppState, repository_id: i64, mirror_id: i64) -> mirror::ProgressFn {
+    struct Seen {
+        last: Option<(Phase, Instant)>,
+        objects: u64,
+        bytes: u64,
+    }
+    let events = state.events.clone();
+    let seen = Mutex::new(Seen { last: None, objects: 0, bytes: 0 });
+    Arc::new(move |p: Progress| {
+        let Ok(mut seen) = seen.lock() else { return };
+        match p.phase {
+            Phase::Sending | Phase::Receiving => seen.bytes = p.done,
+            Phase::Counting | Phase::Resolving => seen.objects = p.done,
+            Phase::Connecting | Phase::UpdatingRefs => {}
+        }
+        let due = match seen.last {
+            Some((phase, at)) => phase != p.phase || at.elapsed() >= Duration::from_millis(100) || Some(p.done) == p.total,
+            None => true,
+        };
+        if !due {
+            return;
+        }
+        seen.last = Some((p.phase, Instant::now()));
+        let phase = serde_json::to_value(p.phase).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        events.sync_progress(repository_id, mirror_id, SyncProgress { phase, done: p.done, total: p.total, objects: seen.objects, bytes: seen.bytes });
+    })
 }
 
 /// The engine's error in the words of the spec's troubleshooting section.

@@ -1,0 +1,349 @@
+//! What a repository's owner can do with its mirrors, shared by the Settings page's server
+//! functions, the REST API and the live status socket: the same validation, permission checks and
+//! messages everywhere. Every change is announced on the event bus and wakes the sync workers.
+
+use super::accounts::User;
+use super::github::client::{GithubClient, GithubError};
+use super::github::connection::{self, ConnectionError};
+use super::github::{TOKEN_EXPIRED, repository_not_found};
+use super::mirrors::{self, Direction, MirrorRow, Trigger};
+use super::repos::{self, Access, FoundRepo};
+use super::{AppState, web};
+use crate::error::AppError;
+use crate::github_repo::GithubRepo;
+use crate::model::{MirrorState, MirrorView, MirrorsView, PULL_INTERVALS, RefChange, RunView};
+use secrecy::SecretString;
+
+/// Runs listed with each mirror on the page.
+pub const RUNS_SHOWN: i64 = 5;
+
+/// The repository `owner/repo` if `viewer` may administer it: 404 when it does not exist or the
+/// viewer may not even read it (so private repositories are not revealed), 403 when they may
+/// read but not administer it.
+pub async fn administrable(state: &AppState, viewer: Option<&User>, owner: &str, repo: &str) -> Result<FoundRepo, AppError> {
+    let found = repos::find(&state.db, owner, repo).await?.ok_or(AppError::NotFound)?;
+    match repos::access(viewer, &found) {
+        Access::Admin => Ok(found),
+        Access::None => Err(AppError::NotFound),
+        _ if viewer.is_none() => Err(AppError::Unauthenticated),
+        _ => Err(AppError::Forbidden),
+    }
+}
+
+pub fn state_of(m: &MirrorRow) -> MirrorState {
+    if m.leased_by.is_some() {
+        MirrorState::Syncing
+    } else if m.paused {
+        MirrorState::Paused
+    } else if m.sync_requested_at.is_some() && m.retry_at.is_none() {
+        MirrorState::Queued
+    } else if m.status == "error" {
+        MirrorState::Error
+    } else if m.status == "new" {
+        MirrorState::Queued
+    } else {
+        MirrorState::Active
+    }
+}
+
+pub fn run_view(r: mirrors::RunRow) -> RunView {
+    RunView {
+        id: r.id,
+        refs: serde_json::from_str::<Vec<RefChange>>(&r.refs).unwrap_or_default(),
+        trigger: r.trigger,
+        started_at: r.started_at,
+        finished_at: r.finished_at,
+        outcome: r.outcome,
+        error: r.error,
+        objects: r.objects,
+        bytes: r.bytes,
+    }
+}
+
+pub async fn view(state: &AppState, m: MirrorRow) -> Result<MirrorView, AppError> {
+    let runs = mirrors::recent_runs(&state.db, m.id, RUNS_SHOWN).await?.into_iter().map(run_view).collect();
+    let mirror_state = state_of(&m);
+    let progress = (mirror_state == MirrorState::Syncing).then(|| state.events.progress_of(m.id)).flatten();
+    Ok(MirrorView {
+        id: m.id,
+        state: mirror_state,
+        remote: format!("{}/{}", m.remote_owner, m.remote_name),
+        direction: m.direction,
+        interval_minutes: m.interval_minutes,
+        paused: m.paused,
+        last_sync_at: m.last_sync_at,
+        last_success_at: m.last_success_at,
+        next_sync_at: m.next_sync_at,
+        error: if m.status == "error" { m.last_error } else { None },
+        runs,
+        progress,
+    })
+}
+
+/// Everything the mirroring sections of the Settings page show.
+pub async fn views(state: &AppState, repository_id: i64) -> Result<MirrorsView, AppError> {
+    let mut out = MirrorsView { push: Vec::new(), pull: Vec::new(), fetches: Vec::new(), warning: None };
+    for m in mirrors::list_for_repository(&state.db, repository_id).await? {
+        let v = view(state, m).await?;
+        match Direction::parse(&v.direction) {
+            Some(Direction::Push) => out.push.push(v),
+            Some(Direction::Pull) => out.pull.push(v),
+            _ => out.fetches.push(v),
+        }
+    }
+    let both = out.push.iter().find(|p| out.pull.iter().any(|q| q.remote.eq_ignore_ascii_case(&p.remote)));
+    out.warning = both.map(|p| {
+        format!(
+            "Both a push and a pull mirror point at {}. If both sides are receiving pushes, they can overwrite each other; this works best when one side is read-only.",
+            p.remote
+        )
+    });
+    Ok(out)
+}
+
+/// A pull interval the page offers, in minutes.
+pub fn parse_interval(raw: &str) -> Result<i64, AppError> {
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|m| PULL_INTERVALS.iter().any(|(i, _)| i == m))
+        .ok_or_else(|| AppError::invalid("Choose a sync interval: 5, 10, 15, 30 or 60 minutes."))
+}
+
+pub fn parse_remote(state: &AppState, input: &str) -> Result<GithubRepo, AppError> {
+    GithubRepo::parse_for(input, state.github.endpoints.web_host()).map_err(|e| AppError::invalid(e.to_string()))
+}
+
+fn connection_error(e: ConnectionError) -> AppError {
+    match e {
+        ConnectionError::NotConnected | ConnectionError::Expired | ConnectionError::Unreachable(_) => AppError::invalid(e.to_string()),
+        other => web::internal("GitHub connection", other),
+    }
+}
+
+fn github_error(e: GithubError) -> AppError {
+    match e {
+        GithubError::Config(_) => web::internal("GitHub client", e),
+        other => AppError::invalid(other.to_string()),
+    }
+}
+
+/// Checks with GitHub that `remote` exists and, for push mirrors, that the connected account can
+/// push to it.
+async fn check_remote(state: &AppState, user_id: i64, remote: &GithubRepo, direction: Direction) -> Result<(), AppError> {
+    let token = connection::access_token(&state.github, &state.db, &state.cipher, user_id).await.map_err(connection_error)?;
+    let client = GithubClient::new(&state.github.endpoints, Some(&token)).map_err(github_error)?;
+    match direction {
+        Direction::Push => client.check_push_access(remote).await.map(|_| ()),
+        _ => client.repository(remote).await.map(|_| ()),
+    }
+    .map_err(github_error)
+}
+
+fn changed(state: &AppState, repository_id: i64) {
+    state.events.mirrors_changed(repository_id);
+    state.sync_wake.notify_waiters();
+}
+
+/// Enables a push or pull mirror (`interval` minutes for pull mirrors, default 15) after checking
+/// with GitHub; nothing is saved when a check fails. Its initial sync is queued at once.
+pub async fn enable(
+    state: &AppState,
+    user: &User,
+    repo: &FoundRepo,
+    direction: &str,
+    remote: &str,
+    interval: Option<&str>,
+) -> Result<i64, AppError> {
+    let direction = match Direction::parse(direction) {
+        Some(d @ (Direction::Push | Direction::Pull)) => d,
+        _ => return Err(AppError::invalid("The mirror direction must be push or pull.")),
+    };
+    let remote = parse_remote(state, remote)?;
+    let interval = match direction {
+        Direction::Pull => Some(parse_interval(interval.unwrap_or("15"))?),
+        _ if interval.is_some_and(|i| !i.trim().is_empty()) => {
+            return Err(AppError::invalid("Only pull mirrors have a sync interval."));
+        }
+        _ => None,
+    };
+    if mirrors::find(&state.db, repo.repo.id, direction, &remote).await?.is_some() {
+        return Err(AppError::invalid(format!("This repository already has a {} mirror to {remote}.", direction.as_str())));
+    }
+    check_remote(state, user.id, &remote, direction).await?;
+    let id = mirrors::create(&state.db, repo.repo.id, user.id, direction, &remote, interval).await.map_err(|e| {
+        // Two enables racing: the unique index keeps one.
+        if e.is_unique_violation() {
+            AppError::invalid(format!("This repository already has a {} mirror to {remote}.", direction.as_str()))
+        } else {
+            e.into()
+        }
+    })?;
+    changed(state, repo.repo.id);
+    tracing::info!(repository = %repo.full_name(), mirror = id, direction = direction.as_str(), remote = %remote, "mirror enabled");
+    Ok(id)
+}
+
+/// What an owner can do to one mirror.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Sync,
+    Pause,
+    Resume,
+    Remove,
+}
+
+impl Command {
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        match raw {
+            "sync" => Ok(Command::Sync),
+            "pause" => Ok(Command::Pause),
+            "resume" => Ok(Command::Resume),
+            "remove" => Ok(Command::Remove),
+            _ => Err(AppError::invalid("Unknown mirror action: use sync, pause, resume or remove.")),
+        }
+    }
+}
+
+/// The mirror `id` of `repo`, or 404.
+pub async fn mirror_of(state: &AppState, repo: &FoundRepo, id: i64) -> Result<MirrorRow, AppError> {
+    mirrors::get(&state.db, id).await?.filter(|m| m.repository_id == repo.repo.id).ok_or(AppError::NotFound)
+}
+
+pub async fn command(state: &AppState, repo: &FoundRepo, id: i64, command: Command) -> Result<(), AppError> {
+    let mirror = mirror_of(state, repo, id).await?;
+    let direction = Direction::parse(&mirror.direction);
+    match command {
+        Command::Sync => {
+            if mirror.paused {
+                return Err(AppError::invalid("This mirror is paused: resume it to sync."));
+            }
+            let trigger = if direction == Some(Direction::Fetch) { Trigger::Fetch } else { Trigger::Manual };
+            mirrors::clear_backoff(&state.db, id).await?;
+            mirrors::request_sync(&state.db, id, trigger).await?;
+        }
+        Command::Pause | Command::Resume if direction == Some(Direction::Fetch) => {
+            return Err(AppError::invalid("A one-time fetch cannot be paused."));
+        }
+        Command::Pause => {
+            mirrors::set_paused(&state.db, repo.repo.id, id, true).await?;
+        }
+        Command::Resume => {
+            mirrors::set_paused(&state.db, repo.repo.id, id, false).await?;
+        }
+        Command::Remove => {
+            mirrors::delete(&state.db, repo.repo.id, id).await?;
+        }
+    }
+    changed(state, repo.repo.id);
+    tracing::info!(repository = %repo.full_name(), mirror = id, command = ?command, "mirror command");
+    Ok(())
+}
+
+/// Changes a pull mirror's interval.
+pub async fn change_interval(state: &AppState, repo: &FoundRepo, id: i64, raw: &str) -> Result<(), AppError> {
+    let minutes = parse_interval(raw)?;
+    let mirror = mirror_of(state, repo, id).await?;
+    if mirror.direction != Direction::Pull.as_str() {
+        return Err(AppError::invalid("Only pull mirrors have a sync interval."));
+    }
+    mirrors::set_interval(&state.db, repo.repo.id, id, minutes).await?;
+    changed(state, repo.repo.id);
+    Ok(())
+}
+
+/// Starts a one-time fetch of all branches and tags of `remote` into `repo` (again, if it was
+/// fetched before). Checks first that the repository can be read: public repositories need no
+/// GitHub connection, private ones use the user's.
+pub async fn fetch(state: &AppState, user: &User, repo: &FoundRepo, remote: &str) -> Result<i64, AppError> {
+    let remote = parse_remote(state, remote)?;
+    fetch_credentials(state, user.id, &remote).await.map_err(|f| AppError::invalid(f.message))?;
+    let id = match mirrors::find(&state.db, repo.repo.id, Direction::Fetch, &remote).await? {
+        Some(id) => {
+            mirrors::clear_backoff(&state.db, id).await?;
+            mirrors::request_sync(&state.db, id, Trigger::Fetch).await?;
+            id
+        }
+        None => match mirrors::create(&state.db, repo.repo.id, user.id, Direction::Fetch, &remote, None).await {
+            Ok(id) => id,
+            // Two Fetch clicks racing: the other created it; ask again on that row.
+            Err(e) if e.is_unique_violation() => {
+                let id = mirrors::find(&state.db, repo.repo.id, Direction::Fetch, &remote).await?.ok_or(AppError::Internal)?;
+                mirrors::request_sync(&state.db, id, Trigger::Fetch).await?;
+                id
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    changed(state, repo.repo.id);
+    tracing::info!(repository = %repo.full_name(), fetch = id, remote = %remote, "one-time fetch requested");
+    Ok(id)
+}
+
+/// Why a GitHub repository cannot be read right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessFailure {
+    pub message: String,
+    /// Network trouble or GitHub's 5xx: trying again later can work.
+    pub retryable: bool,
+}
+
+impl AccessFailure {
+    fn final_(message: impl Into<String>) -> Self {
+        AccessFailure { message: message.into(), retryable: false }
+    }
+}
+
+impl From<GithubError> for AccessFailure {
+    fn from(e: GithubError) -> Self {
+        AccessFailure { retryable: e.is_retryable(), message: e.to_string() }
+    }
+}
+
+/// The credentials a one-time fetch of `remote` needs: `None` for a public repository (fetched
+/// without authentication, as the spec says, and without needing a GitHub connection), the
+/// user's token for a private one.
+pub async fn fetch_credentials(state: &AppState, user_id: i64, remote: &GithubRepo) -> Result<Option<SecretString>, AccessFailure> {
+    let anonymous = || async {
+        let client = GithubClient::new(&state.github.endpoints, None)?;
+        client.repository(remote).await
+    };
+    let token = match connection::access_token(&state.github, &state.db, &state.cipher, user_id).await {
+        Ok(token) => Some(token),
+        Err(ConnectionError::NotConnected) => None,
+        Err(ConnectionError::Expired) => {
+            // A public repository can still be fetched; a private one needs a fresh token.
+            return match anonymous().await {
+                Ok(r) if !r.private => Ok(None),
+                Ok(_) | Err(GithubError::NotFound(_)) => Err(AccessFailure::final_(TOKEN_EXPIRED)),
+                Err(e) => Err(e.into()),
+            };
+        }
+        Err(e @ ConnectionError::Unreachable(_)) => return Err(AccessFailure { message: e.to_string(), retryable: true }),
+        Err(e) => return Err(AccessFailure::final_(format!("the GitHub connection could not be read: {e}"))),
+    };
+    match token {
+        // With a connection, ask with it (GitHub's rate limit for tokens is far higher).
+        Some(token) => {
+            let client = GithubClient::new(&state.github.endpoints, Some(&token))?;
+            match client.repository(remote).await {
+                Ok(r) if r.private => Ok(Some(token)),
+                Ok(_) => Ok(None),
+                Err(GithubError::BadCredentials) => match anonymous().await {
+                    Ok(r) if !r.private => Ok(None),
+                    Ok(_) | Err(GithubError::NotFound(_)) => Err(AccessFailure::final_(TOKEN_EXPIRED)),
+                    Err(e) => Err(e.into()),
+                },
+                Err(e) => Err(e.into()),
+            }
+        }
+        None => match anonymous().await {
+            Ok(r) if !r.private => Ok(None),
+            Ok(_) | Err(GithubError::NotFound(_)) => Err(AccessFailure::final_(format!(
+                "{} If it is private, connect your GitHub account under Settings → Connected Accounts.",
+                repository_not_found(&remote.to_string())
+            ))),
+            Err(e) => Err(e.into()),
+        },
+    }
+}
