@@ -6,6 +6,7 @@ pub mod components;
 pub mod error;
 pub mod format;
 pub mod github_repo;
+pub mod live_client;
 pub mod mirror_api;
 pub mod model;
 pub mod names;

@@ -9,6 +9,7 @@ pub mod live;
 pub mod mirror;
 pub mod oauth_routes;
 pub mod origin_check;
+pub mod rest_api;
 pub mod sync;
 
 use app::ssr::db::{Db, DbError, DbLocation};
@@ -110,6 +111,7 @@ pub fn router(
         .with_state(options);
     git.merge(oauth_routes::routes(state.clone()))
         .merge(live::routes(state.clone(), stopping))
+        .merge(rest_api::routes(state.clone()))
         .merge(pages)
         .layer(axum::middleware::from_fn(origin_check::check_origin))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))

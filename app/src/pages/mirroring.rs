@@ -1,57 +1,64 @@
-//! The Push mirroring and Pull mirroring sections of a repository's Settings page.
+//! The Push mirroring, Pull mirroring and Fetch from remote sections of a repository's Settings
+//! page. Rendered on the server from `get_mirrors`; in the browser a live socket then replaces
+//! the data with every snapshot and progress report the server sends.
 
 use crate::components::{ActionError, ErrorBox};
 use crate::format::{date_time, short_id};
-use crate::mirror_api::{EnableMirror, MirrorAction, SetMirrorInterval, get_mirrors};
-use crate::model::{MirrorState, MirrorView, PULL_INTERVALS, RunView};
+#[cfg(feature = "hydrate")]
+use crate::model::LiveFrame;
+use crate::mirror_api::{EnableMirror, FetchFromRemote, MirrorAction, SetMirrorInterval, get_mirrors};
+use crate::model::{MirrorState, MirrorView, MirrorsView, PULL_INTERVALS, RunView};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
+use crate::live_client::LinkState;
 
 #[component]
 pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
     let enable_push = ServerAction::<EnableMirror>::new();
     let enable_pull = ServerAction::<EnableMirror>::new();
+    let fetch = ServerAction::<FetchFromRemote>::new();
     let act = ServerAction::<MirrorAction>::new();
     let interval = ServerAction::<SetMirrorInterval>::new();
     let key = (owner.clone(), repo.clone());
-    let data = Resource::new(
-        move || (key.clone(), enable_push.version().get(), enable_pull.version().get(), act.version().get(), interval.version().get()),
-        |((owner, repo), ..)| get_mirrors(owner, repo),
-    );
-    // While a sync is queued or running, look again every second.
+    let versions = move || {
+        (enable_push.version().get(), enable_pull.version().get(), fetch.version().get(), act.version().get(), interval.version().get())
+    };
+    let data = Resource::new(move || (key.clone(), versions()), |((owner, repo), _)| get_mirrors(owner, repo));
+    // The live socket's latest snapshot; it takes precedence over `data` once it arrives.
+    let live = RwSignal::new(None::<MirrorsView>);
+    let link = RwSignal::new(LinkState::Idle);
+    // After an action the page shows the refetched data until the socket's next snapshot.
+    Effect::watch(versions, move |_, _, _| live.set(None), false);
     #[cfg(feature = "hydrate")]
-    {
-        let busy = move || {
-            data.get()
-                .and_then(Result::ok)
-                .is_some_and(|v| v.push.iter().chain(&v.pull).any(|m| matches!(m.state, MirrorState::Queued | MirrorState::Syncing)))
-        };
-        let handle = set_interval_with_handle(
-            move || {
-                if busy() {
-                    data.refetch();
-                }
-            },
-            std::time::Duration::from_secs(1),
-        );
-        if let Ok(handle) = handle {
-            on_cleanup(move || handle.clear());
-        }
-    }
+    crate::live_client::subscribe(&format!("/ws/mirrors/{owner}/{repo}"), link, move |frame| match frame {
+        LiveFrame::Snapshot { mirrors } => live.set(Some(mirrors)),
+        LiveFrame::Progress { mirror, progress } => live.update(|v| {
+            if let Some(m) = v.iter_mut().flat_map(|v| v.push.iter_mut().chain(v.pull.iter_mut()).chain(v.fetches.iter_mut())).find(|m| m.id == mirror) {
+                m.state = MirrorState::Syncing;
+                m.progress = Some(progress);
+            }
+        }),
+    });
     let ctx = Ctx { owner: owner.clone(), repo: repo.clone(), act, interval };
-    let list = move |direction: &'static str, ctx: Ctx| {
+    let list = move |kind: Kind, ctx: Ctx| {
         view! {
             <Transition fallback=|| view! { <p>"Loading mirrors…"</p> }>
                 {move || {
                     let ctx = ctx.clone();
                     Suspend::new(async move {
-                        match data.await {
+                        let fetched = data.await;
+                        let ctx = ctx.clone();
+                        move || match live.get().map(Ok).unwrap_or_else(|| fetched.clone()) {
                             Ok(v) => {
-                                let mirrors = if direction == "push" { v.push } else { v.pull };
-                                let warning = (direction == "push").then_some(v.warning).flatten();
+                                let warning = (kind == Kind::Push).then_some(v.warning).flatten();
+                                let mirrors = match kind {
+                                    Kind::Push => v.push,
+                                    Kind::Pull => v.pull,
+                                    Kind::Fetch => v.fetches,
+                                };
                                 view! {
                                     {warning.map(|w| view! { <p class="warning" role="note">{w}</p> })}
-                                    <MirrorList mirrors ctx />
+                                    <MirrorList mirrors kind ctx=ctx.clone() />
                                 }
                                 .into_any()
                             }
@@ -62,8 +69,22 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
             </Transition>
         }
     };
-    let (owner2, repo2) = (owner.clone(), repo.clone());
+    let hidden = move || {
+        view! {
+            <input type="hidden" name="owner" value=owner.clone() />
+            <input type="hidden" name="repo" value=repo.clone() />
+        }
+    };
+    let (hidden_push, hidden_pull, hidden_fetch) = (hidden(), hidden(), hidden());
     view! {
+        <p class="live-status" aria-live="polite">
+            {move || match link.get() {
+                LinkState::Idle => "",
+                LinkState::Connecting => "Connecting to live status…",
+                LinkState::Live => "● Live: status updates as it happens",
+                LinkState::Reconnecting => "Live status lost; reconnecting…",
+            }}
+        </p>
         <ActionError value=move || act.value().get() />
         <ActionError value=move || interval.value().get() />
         <section class="card mirroring" id="push-mirroring">
@@ -72,8 +93,7 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
                 "Every push to this repository is pushed to GitHub right away: all branches (created, updated and deleted), all tags, force pushes included. The GitHub repository must already exist."
             </p>
             <ActionForm action=enable_push attr:class="form inline-form">
-                <input type="hidden" name="owner" value=owner.clone() />
-                <input type="hidden" name="repo" value=repo.clone() />
+                {hidden_push}
                 <input type="hidden" name="direction" value="push" />
                 <label>
                     "GitHub repository (push)"
@@ -82,14 +102,13 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
                 <ActionError value=move || enable_push.value().get() />
                 <button type="submit">"Enable mirror"</button>
             </ActionForm>
-            {list("push", ctx.clone())}
+            {list(Kind::Push, ctx.clone())}
         </section>
         <section class="card mirroring" id="pull-mirroring">
             <h2>"Pull mirroring"</h2>
             <p class="muted">"GitBlixt fetches all branches and tags from GitHub at the interval you choose."</p>
             <ActionForm action=enable_pull attr:class="form inline-form">
-                <input type="hidden" name="owner" value=owner2 />
-                <input type="hidden" name="repo" value=repo2 />
+                {hidden_pull}
                 <input type="hidden" name="direction" value="pull" />
                 <label>
                     "GitHub repository (pull)"
@@ -101,9 +120,33 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
                 <ActionError value=move || enable_pull.value().get() />
                 <button type="submit">"Enable mirror"</button>
             </ActionForm>
-            {list("pull", ctx)}
+            {list(Kind::Pull, ctx.clone())}
+        </section>
+        <section class="card mirroring" id="fetch-from-remote">
+            <h2>"Fetch from remote"</h2>
+            <p class="muted">
+                "Fetches all branches and tags from a GitHub repository once, for example to catch up after an import. Private repositories use your connected GitHub account; public ones are fetched without authentication. Nothing is deleted here."
+            </p>
+            <ActionForm action=fetch attr:class="form inline-form">
+                {hidden_fetch}
+                <label>
+                    "GitHub repository (fetch)"
+                    <input type="text" name="remote" placeholder="owner/repo" required maxlength="200" />
+                </label>
+                <ActionError value=move || fetch.value().get() />
+                <button type="submit">"Fetch"</button>
+            </ActionForm>
+            {list(Kind::Fetch, ctx)}
         </section>
     }
+}
+
+/// Which section a mirror is listed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Push,
+    Pull,
+    Fetch,
 }
 
 #[derive(Clone)]
@@ -115,11 +158,11 @@ struct Ctx {
 }
 
 #[component]
-fn MirrorList(mirrors: Vec<MirrorView>, ctx: Ctx) -> impl IntoView {
+fn MirrorList(mirrors: Vec<MirrorView>, kind: Kind, ctx: Ctx) -> impl IntoView {
     (!mirrors.is_empty()).then(|| {
         view! {
             <ul class="mirrors">
-                {mirrors.into_iter().map(|m| view! { <MirrorItem m ctx=ctx.clone() /> }).collect_view()}
+                {mirrors.into_iter().map(|m| view! { <MirrorItem m kind ctx=ctx.clone() /> }).collect_view()}
             </ul>
         }
     })
@@ -148,12 +191,24 @@ fn MirrorFields(ctx: Ctx, id: i64) -> impl IntoView {
 }
 
 #[component]
-fn MirrorItem(m: MirrorView, ctx: Ctx) -> impl IntoView {
-    let status = match m.state {
-        MirrorState::Active => format!("Active — last sync {}", m.last_sync_at.map(date_time).unwrap_or_default()),
-        other => other.label().to_string(),
+fn MirrorItem(m: MirrorView, kind: Kind, ctx: Ctx) -> impl IntoView {
+    let when = |t: Option<i64>| t.map(date_time).unwrap_or_default();
+    let status = match (kind, m.state) {
+        (Kind::Fetch, MirrorState::Active) => format!("Fetched {}", when(m.last_sync_at)),
+        (Kind::Fetch, MirrorState::Syncing) => "Fetching".to_string(),
+        (_, MirrorState::Active) => format!("Active — last sync {}", when(m.last_sync_at)),
+        (_, other) => other.label().to_string(),
     };
     let status_class = format!("status status-{}", m.state.label().to_ascii_lowercase());
+    let progress = (m.state == MirrorState::Syncing).then_some(m.progress.clone()).flatten().map(|p| {
+        let percent = p.percent();
+        view! {
+            <span class="progress-line">
+                {percent.map(|v| view! { <progress max="100" value=v.to_string()></progress> })}
+                " " {p.describe()}
+            </span>
+        }
+    });
     let button = |action: &'static str, label: &'static str| {
         let ctx = ctx.clone();
         view! {
@@ -164,7 +219,7 @@ fn MirrorItem(m: MirrorView, ctx: Ctx) -> impl IntoView {
             </ActionForm>
         }
     };
-    let pause = if m.paused { button("resume", "Resume") } else { button("pause", "Pause") };
+    let pause = (kind != Kind::Fetch).then(|| if m.paused { button("resume", "Resume") } else { button("pause", "Pause") });
     let interval_form = m.interval_minutes.map(|minutes| {
         let ctx = ctx.clone();
         view! {
@@ -175,27 +230,67 @@ fn MirrorItem(m: MirrorView, ctx: Ctx) -> impl IntoView {
             </ActionForm>
         }
     });
-    let next = (m.direction == "pull" && !m.paused)
+    let next = (kind == Kind::Pull && !m.paused)
         .then(|| m.next_sync_at.map(|n| view! { <p class="muted">"Next scheduled sync: " {date_time(n)}</p> }))
         .flatten();
+    // A fetch shows what its last run brought right away; mirrors keep their runs folded.
+    let (result, runs) = match kind {
+        Kind::Fetch if m.state != MirrorState::Syncing => {
+            let mut runs = m.runs.clone();
+            let latest = (!runs.is_empty()).then(|| runs.remove(0));
+            (latest.map(|r| view! { <FetchResult run=r /> }), runs)
+        }
+        _ => (None, m.runs.clone()),
+    };
     view! {
         <li class="mirror" data-remote=m.remote.clone()>
             <p>
                 <strong class="remote">{m.remote.clone()}</strong>
                 " "
                 <span class=status_class>{status}</span>
+                " "
+                {progress}
             </p>
             {m.error.clone().map(|e| view! { <p class="error mirror-error" role="alert">{e}</p> })}
             {next}
+            {result}
             <div class="actions">
-                {button("sync", "Sync now")}
+                {button("sync", if kind == Kind::Fetch { "Fetch again" } else { "Sync now" })}
                 {pause}
                 {button("remove", "Remove")}
                 {interval_form}
             </div>
-            <Runs runs=m.runs.clone() />
+            <Runs runs />
         </li>
     }
+}
+
+/// What the latest one-time fetch changed.
+#[component]
+fn FetchResult(run: RunView) -> impl IntoView {
+    let count = |what: &str| run.refs.iter().filter(|c| c.outcome == what).count();
+    let summary = if run.outcome != "success" {
+        None
+    } else if run.refs.is_empty() {
+        Some("Already up to date: nothing new on GitHub.".to_string())
+    } else {
+        Some(format!(
+            "{} created, {} updated, {} force-updated.",
+            refs_count(count("created")),
+            refs_count(count("updated")),
+            refs_count(count("force-updated"))
+        ))
+    };
+    view! {
+        <div class="fetch-result">
+            {summary.map(|s| view! { <p>{s}</p> })}
+            <RefList refs=run.refs />
+        </div>
+    }
+}
+
+fn refs_count(n: usize) -> String {
+    if n == 1 { "1 ref".to_string() } else { format!("{n} refs") }
 }
 
 #[component]
@@ -212,24 +307,7 @@ fn Runs(runs: Vec<RunView>) -> impl IntoView {
                                 <li>
                                     {format!("{} · {} · {}", date_time(r.started_at), r.trigger, r.outcome)}
                                     {r.error.map(|e| view! { <span class="error">{format!(" — {e}")}</span> })}
-                                    <ul class="refs">
-                                        {r.refs
-                                            .into_iter()
-                                            .map(|c| {
-                                                let ids = format!(
-                                                    "{}..{}",
-                                                    c.old.as_deref().map(short_id).unwrap_or("0000000"),
-                                                    c.new.as_deref().map(short_id).unwrap_or("0000000"),
-                                                );
-                                                view! {
-                                                    <li>
-                                                        <code>{c.outcome}</code> " " {c.name} " " <code>{ids}</code>
-                                                        {c.reason.map(|r| format!(" ({r})"))}
-                                                    </li>
-                                                }
-                                            })
-                                            .collect_view()}
-                                    </ul>
+                                    <RefList refs=r.refs />
                                 </li>
                             }
                         })
@@ -238,4 +316,29 @@ fn Runs(runs: Vec<RunView>) -> impl IntoView {
             </details>
         }
     })
+}
+
+/// Per-ref results: outcome, name, old..new (the old id of every overwritten or deleted ref).
+#[component]
+fn RefList(refs: Vec<crate::model::RefChange>) -> impl IntoView {
+    view! {
+        <ul class="refs">
+            {refs
+                .into_iter()
+                .map(|c| {
+                    let ids = format!(
+                        "{}..{}",
+                        c.old.as_deref().map(short_id).unwrap_or("0000000"),
+                        c.new.as_deref().map(short_id).unwrap_or("0000000"),
+                    );
+                    view! {
+                        <li>
+                            <code>{c.outcome}</code> " " {c.name} " " <code>{ids}</code>
+                            {c.reason.map(|r| format!(" ({r})"))}
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
 }

@@ -359,9 +359,15 @@ pub struct RunRow {
 
 /// The latest runs of a mirror, newest first.
 pub async fn recent_runs(db: &Db, mirror_id: i64, limit: i64) -> Result<Vec<RunRow>, DbError> {
+    runs(db, mirror_id, 0, limit).await
+}
+
+/// A page of a mirror's runs, newest first.
+pub async fn runs(db: &Db, mirror_id: i64, offset: i64, limit: i64) -> Result<Vec<RunRow>, DbError> {
     with_conn!(db, |conn| Ok(mirror_syncs::table
         .filter(mirror_syncs::mirror_id.eq(mirror_id))
         .order(mirror_syncs::id.desc())
+        .offset(offset)
         .limit(limit)
         .select(RunRow::as_select())
         .load(conn)

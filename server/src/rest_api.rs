@@ -1,0 +1,301 @@
+//! The mirroring REST API under `/api/v4`, authenticated by a personal access token
+//! (`PRIVATE-TOKEN: <token>` or `Authorization: Bearer <token>`): `api` scope for changes,
+//! `api` or `read_api` for reading. Same validation, permissions and messages as the Settings
+//! page (both go through [`app::ssr::mirror_service`]). Errors are `{"message": "..."}`.
+//!
+//! `{project}` is the repository as `owner%2Frepo` (URL-encoded path) or its numeric id.
+//!
+//! | method | path | |
+//! |---|---|---|
+//! | GET | `/projects/{project}/mirrors` | push and pull mirrors |
+//! | POST | `/projects/{project}/mirrors` | `{"direction": "push"\|"pull", "remote": "owner/repo", "interval_minutes": 15}` |
+//! | GET, PATCH, DELETE | `/projects/{project}/mirrors/{id}` | PATCH: `{"interval_minutes": 30, "paused": true}` |
+//! | POST | `/projects/{project}/mirrors/{id}/sync` | Sync now |
+//! | GET | `/projects/{project}/mirrors/{id}/runs?page=1&per_page=20` | runs with per-ref results |
+//! | GET, POST | `/projects/{project}/fetches` | POST `{"remote": "owner/repo"}` starts a one-time fetch |
+//! | GET | `/projects/{project}/fetches/{id}`, `/projects/{project}/fetches/{id}/runs` | |
+
+use app::error::AppError;
+use app::model::{MirrorView, RunView};
+use app::model::TokenScope;
+use app::ssr::accounts::{self, User};
+use app::ssr::mirror_service::{self, Command};
+use app::ssr::mirrors::{self, Direction};
+use app::ssr::repos::{self, FoundRepo};
+use app::ssr::AppState;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+pub fn routes(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v4/projects/{project}/mirrors", get(list_mirrors).post(create_mirror))
+        .route("/api/v4/projects/{project}/mirrors/{id}", get(get_mirror).patch(update_mirror).delete(delete_mirror))
+        .route("/api/v4/projects/{project}/mirrors/{id}/sync", post(sync_mirror))
+        .route("/api/v4/projects/{project}/mirrors/{id}/runs", get(mirror_runs))
+        .route("/api/v4/projects/{project}/fetches", get(list_fetches).post(start_fetch))
+        .route("/api/v4/projects/{project}/fetches/{id}", get(get_fetch))
+        .route("/api/v4/projects/{project}/fetches/{id}/runs", get(fetch_runs))
+        .route("/api/v4/{*rest}", axum::routing::any(|| async { ApiError::from(AppError::NotFound) }))
+        .with_state(state)
+}
+
+/// An API error: the status and `{"message": ...}`.
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError { status, message: message.into() }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let message = match e {
+            AppError::Unauthenticated => "401 Unauthorized".to_string(),
+            AppError::Forbidden => "403 Forbidden".to_string(),
+            AppError::NotFound => "404 Not Found".to_string(),
+            other => other.to_string(),
+        };
+        ApiError { status, message }
+    }
+}
+
+impl From<app::ssr::db::DbError> for ApiError {
+    fn from(e: app::ssr::db::DbError) -> Self {
+        tracing::error!(error = %e, "API: database error");
+        AppError::Internal.into()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, format!("The request body is not valid: {}", e.body_text()))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(serde_json::json!({ "message": self.message }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer realm=\"GitBlixt API\""));
+        }
+        response
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Reading or changing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Read,
+    Write,
+}
+
+fn token_of(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers.get("private-token").and_then(|v| v.to_str().ok()) {
+        return Some(v.trim());
+    }
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer ")).map(str::trim)
+}
+
+/// The token's user, if its scopes allow `need`.
+async fn authenticate(state: &AppState, headers: &HeaderMap, need: Need) -> ApiResult<User> {
+    let token = token_of(headers).ok_or(AppError::Unauthenticated)?;
+    let (user, scopes) = accounts::authenticate_token(&state.db, token).await?.ok_or(AppError::Unauthenticated)?;
+    let allowed = scopes.iter().any(|s| match need {
+        Need::Read => matches!(s, TokenScope::Api | TokenScope::ReadApi),
+        Need::Write => *s == TokenScope::Api,
+    });
+    if !allowed {
+        let wanted = if need == Need::Read { "api or read_api" } else { "api" };
+        return Err(ApiError::new(StatusCode::FORBIDDEN, format!("403 Forbidden - insufficient scope: this request needs a token with the {wanted} scope.")));
+    }
+    Ok(user)
+}
+
+/// The user and the repository they administer.
+async fn project(state: &AppState, headers: &HeaderMap, project: &str, need: Need) -> ApiResult<(User, FoundRepo)> {
+    let user = authenticate(state, headers, need).await?;
+    let (owner, name) = match project.split_once('/') {
+        Some((o, n)) => (o.to_string(), n.to_string()),
+        None => {
+            let id: i64 = project.parse().map_err(|_| AppError::NotFound)?;
+            let found = repos::find_by_id(&state.db, id).await?.ok_or(AppError::NotFound)?;
+            (found.owner.name.clone(), found.repo.name.clone())
+        }
+    };
+    let found = mirror_service::administrable(state, Some(&user), &owner, &name).await?;
+    Ok((user, found))
+}
+
+/// The mirror `id` of the repository, if it is of the kind the path names (`fetches` or `mirrors`).
+async fn row(state: &AppState, repo: &FoundRepo, id: i64, fetch: bool) -> ApiResult<mirrors::MirrorRow> {
+    let m = mirror_service::mirror_of(state, repo, id).await?;
+    if (m.direction == Direction::Fetch.as_str()) != fetch {
+        return Err(AppError::NotFound.into());
+    }
+    Ok(m)
+}
+
+async fn one(state: &AppState, repo: &FoundRepo, id: i64, fetch: bool) -> ApiResult<Json<MirrorView>> {
+    let m = row(state, repo, id, fetch).await?;
+    Ok(Json(mirror_service::view(state, m).await?))
+}
+
+async fn list_mirrors(State(state): State<AppState>, Path(p): Path<String>, headers: HeaderMap) -> ApiResult<Json<Vec<MirrorView>>> {
+    let (_, repo) = project(&state, &headers, &p, Need::Read).await?;
+    let views = mirror_service::views(&state, repo.repo.id).await?;
+    Ok(Json(views.push.into_iter().chain(views.pull).collect()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewMirror {
+    direction: String,
+    remote: String,
+    interval_minutes: Option<i64>,
+}
+
+async fn create_mirror(
+    State(state): State<AppState>,
+    Path(p): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<NewMirror>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<MirrorView>)> {
+    let (user, repo) = project(&state, &headers, &p, Need::Write).await?;
+    let Json(new) = body?;
+    let interval = new.interval_minutes.map(|m| m.to_string());
+    let id = mirror_service::enable(&state, &user, &repo, &new.direction, &new.remote, interval.as_deref()).await?;
+    let Json(view) = one(&state, &repo, id, false).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn get_mirror(State(state): State<AppState>, Path((p, id)): Path<(String, i64)>, headers: HeaderMap) -> ApiResult<Json<MirrorView>> {
+    let (_, repo) = project(&state, &headers, &p, Need::Read).await?;
+    one(&state, &repo, id, false).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MirrorUpdate {
+    interval_minutes: Option<i64>,
+    paused: Option<bool>,
+}
+
+async fn update_mirror(
+    State(state): State<AppState>,
+    Path((p, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+    body: Result<Json<MirrorUpdate>, JsonRejection>,
+) -> ApiResult<Json<MirrorView>> {
+    let (_, repo) = project(&state, &headers, &p, Need::Write).await?;
+    let Json(update) = body?;
+    row(&state, &repo, id, false).await?;
+    if update.interval_minutes.is_none() && update.paused.is_none() {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "Nothing to change: give interval_minutes and/or paused."));
+    }
+    // The interval is validated before anything is written.
+    if let Some(minutes) = update.interval_minutes {
+        mirror_service::change_interval(&state, &repo, id, &minutes.to_string()).await?;
+    }
+    if let Some(paused) = update.paused {
+        mirror_service::command(&state, &repo, id, if paused { Command::Pause } else { Command::Resume }).await?;
+    }
+    one(&state, &repo, id, false).await
+}
+
+async fn delete_mirror(State(state): State<AppState>, Path((p, id)): Path<(String, i64)>, headers: HeaderMap) -> ApiResult<StatusCode> {
+    let (_, repo) = project(&state, &headers, &p, Need::Write).await?;
+    row(&state, &repo, id, false).await?;
+    mirror_service::command(&state, &repo, id, Command::Remove).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn sync_mirror(
+    State(state): State<AppState>,
+    Path((p, id)): Path<(String, i64)>,
+    headers: HeaderMap,
+) -> ApiResult<(StatusCode, Json<MirrorView>)> {
+    let (_, repo) = project(&state, &headers, &p, Need::Write).await?;
+    row(&state, &repo, id, false).await?;
+    mirror_service::command(&state, &repo, id, Command::Sync).await?;
+    let Json(view) = one(&state, &repo, id, false).await?;
+    Ok((StatusCode::ACCEPTED, Json(view)))
+}
+
+#[derive(Deserialize)]
+struct Page {
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+async fn runs(state: &AppState, repo: &FoundRepo, id: i64, fetch: bool, page: &Page) -> ApiResult<Json<Vec<RunView>>> {
+    row(state, repo, id, fetch).await?;
+    let per_page = page.per_page.unwrap_or(20);
+    let number = page.page.unwrap_or(1);
+    if !(1..=100).contains(&per_page) || number < 1 {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "page must be at least 1 and per_page between 1 and 100."));
+    }
+    let rows = mirrors::runs(&state.db, id, (number - 1) * per_page, per_page).await?;
+    Ok(Json(rows.into_iter().map(mirror_service::run_view).collect()))
+}
+
+async fn mirror_runs(
+    State(state): State<AppState>,
+    Path((p, id)): Path<(String, i64)>,
+    Query(page): Query<Page>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Vec<RunView>>> {
+    let (_, repo) = project(&state, &headers, &p, Need::Read).await?;
+    runs(&state, &repo, id, false, &page).await
+}
+
+async fn list_fetches(State(state): State<AppState>, Path(p): Path<String>, headers: HeaderMap) -> ApiResult<Json<Vec<MirrorView>>> {
+    let (_, repo) = project(&state, &headers, &p, Need::Read).await?;
+    Ok(Json(mirror_service::views(&state, repo.repo.id).await?.fetches))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewFetch {
+    remote: String,
+}
+
+async fn start_fetch(
+    State(state): State<AppState>,
+    Path(p): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<NewFetch>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<MirrorView>)> {
+    let (user, repo) = project(&state, &headers, &p, Need::Write).await?;
+    let Json(new) = body?;
+    let id = mirror_service::fetch(&state, &user, &repo, &new.remote).await?;
+    let Json(view) = one(&state, &repo, id, true).await?;
+    Ok((StatusCode::ACCEPTED, Json(view)))
+}
+
+async fn get_fetch(State(state): State<AppState>, Path((p, id)): Path<(String, i64)>, headers: HeaderMap) -> ApiResult<Json<MirrorView>> {
+    let (_, repo) = project(&state, &headers, &p, Need::Read).await?;
+    one(&state, &repo, id, true).await
+}
+
+async fn fetch_runs(
+    State(state): State<AppState>,
+    Path((p, id)): Path<(String, i64)>,
+    Query(page): Query<Page>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Vec<RunView>>> {
+    let (_, repo) = project(&state, &headers, &p, Need::Read).await?;
+    runs(&state, &repo, id, true, &page).await
+}
