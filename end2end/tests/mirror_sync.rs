@@ -2,121 +2,18 @@
 //! mirror's initial sync, every push to GitBlixt reaching GitHub, bursts coalescing, and the
 //! spec's error messages on the mirror.
 
+mod support;
+
 use app::github_repo::GithubRepo;
 use app::names::{RepoName, UserName};
 use app::ssr::accounts;
-use app::ssr::github::connection::{self, Tokens};
+use app::ssr::github::connection;
 use app::ssr::mirrors::{self, Direction};
-use gitblixt::config::{Config, GithubConfig};
-use github_double::github::{DoubleFault, GithubDouble, Permission};
+use github_double::github::{DoubleFault, Permission};
 use github_double::gitcli::ok;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-struct Setup {
-    _data: tempfile::TempDir,
-    double: GithubDouble,
-    server: gitblixt::Running,
-    work: tempfile::TempDir,
-}
-
-const PASSWORD: &str = "alice-password-1";
-
-impl Setup {
-    /// GitBlixt with `alice/project` whose push mirror points at `octocat/project` on the double,
-    /// alice's GitHub connection holding a token of octocat.
-    async fn start() -> (Self, i64) {
-        let double = GithubDouble::start().await.unwrap();
-        double.create_repo("octocat", "project", false);
-        let data = tempfile::tempdir().unwrap();
-        let mut config = Config::for_data_dir(data.path().to_path_buf());
-        config.github = GithubConfig { web_url: double.web_url.clone(), api_url: double.api_url.clone(), oauth_app: None };
-        let server = gitblixt::start(config).await.unwrap();
-        let st = server.state.clone();
-        let alice = accounts::create_user(&st.db, &UserName::parse("alice").unwrap(), PASSWORD, false).await.unwrap();
-        let repo = app::ssr::repos::create(&st.db, &st.store, &alice, &RepoName::parse("project").unwrap(), "", false).await.unwrap();
-        let token = double.issue_token("octocat", &["repo"]);
-        let tokens = Tokens { access: token.into(), refresh: None, scopes: vec!["repo".into()], expires_at: None, refresh_expires_at: None };
-        connection::store(&st.db, &st.cipher, alice.id, "octocat", 1, &tokens).await.unwrap();
-
-        let work = tempfile::tempdir().unwrap();
-        ok(work.path(), &["init", "-q", "-b", "main"]);
-        let setup = Setup { _data: data, double, server, work };
-        setup.commit("README", "hello\n");
-        setup.push(&["push", "-q", "origin", "main"]);
-        let remote = GithubRepo::parse("octocat/project").unwrap();
-        let mirror = mirrors::create(&st.db, repo.repo.id, alice.id, Direction::Push, &remote, None).await.unwrap();
-        (setup, mirror)
-    }
-
-    fn work(&self) -> &Path {
-        self.work.path()
-    }
-
-    fn commit(&self, file: &str, content: &str) -> String {
-        std::fs::write(self.work().join(file), content).unwrap();
-        ok(self.work(), &["add", "-A"]);
-        ok(self.work(), &["commit", "-q", "-m", file]);
-        ok(self.work(), &["rev-parse", "HEAD"]).trim().to_string()
-    }
-
-    fn push(&self, args: &[&str]) {
-        let url = format!("http://alice:{PASSWORD}@{}/alice/project.git", self.server.addr);
-        if !ok(self.work(), &["remote"]).contains("origin") {
-            ok(self.work(), &["remote", "add", "origin", &url]);
-        }
-        ok(self.work(), args);
-    }
-
-    fn gitblixt_refs(&self) -> std::collections::BTreeMap<String, String> {
-        let path = self.server.state.store.path(&UserName::parse("alice").unwrap(), &RepoName::parse("project").unwrap());
-        ok(&path, &["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags"])
-            .lines()
-            .filter_map(|l| l.split_once(' '))
-            .map(|(r, id)| (r.to_string(), id.to_string()))
-            .collect()
-    }
-
-    /// Waits (bounded) until GitHub's refs equal GitBlixt's.
-    async fn wait_in_sync(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ours = self.gitblixt_refs();
-            let theirs = self.double.refs("octocat", "project");
-            if ours == theirs {
-                return;
-            }
-            assert!(Instant::now() < deadline, "GitHub never caught up:\nGitBlixt {ours:?}\nGitHub {theirs:?}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Waits (bounded) until the queue has settled (no request pending, no lease held) in `status`.
-    async fn wait_settled(&self, mirror: i64, status: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let m = mirrors::get(&self.server.state.db, mirror).await.unwrap().unwrap();
-            if m.sync_requested_at.is_none() && m.leased_by.is_none() && m.status == status {
-                return;
-            }
-            assert!(Instant::now() < deadline, "the mirror never settled in {status}: {m:?}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Waits (bounded) until the mirror is in error with exactly `expected`.
-    async fn expect_error(&self, mirror: i64, expected: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let m = mirrors::get(&self.server.state.db, mirror).await.unwrap().unwrap();
-            if m.status == "error" && m.last_error.as_deref() == Some(expected) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "the mirror never showed {expected:?}: {m:?}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
+use support::{Setup, until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushes_to_gitblixt_reach_github() {
@@ -216,7 +113,7 @@ async fn only_the_owner_sees_and_changes_mirrors() {
     let repo = [("owner", "alice"), ("repo", "project")];
 
     assert_eq!(post("/api/get_mirrors", Some(&bob), &repo).await.unwrap().status(), 403);
-    assert_eq!(post("/api/get_mirrors", None, &repo).await.unwrap().status(), 403, "public repository: visible, not administrable");
+    assert_eq!(post("/api/get_mirrors", None, &repo).await.unwrap().status(), 401, "public repository: visible, but signed out");
     let remove = [("owner", "alice"), ("repo", "project"), ("id", id.as_str()), ("action", "remove")];
     assert_eq!(post("/api/mirror_action", Some(&bob), &remove).await.unwrap().status(), 403);
     let enable = [("owner", "alice"), ("repo", "project"), ("direction", "pull"), ("remote", "octocat/project"), ("interval", "5")];
@@ -280,4 +177,254 @@ async fn a_pull_mirror_fetches_github_into_gitblixt() {
     assert_eq!(main["old"], old.as_str());
     let tag = refs.as_array().unwrap().iter().find(|r| r["name"] == "refs/tags/v1").unwrap();
     assert_eq!(tag["outcome"], "deleted");
+}
+
+/// The fetch row of `remote` on a repository, once it exists.
+async fn fetch_row(st: &app::ssr::AppState, repository_id: i64, remote: &str) -> Option<mirrors::MirrorRow> {
+    mirrors::list_for_repository(&st.db, repository_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.direction == "fetch" && format!("{}/{}", m.remote_owner, m.remote_name) == remote)
+}
+
+/// Waits until the fetch of `remote` has run `runs` times and settled; returns its latest run's refs.
+async fn fetched(st: &app::ssr::AppState, repository_id: i64, remote: &str, runs: i64) -> Vec<serde_json::Value> {
+    until("the fetch ran", || async {
+        match fetch_row(st, repository_id, remote).await {
+            Some(m) => m.sync_requested_at.is_none() && m.leased_by.is_none() && mirrors::count_runs(&st.db, m.id).await.unwrap() == runs,
+            None => false,
+        }
+    })
+    .await;
+    let m = fetch_row(st, repository_id, remote).await.unwrap();
+    assert_eq!(m.status, "active", "the fetch failed: {:?}", m.last_error);
+    let run = mirrors::recent_runs(&st.db, m.id, 1).await.unwrap().remove(0);
+    serde_json::from_str::<Vec<serde_json::Value>>(&run.refs).unwrap()
+}
+
+fn outcome_of<'a>(refs: &'a [serde_json::Value], name: &str) -> Option<&'a str> {
+    refs.iter().find(|r| r["name"] == name).and_then(|r| r["outcome"].as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_time_fetch_public_without_a_connection_private_with_the_token() {
+    let (s, _) = Setup::start().await;
+    let st = s.server.state.clone();
+    let base = s.server.url();
+    let (up, public) = support::github_repo_with_commit(&s.double, "octocat", "public-lib", false);
+    let (_up2, private) = support::github_repo_with_commit(&s.double, "octocat", "private-lib", true);
+
+    // dave has no GitHub connection at all.
+    let dave = support::Browser::sign_up(&base, "dave").await;
+    let created = dave.post("/api/create_repository", &[("name", "copy"), ("description", ""), ("visibility", "public")]).await;
+    assert!(created.status().is_success(), "{}", created.status());
+    let copy = app::ssr::repos::find(&st.db, "dave", "copy").await.unwrap().unwrap();
+    let copy_path = st.store.path(&UserName::parse("dave").unwrap(), &RepoName::parse("copy").unwrap());
+    let fetch = |remote: &'static str| {
+        let dave = &dave;
+        async move { dave.post("/api/fetch_from_remote", &[("owner", "dave"), ("repo", "copy"), ("remote", remote)]).await }
+    };
+
+    // Public: fetched anonymously, every branch and tag created.
+    assert!(fetch("octocat/public-lib").await.status().is_success());
+    let refs = fetched(&st, copy.repo.id, "octocat/public-lib", 1).await;
+    assert_eq!(support::refs_of(&copy_path), support::refs_of(&public));
+    assert_eq!(outcome_of(&refs, "refs/heads/main"), Some("created"));
+    assert_eq!(outcome_of(&refs, "refs/tags/v1"), Some("created"));
+    assert!(
+        s.double.requests().iter().filter(|r| r.path.starts_with("/octocat/public-lib.git")).all(|r| r.authorization.is_none()),
+        "a public repository is fetched without authentication"
+    );
+
+    // GitHub moves on (a new commit, a new branch, a deleted tag); Fetch again brings the new
+    // refs, and deletes nothing.
+    std::fs::write(up.path().join("b.txt"), "b\n").unwrap();
+    ok(up.path(), &["add", "-A"]);
+    ok(up.path(), &["commit", "-q", "-m", "b"]);
+    ok(up.path(), &["push", "-q", public.to_str().unwrap(), "main", "main:refs/heads/feature"]);
+    ok(&public, &["tag", "-d", "v1"]);
+    let v1 = support::refs_of(&copy_path)["refs/tags/v1"].clone();
+    assert!(fetch("octocat/public-lib").await.status().is_success());
+    let refs = fetched(&st, copy.repo.id, "octocat/public-lib", 2).await;
+    assert_eq!(outcome_of(&refs, "refs/heads/main"), Some("updated"));
+    assert_eq!(outcome_of(&refs, "refs/heads/feature"), Some("created"));
+    let local = support::refs_of(&copy_path);
+    assert_eq!(local["refs/heads/main"], support::refs_of(&public)["refs/heads/main"]);
+    assert_eq!(local["refs/tags/v1"], v1, "a one-time fetch never deletes");
+    assert!(!refs.iter().any(|r| r["outcome"] == "deleted"));
+
+    // Private without a connection: refused at once with what to do, nothing queued.
+    let (status, body) = dave.post_err("/api/fetch_from_remote", &[("owner", "dave"), ("repo", "copy"), ("remote", "octocat/private-lib")]).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("Repository not found (404): verify that octocat/private-lib is the correct owner/repo and that the repository exists on GitHub."), "{body}");
+    assert!(body.contains("connect your GitHub account"), "{body}");
+    assert!(fetch_row(&st, copy.repo.id, "octocat/private-lib").await.is_none());
+
+    // Private with alice's connection (octocat's token): fetched with the token.
+    let alice = support::Browser::sign_in(&base, "alice", support::PASSWORD).await;
+    let res = alice.post("/api/fetch_from_remote", &[("owner", "alice"), ("repo", "project"), ("remote", "https://github.com/octocat/private-lib.git")]).await;
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    let project = app::ssr::repos::find(&st.db, "alice", "project").await.unwrap().unwrap();
+    let refs = fetched(&st, project.repo.id, "octocat/private-lib", 1).await;
+    assert_eq!(outcome_of(&refs, "refs/tags/v1"), Some("created"));
+    assert_eq!(s.gitblixt_refs()["refs/tags/v1"], support::refs_of(&private)["refs/tags/v1"]);
+    assert!(
+        s.double.requests().iter().filter(|r| r.path.starts_with("/octocat/private-lib.git")).any(|r| r.authorization.is_some()),
+        "a private repository is fetched with the connected token"
+    );
+    // A fetch never writes to GitHub.
+    assert!(!s.double.requests().iter().any(|r| r.path.ends_with("git-receive-pack") && r.path.contains("-lib")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sync_now_clicks_make_one_run() {
+    // One worker, kept busy by a slow sync of another mirror, so both clicks land while queued.
+    let (s, mirror) = Setup::start_with(|c| c.sync.workers = 1).await;
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+    let st = s.server.state.clone();
+    let m = mirrors::get(&st.db, mirror).await.unwrap().unwrap();
+    s.double.create_repo("octocat", "slow", false);
+    s.double.set_fault(DoubleFault { latency: Duration::from_millis(1500), ..DoubleFault::default() });
+    let slow = mirrors::create(&st.db, m.repository_id, m.user_id, Direction::Push, &GithubRepo::parse("octocat/slow").unwrap(), None).await.unwrap();
+    st.sync_wake.notify_waiters();
+    until("the other mirror is syncing", || async { mirrors::get(&st.db, slow).await.unwrap().unwrap().leased_by.is_some() }).await;
+
+    let before = mirrors::count_runs(&st.db, mirror).await.unwrap();
+    let alice = support::Browser::sign_in(&s.server.url(), "alice", support::PASSWORD).await;
+    let id = mirror.to_string();
+    let click = [("owner", "alice"), ("repo", "project"), ("id", id.as_str()), ("action", "sync")];
+    assert!(alice.post("/api/mirror_action", &click).await.status().is_success());
+    assert!(alice.post("/api/mirror_action", &click).await.status().is_success());
+    assert!(mirrors::get(&st.db, mirror).await.unwrap().unwrap().leased_by.is_none(), "both clicks landed while queued");
+    s.double.set_fault(DoubleFault::default());
+    s.wait_settled(slow, "active").await;
+    s.wait_settled(mirror, "active").await;
+    assert_eq!(mirrors::count_runs(&st.db, mirror).await.unwrap() - before, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_mirror_never_runs_and_resume_catches_up() {
+    let (s, mirror) = Setup::start().await;
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+    let st = s.server.state.clone();
+    let m = mirrors::get(&st.db, mirror).await.unwrap().unwrap();
+    // A second push mirror of the same repository shows when the push has been handled.
+    s.double.create_repo("octocat", "sentinel", false);
+    let sentinel = mirrors::create(&st.db, m.repository_id, m.user_id, Direction::Push, &GithubRepo::parse("octocat/sentinel").unwrap(), None).await.unwrap();
+    st.sync_wake.notify_waiters();
+    s.wait_settled(sentinel, "active").await;
+
+    let alice = support::Browser::sign_in(&s.server.url(), "alice", support::PASSWORD).await;
+    let id = mirror.to_string();
+    let action = |a: &'static str| [("owner", "alice"), ("repo", "project"), ("id", id.as_str()), ("action", a)];
+    assert!(alice.post("/api/mirror_action", &action("pause")).await.status().is_success());
+    let runs = mirrors::count_runs(&st.db, mirror).await.unwrap();
+    let before = s.double.refs("octocat", "project");
+
+    s.commit("while-paused.txt", "x\n");
+    s.push(&["push", "-q", "origin", "main"]);
+    until("the sentinel mirror has the push", || async { s.double.refs("octocat", "sentinel") == s.gitblixt_refs() }).await;
+    s.wait_settled(sentinel, "active").await;
+    let paused = mirrors::get(&st.db, mirror).await.unwrap().unwrap();
+    assert!(paused.paused && paused.sync_requested_at.is_none() && paused.leased_by.is_none());
+    assert_eq!(mirrors::count_runs(&st.db, mirror).await.unwrap(), runs, "a paused mirror never runs");
+    assert_eq!(s.double.refs("octocat", "project"), before);
+    let (status, body) = alice.post_err("/api/mirror_action", &action("sync")).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("This mirror is paused: resume it to sync."), "{body}");
+
+    assert!(alice.post("/api/mirror_action", &action("resume")).await.status().is_success());
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_or_revoked_tokens_say_so_and_reconnecting_recovers() {
+    let (s, mirror) = Setup::start().await;
+    s.wait_in_sync().await;
+    let st = s.server.state.clone();
+    let user_id = mirrors::get(&st.db, mirror).await.unwrap().unwrap().user_id;
+    let reconnect = |token: String| {
+        let st = st.clone();
+        async move {
+            let tokens = connection::Tokens { access: token.into(), refresh: None, scopes: vec!["repo".into()], expires_at: None, refresh_expires_at: None };
+            connection::store(&st.db, &st.cipher, user_id, "octocat", 1, &tokens).await.unwrap();
+        }
+    };
+
+    s.double.expire_token(&s.token);
+    s.commit("a.txt", "a\n");
+    s.push(&["push", "-q", "origin", "main"]);
+    s.expect_error(mirror, "OAuth token has expired").await;
+
+    let fresh = s.double.issue_token("octocat", &["repo"]);
+    reconnect(fresh.clone()).await;
+    s.commit("b.txt", "b\n");
+    s.push(&["push", "-q", "origin", "main"]);
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+
+    s.double.revoke_token(&fresh);
+    s.commit("c.txt", "c\n");
+    s.push(&["push", "-q", "origin", "main"]);
+    s.expect_error(mirror, "OAuth token has expired").await;
+    // Auth errors wait for the next trigger: no retry is scheduled by itself.
+    let m = mirrors::get(&st.db, mirror).await.unwrap().unwrap();
+    assert!(m.retry_at.is_none() && m.sync_requested_at.is_none(), "{m:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_mirror_syncs_on_its_interval_and_never_empties_the_repository() {
+    let (s, _) = Setup::start().await;
+    let st = s.server.state.clone();
+    let (up, upstream) = support::github_repo_with_commit(&s.double, "octocat", "scheduled", false);
+    let alice = accounts::find_user(&st.db, "alice").await.unwrap().unwrap();
+    let local = app::ssr::repos::create(&st.db, &st.store, &alice, &RepoName::parse("scheduled").unwrap(), "", false).await.unwrap();
+    let local_path = st.store.path(&UserName::parse("alice").unwrap(), &RepoName::parse("scheduled").unwrap());
+    let mirror = mirrors::create(&st.db, local.repo.id, alice.id, Direction::Pull, &GithubRepo::parse("octocat/scheduled").unwrap(), Some(5)).await.unwrap();
+    st.sync_wake.notify_waiters();
+    s.wait_settled(mirror, "active").await;
+    assert_eq!(support::refs_of(&local_path), support::refs_of(&upstream));
+
+    // GitHub gets a commit; the interval passes (the next sync time is moved to now, as if five
+    // minutes went by): the scheduler syncs by itself.
+    std::fs::write(up.path().join("b.txt"), "b\n").unwrap();
+    ok(up.path(), &["add", "-A"]);
+    ok(up.path(), &["commit", "-q", "-m", "b"]);
+    ok(up.path(), &["push", "-q", upstream.to_str().unwrap(), "main"]);
+    set_next_sync(&st, mirror, app::ssr::db::now() - 1).await;
+    until("the scheduled sync brought the commit", || async { support::refs_of(&local_path) == support::refs_of(&upstream) }).await;
+    s.wait_settled(mirror, "active").await;
+    assert_eq!(mirrors::recent_runs(&st.db, mirror, 1).await.unwrap()[0].trigger, "schedule");
+
+    // The GitHub repository is emptied (deleted and re-created): the mirror refuses to delete
+    // every branch and tag here and says why.
+    let before = support::refs_of(&local_path);
+    s.double.delete_repo("octocat", "scheduled");
+    s.double.create_repo("octocat", "scheduled", false);
+    mirrors::request_sync(&st.db, mirror, mirrors::Trigger::Manual).await.unwrap();
+    st.sync_wake.notify_waiters();
+    s.expect_error(
+        mirror,
+        "The GitHub repository has no branches or tags, so nothing was fetched and nothing here was deleted. Push to the GitHub repository, or pause or remove this pull mirror.",
+    )
+    .await;
+    assert_eq!(support::refs_of(&local_path), before);
+    // A pull mirror never writes to GitHub.
+    assert!(!s.double.requests().iter().any(|r| r.path.starts_with("/octocat/scheduled.git") && r.path.ends_with("git-receive-pack")));
+}
+
+async fn set_next_sync(st: &app::ssr::AppState, mirror: i64, at: i64) {
+    use diesel::{ExpressionMethods, QueryDsl};
+    use diesel_async::RunQueryDsl;
+    let app::ssr::db::Db::Sqlite(pool) = &st.db else { panic!("tests use SQLite") };
+    let mut conn = pool.get().await.unwrap();
+    diesel::update(app::ssr::schema::mirrors::table.find(mirror))
+        .set(app::ssr::schema::mirrors::next_sync_at.eq(Some(at)))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
 }

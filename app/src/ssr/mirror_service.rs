@@ -229,7 +229,10 @@ pub async fn command(state: &AppState, repo: &FoundRepo, id: i64, command: Comma
             mirrors::set_paused(&state.db, repo.repo.id, id, true).await?;
         }
         Command::Resume => {
+            // Pushes (or GitHub changes) made while paused are caught up at once.
             mirrors::set_paused(&state.db, repo.repo.id, id, false).await?;
+            mirrors::clear_backoff(&state.db, id).await?;
+            mirrors::request_sync(&state.db, id, Trigger::Manual).await?;
         }
         Command::Remove => {
             mirrors::delete(&state.db, repo.repo.id, id).await?;

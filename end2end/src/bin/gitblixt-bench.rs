@@ -73,7 +73,6 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 async fn run() -> Result<(), String> {
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
-    if std::env::var("TMP_ONLY_PM").is_ok() { let work = scratch.path().join("work"); std::fs::create_dir(&work).map_err(|e| e.to_string())?; build_history(&work)?; return push_mirror::run(scratch.path(), &work).await; }
     let work = scratch.path().join("work");
     std::fs::create_dir(&work).map_err(|e| e.to_string())?;
     build_history(&work)?;

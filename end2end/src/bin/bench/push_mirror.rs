@@ -267,6 +267,7 @@ fn one_push(b: &Bench, n: usize) -> Result<(Sample, Instant), String> {
 
 pub async fn run(scratch: &Path, history: &Path) -> Result<(), String> {
     let b = setup(scratch, history).await?;
+    let commits = git(&b.work, &["rev-list", "--count", "main"])?.trim().to_string();
 
     // 1. Latency, one push at a time; the reference push to the double after each settled run.
     let mut samples = Vec::new();
@@ -291,8 +292,7 @@ pub async fn run(scratch: &Path, history: &Path) -> Result<(), String> {
     let reference = stats(reference);
 
     println!(
-        "Push mirror: GitBlixt → GitHub double, a {}-commit repository, {} sync workers, default settings",
-        git(&b.work, &["rev-list", "--count", "main"])?.trim(),
+        "Push mirror: GitBlixt → GitHub double (repository of {commits} commits; sync service defaults: {} workers)",
         gitblixt::sync::SyncConfig::default().workers
     );
     println!();
