@@ -1,0 +1,105 @@
+//! A GitBlixt process killed in the middle of a sync loses nothing: the run's lease expires and
+//! another process (here: the restarted server) runs the sync to completion. Uses the real
+//! `gitblixt` binary, killed with SIGKILL.
+
+mod support;
+
+use app::github_repo::GithubRepo;
+use app::names::{RepoName, UserName};
+use app::ssr::accounts;
+use app::ssr::github::connection::{self, Tokens};
+use app::ssr::mirrors::{self, Direction};
+use gitblixt::config::{Config, GithubConfig};
+use github_double::github::{DoubleFault, GithubDouble};
+use github_double::gitcli::ok;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use support::until;
+
+/// The `gitblixt` binary: `GITBLIXT_BIN`, else the one cargo built next to this test.
+fn gitblixt_bin() -> PathBuf {
+    if let Ok(bin) = std::env::var("GITBLIXT_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(|deps| deps.parent()).unwrap().join("gitblixt");
+    assert!(bin.exists(), "{} is missing: build it with `cargo build -p gitblixt` (make cargo-test does)", bin.display());
+    bin
+}
+
+fn serve(data: &std::path::Path, double: &GithubDouble, log: &str) -> Child {
+    let log = std::fs::File::create(data.join(log)).unwrap();
+    Command::new(gitblixt_bin())
+        .arg("serve")
+        .env("GITBLIXT_DATA", data)
+        .env("GITBLIXT_ADDR", "127.0.0.1:0")
+        .env("GITHUB_URL", &double.web_url)
+        .env("GITHUB_API_URL", &double.api_url)
+        // A run may take 4 s, so a dead run's lease lasts 8 s.
+        .env("GITBLIXT_SYNC_TIMEOUT", "4")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_killed_midway_is_completed_after_its_lease_expires() {
+    let double = GithubDouble::start().await.unwrap();
+    double.create_repo("octocat", "project", false);
+    let data = tempfile::tempdir().unwrap();
+    let mut config = Config::for_data_dir(data.path().to_path_buf());
+    config.github = GithubConfig { web_url: double.web_url.clone(), api_url: double.api_url.clone(), oauth_app: None };
+    // This process only prepares and observes the database; the servers are child processes.
+    let st = gitblixt::open_state(&config, "http://127.0.0.1".into()).await.unwrap();
+    let alice = accounts::create_user(&st.db, &UserName::parse("alice").unwrap(), "alice-password-1", false).await.unwrap();
+    let repo = app::ssr::repos::create(&st.db, &st.store, &alice, &RepoName::parse("project").unwrap(), "", false).await.unwrap();
+    let tokens = Tokens { access: double.issue_token("octocat", &["repo"]).into(), refresh: None, scopes: vec!["repo".into()], expires_at: None, refresh_expires_at: None };
+    connection::store(&st.db, &st.cipher, alice.id, "octocat", 1, &tokens).await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    ok(work.path(), &["init", "-q", "-b", "main"]);
+    std::fs::write(work.path().join("README"), "hello\n").unwrap();
+    ok(work.path(), &["add", "-A"]);
+    ok(work.path(), &["commit", "-q", "-m", "hello"]);
+    ok(work.path(), &["tag", "v1"]);
+    let local = st.store.path(&UserName::parse("alice").unwrap(), &RepoName::parse("project").unwrap());
+    ok(work.path(), &["push", "-q", local.to_str().unwrap(), "main", "--tags"]);
+
+    // GitHub answers slowly, so the first server is surely mid-sync when it is killed.
+    double.set_fault(DoubleFault { latency: Duration::from_secs(3), ..DoubleFault::default() });
+    let mirror = mirrors::create(&st.db, repo.repo.id, alice.id, Direction::Push, &GithubRepo::parse("octocat/project").unwrap(), None).await.unwrap();
+    let mut first = serve(data.path(), &double, "first.log");
+    until("the first server is syncing", || async { mirrors::get(&st.db, mirror).await.unwrap().unwrap().leased_by.is_some() }).await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let dead = mirrors::get(&st.db, mirror).await.unwrap().unwrap();
+    assert!(dead.leased_by.is_some() && dead.sync_requested_at.is_some(), "the killed run left its lease and request: {dead:?}");
+    assert!(double.refs("octocat", "project").is_empty(), "nothing reached GitHub before the kill");
+    assert_eq!(mirrors::count_runs(&st.db, mirror).await.unwrap(), 0);
+
+    // A new server takes the work over once the dead run's lease has expired, and completes it.
+    double.set_fault(DoubleFault::default());
+    let mut second = serve(data.path(), &double, "second.log");
+    let local_refs = support::refs_of(&local);
+    until("GitHub has every ref", || async { double.refs("octocat", "project") == local_refs }).await;
+    until("the mirror is active", || async {
+        let m = mirrors::get(&st.db, mirror).await.unwrap().unwrap();
+        m.status == "active" && m.leased_by.is_none() && m.sync_requested_at.is_none()
+    })
+    .await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let runs = mirrors::recent_runs(&st.db, mirror, 10).await.unwrap();
+    assert_eq!(runs.len(), 1, "exactly one completed run");
+    assert_eq!(runs[0].outcome, "success");
+    assert!(
+        runs[0].started_at >= dead.leased_until.unwrap(),
+        "the second server waited for the lease to expire ({} < {})",
+        runs[0].started_at,
+        dead.leased_until.unwrap()
+    );
+    let log = std::fs::read_to_string(data.path().join("second.log")).unwrap_or_default();
+    assert!(log.contains("mirror synced"), "{log}");
+}
