@@ -428,3 +428,33 @@ async fn set_next_sync(st: &app::ssr::AppState, mirror: i64, at: i64) {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_pushes_makes_a_few_runs_and_the_final_state() {
+    let (s, mirror) = Setup::start().await;
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+    let st = s.server.state.clone();
+    let repository_id = mirrors::get(&st.db, mirror).await.unwrap().unwrap().repository_id;
+    let before = mirrors::count_runs(&st.db, mirror).await.unwrap();
+    // One real push changes the refs; then the "refs updated" events of 29 more pushes arrive,
+    // one every 150 ms (about 4.5 s in all — each alone would be a run of its own, since a run
+    // takes less than that here).
+    s.commit("burst.txt", "burst\n");
+    s.push(&["push", "-q", "origin", "main"]);
+    let mut pace = tokio::time::interval(Duration::from_millis(150));
+    for _ in 0..29 {
+        pace.tick().await;
+        st.events.publish_refs_updated(app::ssr::events::RefsUpdated {
+            repository_id,
+            repository: "alice/project".into(),
+            pusher_id: 1,
+            pusher: "alice".into(),
+            updates: Vec::new(),
+        });
+    }
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+    let runs = mirrors::count_runs(&st.db, mirror).await.unwrap() - before;
+    assert!((1..=5).contains(&runs), "{runs} runs for 30 pushes");
+}

@@ -247,7 +247,8 @@ async fn runs(state: &AppState, repo: &FoundRepo, id: i64, fetch: bool, page: &P
     if !(1..=100).contains(&per_page) || number < 1 {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "page must be at least 1 and per_page between 1 and 100."));
     }
-    let rows = mirrors::runs(&state.db, id, (number - 1) * per_page, per_page).await?;
+    // A page far past the end is empty (saturating: a huge page number must not overflow).
+    let rows = mirrors::runs(&state.db, id, (number - 1).saturating_mul(per_page), per_page).await?;
     Ok(Json(rows.into_iter().map(mirror_service::run_view).collect()))
 }
 

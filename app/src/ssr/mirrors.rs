@@ -6,6 +6,11 @@
 //! and releases the lease, clearing the request only if no newer one arrived meanwhile — so a
 //! request during a run makes exactly one follow-up run, and a crashed run's request is still
 //! there when its lease expires.
+//!
+//! Bursts of pushes coalesce: a push to an idle mirror runs at once, but a push arriving while the
+//! mirror runs or within [`BURST_WINDOW_MS`] after its last run waits until no push came for
+//! [`QUIET_MS`], and never more than [`MAX_DELAY_MS`] after the first waiting push — so 50 pushes
+//! in a few seconds make a few runs, and the last push still reaches GitHub within seconds.
 
 use super::db::{Db, DbError, now};
 use super::schema::{mirror_syncs, mirrors};
@@ -60,6 +65,21 @@ impl Trigger {
     }
 }
 
+/// A push this soon after the mirror's last run is part of a burst.
+pub const BURST_WINDOW_MS: i64 = 1000;
+/// A push in a burst waits until no other push came for this long...
+pub const QUIET_MS: i64 = 400;
+/// ...but at most this long after the first waiting push.
+pub const MAX_DELAY_MS: i64 = 2000;
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, diesel::Queryable, diesel::Selectable)]
 #[diesel(table_name = mirrors)]
 pub struct MirrorRow {
@@ -84,6 +104,11 @@ pub struct MirrorRow {
     pub failure_count: i64,
     pub retry_at: Option<i64>,
     pub created_at: i64,
+    /// When the oldest request not yet taken by a run came (ms).
+    pub pending_since_ms: Option<i64>,
+    /// A burst's request is not run before this (ms).
+    pub debounce_until_ms: Option<i64>,
+    pub last_finished_ms: Option<i64>,
 }
 
 /// A mirror a worker holds the lease of.
@@ -121,6 +146,7 @@ pub async fn create(
             mirrors::requested_trigger.eq(Some(trigger.as_str())),
             mirrors::request_seq.eq(1_i64),
             mirrors::created_at.eq(at),
+            mirrors::pending_since_ms.eq(Some(now_ms())),
         ))
         .returning(mirrors::id)
         .get_result::<i64>(conn)
@@ -140,15 +166,24 @@ pub async fn list_for_repository(db: &Db, repository_id: i64) -> Result<Vec<Mirr
         .await?))
 }
 
-/// Asks for a sync of one mirror (idempotent while one is pending). Returns whether the mirror exists.
+/// Asks for a sync of one mirror (idempotent while one is pending). Returns whether the mirror
+/// exists. Anything but a push runs without waiting (a burst's wait is lifted).
 pub async fn request_sync(db: &Db, mirror_id: i64, trigger: Trigger) -> Result<bool, DbError> {
     let at = now();
+    let at_ms = now_ms();
     with_conn!(db, |conn| {
         // Keep the time of the oldest pending request (fair ordering), bump the sequence number.
         diesel::update(mirrors::table.find(mirror_id).filter(mirrors::sync_requested_at.is_null()))
             .set((mirrors::sync_requested_at.eq(Some(at)), mirrors::requested_trigger.eq(Some(trigger.as_str()))))
             .execute(conn)
             .await?;
+        diesel::update(mirrors::table.find(mirror_id).filter(mirrors::pending_since_ms.is_null()))
+            .set(mirrors::pending_since_ms.eq(Some(at_ms)))
+            .execute(conn)
+            .await?;
+        if trigger != Trigger::Push {
+            diesel::update(mirrors::table.find(mirror_id)).set(mirrors::debounce_until_ms.eq(None::<i64>)).execute(conn).await?;
+        }
         let n = diesel::update(mirrors::table.find(mirror_id))
             .set(mirrors::request_seq.eq(mirrors::request_seq + 1))
             .execute(conn)
@@ -159,21 +194,42 @@ pub async fn request_sync(db: &Db, mirror_id: i64, trigger: Trigger) -> Result<b
 
 /// Asks for a sync of every push mirror of a repository (after a push). Returns how many.
 pub async fn request_push_mirrors(db: &Db, repository_id: i64) -> Result<usize, DbError> {
-    let ids: Vec<i64> = with_conn!(db, |conn| Ok::<_, DbError>(
+    let found: Vec<MirrorRow> = with_conn!(db, |conn| Ok::<_, DbError>(
         mirrors::table
             .filter(mirrors::repository_id.eq(repository_id))
             .filter(mirrors::direction.eq(Direction::Push.as_str()))
             .filter(mirrors::paused.eq(false))
-            .select(mirrors::id)
+            .select(MirrorRow::as_select())
             .load(conn)
             .await?
     ))?;
-    for id in &ids {
+    for m in &found {
         // A push also lifts the backoff of a mirror in error: it retries on the next trigger.
-        clear_backoff(db, *id).await?;
-        request_sync(db, *id, Trigger::Push).await?;
+        clear_backoff(db, m.id).await?;
+        request_sync(db, m.id, Trigger::Push).await?;
+        let at_ms = now_ms();
+        let in_burst = m.leased_by.is_some() || m.last_finished_ms.is_some_and(|t| t >= at_ms - BURST_WINDOW_MS);
+        let until = in_burst.then(|| (at_ms + QUIET_MS).min(m.pending_since_ms.unwrap_or(at_ms) + MAX_DELAY_MS));
+        with_conn!(db, |conn| Ok::<_, DbError>(
+            diesel::update(mirrors::table.find(m.id)).set(mirrors::debounce_until_ms.eq(until)).execute(conn).await?
+        ))?;
     }
-    Ok(ids.len())
+    Ok(found.len())
+}
+
+/// When the earliest waiting burst becomes runnable (ms), if one is waiting (and nothing but its
+/// wait holds it back).
+pub async fn next_debounce_ms(db: &Db) -> Result<Option<i64>, DbError> {
+    let at = now();
+    with_conn!(db, |conn| Ok(mirrors::table
+        .filter(mirrors::sync_requested_at.is_not_null())
+        .filter(mirrors::paused.eq(false))
+        .filter(mirrors::leased_until.is_null().or(mirrors::leased_until.lt(at)))
+        .filter(mirrors::retry_at.is_null().or(mirrors::retry_at.le(at)))
+        .filter(mirrors::debounce_until_ms.is_not_null())
+        .select(diesel::dsl::min(mirrors::debounce_until_ms))
+        .first::<Option<i64>>(conn)
+        .await?))
 }
 
 /// Claims the oldest runnable requested mirror for `worker` for `lease_seconds`.
@@ -186,6 +242,7 @@ pub async fn claim_next(db: &Db, worker: &str, lease_seconds: i64) -> Result<Opt
                 .filter(mirrors::paused.eq(false))
                 .filter(mirrors::leased_until.is_null().or(mirrors::leased_until.lt(at)))
                 .filter(mirrors::retry_at.is_null().or(mirrors::retry_at.le(at)))
+                .filter(mirrors::debounce_until_ms.is_null().or(mirrors::debounce_until_ms.le(now_ms())))
                 .order(mirrors::sync_requested_at.asc())
                 .select(MirrorRow::as_select())
                 .first(conn)
@@ -202,7 +259,12 @@ pub async fn claim_next(db: &Db, worker: &str, lease_seconds: i64) -> Result<Opt
                     .filter(mirrors::request_seq.eq(mirror.request_seq))
                     .filter(mirrors::paused.eq(false)),
             )
-            .set((mirrors::leased_by.eq(Some(worker)), mirrors::leased_until.eq(Some(at + lease_seconds))))
+            // A request arriving from now on waits for the next run: its time starts afresh.
+            .set((
+                mirrors::leased_by.eq(Some(worker)),
+                mirrors::leased_until.eq(Some(at + lease_seconds)),
+                mirrors::pending_since_ms.eq(None::<i64>),
+            ))
             .execute(conn)
             .await?
         ))?;
@@ -265,9 +327,15 @@ pub async fn finish(db: &Db, claimed: &Claimed, worker: &str, end: &RunEnd) -> R
                 }
             }
         }
+        diesel::update(mirrors::table.find(id)).set(mirrors::last_finished_ms.eq(Some(now_ms()))).execute(conn).await?;
         if !matches!(end, RunEnd::Failed { retry_at: Some(_), .. }) {
             diesel::update(mirrors::table.find(id).filter(mirrors::request_seq.eq(claimed.seq)))
-                .set((mirrors::sync_requested_at.eq(None::<i64>), mirrors::requested_trigger.eq(None::<String>)))
+                .set((
+                    mirrors::sync_requested_at.eq(None::<i64>),
+                    mirrors::requested_trigger.eq(None::<String>),
+                    mirrors::pending_since_ms.eq(None::<i64>),
+                    mirrors::debounce_until_ms.eq(None::<i64>),
+                ))
                 .execute(conn)
                 .await?;
         }

@@ -97,6 +97,9 @@ diesel::table! {
         failure_count -> BigInt,
         retry_at -> Nullable<BigInt>,
         created_at -> BigInt,
+        pending_since_ms -> Nullable<BigInt>,
+        debounce_until_ms -> Nullable<BigInt>,
+        last_finished_ms -> Nullable<BigInt>,
     }
 }
 

@@ -123,9 +123,15 @@ async fn worker_loop(state: AppState, wake: Arc<Notify>, config: SyncConfig, wor
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "claiming a mirror sync failed"),
         }
+        // Sleep until woken, the next poll, or the end of the earliest waiting burst.
+        let mut nap = config.poll;
+        if let Ok(Some(due)) = mirrors::next_debounce_ms(&state.db).await {
+            let wait = (due - mirrors::now_ms()).max(10) as u64;
+            nap = nap.min(Duration::from_millis(wait));
+        }
         tokio::select! {
             _ = notified => {}
-            _ = tokio::time::sleep(config.poll) => {}
+            _ = tokio::time::sleep(nap) => {}
         }
     }
 }

@@ -4,8 +4,10 @@
 //!
 //! 1. Latency: `PUSHES` sequential pushes of one commit; for each, the time from `git push` to
 //!    GitBlixt returning until the double's bare repository has the new ref value (its ref files
-//!    read every millisecond). Each push waits for the previous mirror run to have settled. The
-//!    reference, interleaved: one `git push` of one commit straight to the double.
+//!    read every millisecond). Each push waits for the previous mirror run to have settled and
+//!    comes at least `mirrors::BURST_WINDOW_MS` after it (an isolated push: pushes closer together
+//!    are a burst, which the queue coalesces on purpose). The reference, interleaved: one
+//!    `git push` of one commit straight to the double.
 //! 2. Burst: `PUSHES` pushes back to back (new commits on main, a few tags and branches), then the
 //!    time from the last push until the double's heads and tags equal GitBlixt's, and how many
 //!    mirror runs the burst took.
@@ -123,6 +125,16 @@ struct Bench {
 impl Bench {
     fn state(&self) -> &AppState {
         &self.server.state
+    }
+
+    /// Lets the burst window after the mirror's last run pass, so the next push is an isolated one.
+    async fn wait_isolated(&self) -> Result<(), String> {
+        let m = mirrors::get(&self.state().db, self.mirror).await.map_err(err)?.ok_or("the mirror disappeared")?;
+        let left = m.last_finished_ms.map_or(0, |t| t + mirrors::BURST_WINDOW_MS - mirrors::now_ms());
+        if left > 0 {
+            tokio::time::sleep(Duration::from_millis(left as u64 + 1)).await;
+        }
+        Ok(())
     }
 
     /// Waits (bounded) until the mirror row has no request pending and no lease held; fails on an error.
@@ -273,6 +285,7 @@ pub async fn run(scratch: &Path, history: &Path) -> Result<(), String> {
     let mut samples = Vec::new();
     let mut reference = Vec::new();
     for n in 0..PUSHES {
+        b.wait_isolated().await?;
         let (mut sample, seen) = tokio::task::block_in_place(|| one_push(&b, n))?;
         b.wait_settled().await?;
         sample.settle = seen.elapsed();
