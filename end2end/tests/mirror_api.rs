@@ -130,6 +130,24 @@ async fn settled(st: &AppState, owner: &str, repo: &str) -> Vec<mirrors::MirrorR
     .await
 }
 
+/// Asserts that the repository's mirrors are still those of `before` (same ones, same settings)
+/// and that nobody asked any of them to sync. (Their sync state itself is left out: a push made
+/// just before a test may still be mirrored at any time.)
+async fn unchanged(st: &AppState, owner: &str, repo: &str, before: &[mirrors::MirrorRow]) {
+    let settings = |rows: &[mirrors::MirrorRow]| {
+        rows.iter()
+            .map(|m| (m.id, m.direction.clone(), m.remote_owner.clone(), m.remote_name.clone(), m.interval_minutes, m.paused))
+            .collect::<Vec<_>>()
+    };
+    let now = rows(st, owner, repo).await;
+    assert_eq!(settings(&now), settings(before));
+    for m in &now {
+        assert_ne!(m.requested_trigger.as_deref(), Some("manual"), "a sync was asked for: {m:?}");
+        let runs = mirrors::recent_runs(&st.db, m.id, 100).await.unwrap();
+        assert!(!runs.iter().any(|r| r.trigger == "manual"), "a sync was asked for: {m:?}");
+    }
+}
+
 /// The message of a server function's error answer (an [`AppError`] as JSON).
 fn page_message(body: &str) -> String {
     match serde_json::from_str::<AppError>(body) {
@@ -196,7 +214,7 @@ async fn tokens_authenticate_and_their_scopes_limit_what_they_may_do() {
     for (status, body) in writes {
         assert_eq!((status, body["message"].as_str()), (403, Some(needs_api)));
     }
-    assert_eq!(rows(&st, "alice", "project").await, before, "a read_api token changed nothing");
+    unchanged(&st, "alice", "project", &before).await;
 
     // Git scopes do not open the API at all.
     for (status, body) in [api.get(&list, &git_only).await, api.get(&one, &git_only).await] {
@@ -218,7 +236,7 @@ async fn tokens_authenticate_and_their_scopes_limit_what_they_may_do() {
     for (status, body) in [api.get(&list, &doomed).await, api.delete(&one, &doomed).await] {
         assert_eq!((status, body["message"].as_str()), (401, Some("401 Unauthorized")));
     }
-    assert_eq!(rows(&st, "alice", "project").await, before);
+    unchanged(&st, "alice", "project", &before).await;
 
     // Unknown routes under the API answer JSON too.
     let (status, body) = api.get("/projects/alice%2Fproject/wikis", &full).await;
@@ -287,8 +305,8 @@ async fn other_users_get_403_or_404_and_change_nothing() {
     }
 
     // Nothing changed.
-    assert_eq!(rows(&st, "alice", "project").await, project_before);
-    assert_eq!(rows(&st, "alice", "secret").await, secret_before);
+    unchanged(&st, "alice", "project", &project_before).await;
+    unchanged(&st, "alice", "secret", &secret_before).await;
 
     // While alice, the owner, sees both.
     let own = new_token(&st, "alice", &["read_api"]).await;
@@ -363,7 +381,7 @@ async fn invalid_requests_get_the_page_messages_and_create_nothing() {
     assert_eq!(status, 400);
 
     // Nothing was created by any of them, and GitHub saw no push.
-    assert_eq!(rows(&st, "alice", "project").await, before);
+    unchanged(&st, "alice", "project", &before).await;
     assert_eq!(ids(&api.get(&list, &token).await.1), vec![mirror]);
     assert!(!s.double.requests().iter().any(|r| r.path.contains("locked") && r.path.ends_with("git-receive-pack")));
     assert!(s.double.refs("hubot", "locked").is_empty());
@@ -502,10 +520,14 @@ async fn mirrors_are_listed_created_changed_synced_and_removed() {
 
     // Push mirrors have no interval.
     let push_one = format!("/projects/{PROJECT}/mirrors/{push_mirror}");
-    let push_row = mirrors::get(&st.db, push_mirror).await.unwrap().unwrap();
     let (status, body) = api.patch(&push_one, &token, json!({"interval_minutes": 30})).await;
     assert_eq!((status, body["message"].as_str()), (400, Some("Only pull mirrors have a sync interval.")));
-    assert_eq!(mirrors::get(&st.db, push_mirror).await.unwrap().unwrap(), push_row);
+    let push_row = mirrors::get(&st.db, push_mirror).await.unwrap().unwrap();
+    assert_eq!((push_row.interval_minutes, push_row.paused), (None, false));
+    // Nor does a bad interval given with it pause it.
+    let (status, _) = api.patch(&push_one, &token, json!({"interval_minutes": 15, "paused": true})).await;
+    assert_eq!(status, 400);
+    assert!(!mirrors::get(&st.db, push_mirror).await.unwrap().unwrap().paused);
 
     // The numeric project id works like owner%2Frepo; a mirror is only found under its own repository.
     let by_id = format!("/projects/{}/mirrors/{pull}", downstream.repo.id);

@@ -114,3 +114,16 @@ async fn server_runs_on_postgresql() {
     running.stop().await.unwrap();
     drop(cluster);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sync_queue_on_postgresql() {
+    let cluster = tokio::task::spawn_blocking(Cluster::start).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut config = gitblixt::config::Config::for_data_dir(data.path().to_path_buf());
+    config.database_url = cluster.url();
+    // No server and no workers: the test plays the workers.
+    let state = gitblixt::open_state(&config, "http://127.0.0.1".into()).await.unwrap();
+    assert_eq!(state.db.backend_name(), "postgres");
+    common::queue::exercise_queue(&state).await;
+    drop(cluster);
+}

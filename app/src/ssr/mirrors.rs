@@ -174,7 +174,12 @@ pub async fn request_sync(db: &Db, mirror_id: i64, trigger: Trigger) -> Result<b
     with_conn!(db, |conn| {
         // Keep the time of the oldest pending request (fair ordering), bump the sequence number.
         diesel::update(mirrors::table.find(mirror_id).filter(mirrors::sync_requested_at.is_null()))
-            .set((mirrors::sync_requested_at.eq(Some(at)), mirrors::requested_trigger.eq(Some(trigger.as_str()))))
+            .set(mirrors::sync_requested_at.eq(Some(at)))
+            .execute(conn)
+            .await?;
+        // What asked first for the next run (a running run has already taken its own trigger).
+        diesel::update(mirrors::table.find(mirror_id).filter(mirrors::requested_trigger.is_null()))
+            .set(mirrors::requested_trigger.eq(Some(trigger.as_str())))
             .execute(conn)
             .await?;
         diesel::update(mirrors::table.find(mirror_id).filter(mirrors::pending_since_ms.is_null()))
@@ -264,6 +269,7 @@ pub async fn claim_next(db: &Db, worker: &str, lease_seconds: i64) -> Result<Opt
                 mirrors::leased_by.eq(Some(worker)),
                 mirrors::leased_until.eq(Some(at + lease_seconds)),
                 mirrors::pending_since_ms.eq(None::<i64>),
+                mirrors::requested_trigger.eq(None::<String>),
             ))
             .execute(conn)
             .await?
@@ -321,7 +327,11 @@ pub async fn finish(db: &Db, claimed: &Claimed, worker: &str, end: &RunEnd) -> R
                 if retry_at.is_some() {
                     // Keep it requested: it runs again once the backoff has passed.
                     diesel::update(mirrors::table.find(id).filter(mirrors::sync_requested_at.is_null()))
-                        .set((mirrors::sync_requested_at.eq(Some(at)), mirrors::requested_trigger.eq(Some(Trigger::Retry.as_str()))))
+                        .set(mirrors::sync_requested_at.eq(Some(at)))
+                        .execute(conn)
+                        .await?;
+                    diesel::update(mirrors::table.find(id).filter(mirrors::requested_trigger.is_null()))
+                        .set(mirrors::requested_trigger.eq(Some(Trigger::Retry.as_str())))
                         .execute(conn)
                         .await?;
                 }

@@ -1,6 +1,8 @@
 //! Test support: a GitBlixt server on port 0 with a temporary data directory, and the real `git`.
 #![allow(dead_code)]
 
+pub mod queue;
+
 use app::names::{RepoName, UserName};
 use app::ssr::accounts::{self, User};
 use app::ssr::repos;

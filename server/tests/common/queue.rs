@@ -1,0 +1,62 @@
+//! The durable sync queue's rules, run against a database without any worker (the test plays
+//! the workers): claims are exclusive, requests coalesce, a request during a run gives exactly one
+//! follow-up, bursts of pushes wait for a quiet moment, paused mirrors are never claimed, expired
+//! leases are taken over. Shared by the SQLite and PostgreSQL tests.
+
+use app::github_repo::GithubRepo;
+use app::names::{RepoName, UserName};
+use app::ssr::mirrors::{self, Direction, RunEnd, Trigger};
+use app::ssr::AppState;
+
+pub async fn exercise_queue(st: &AppState) {
+    let db = &st.db;
+    let alice = app::ssr::accounts::create_user(db, &UserName::parse("queue-alice").unwrap(), "alice-password", false).await.unwrap();
+    let repo = app::ssr::repos::create(db, &st.store, &alice, &RepoName::parse("q").unwrap(), "", false).await.unwrap();
+    let remote = GithubRepo::parse("octocat/q").unwrap();
+    let id = mirrors::create(db, repo.repo.id, alice.id, Direction::Push, &remote, None).await.unwrap();
+
+    // The initial sync is claimable at once, by exactly one of two racing workers.
+    let (a, b) = tokio::join!(mirrors::claim_next(db, "w1", 60), mirrors::claim_next(db, "w2", 60));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.is_some() != b.is_some(), "exactly one claim wins: {a:?} {b:?}");
+    let claimed = a.or(b).unwrap();
+    assert_eq!(claimed.mirror.id, id);
+    assert_eq!(claimed.trigger, "initial");
+    let holder = mirrors::get(db, id).await.unwrap().unwrap().leased_by.unwrap();
+
+    // Requests during the run (two Sync now, a push) coalesce into one follow-up.
+    mirrors::request_sync(db, id, Trigger::Manual).await.unwrap();
+    mirrors::request_sync(db, id, Trigger::Manual).await.unwrap();
+    assert!(mirrors::claim_next(db, "w3", 60).await.unwrap().is_none(), "one run per mirror at a time");
+    mirrors::finish(db, &claimed, &holder, &RunEnd::Success).await.unwrap();
+    let follow_up = mirrors::claim_next(db, "w1", 60).await.unwrap().expect("one follow-up run");
+    assert_eq!(follow_up.trigger, "manual");
+    mirrors::finish(db, &follow_up, "w1", &RunEnd::Success).await.unwrap();
+    assert!(mirrors::claim_next(db, "w1", 60).await.unwrap().is_none(), "and only one");
+
+    // A push right after a run is part of a burst: it waits for a quiet moment, then runs once.
+    assert_eq!(mirrors::request_push_mirrors(db, repo.repo.id).await.unwrap(), 1);
+    assert_eq!(mirrors::request_push_mirrors(db, repo.repo.id).await.unwrap(), 1);
+    let due = mirrors::next_debounce_ms(db).await.unwrap().expect("the burst waits");
+    assert!(due > mirrors::now_ms() && due <= mirrors::now_ms() + mirrors::QUIET_MS);
+    assert!(mirrors::claim_next(db, "w1", 60).await.unwrap().is_none(), "not before the quiet moment");
+    // Let the quiet period pass (the policy is about time; nothing else is awaited here).
+    tokio::time::sleep(std::time::Duration::from_millis((due - mirrors::now_ms()).max(0) as u64 + 5)).await;
+    let burst = mirrors::claim_next(db, "w1", 60).await.unwrap().expect("the burst runs");
+    assert_eq!(burst.trigger, "push");
+    mirrors::finish(db, &burst, "w1", &RunEnd::Success).await.unwrap();
+    assert!(mirrors::claim_next(db, "w1", 60).await.unwrap().is_none());
+    // Sync now never waits.
+    mirrors::request_sync(db, id, Trigger::Manual).await.unwrap();
+    let now = mirrors::claim_next(db, "w1", 60).await.unwrap().expect("Sync now runs at once");
+
+    // A worker that dies keeps its lease until it expires; then another takes the run over.
+    mirrors::request_sync(db, id, Trigger::Manual).await.unwrap();
+    drop(now); // w1 "crashes" holding the lease (60 s): nobody may claim it meanwhile
+    assert!(mirrors::claim_next(db, "w2", 1).await.unwrap().is_none());
+
+    // Paused mirrors are never claimed, even when requested.
+    let other = mirrors::create(db, repo.repo.id, alice.id, Direction::Pull, &GithubRepo::parse("octocat/q2").unwrap(), Some(5)).await.unwrap();
+    mirrors::set_paused(db, repo.repo.id, other, true).await.unwrap();
+    assert!(mirrors::claim_next(db, "w2", 1).await.unwrap().is_none(), "paused mirrors never run");
+}
