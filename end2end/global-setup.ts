@@ -45,6 +45,7 @@ export default async function globalSetup() {
   if (!bin) throw new Error('GITBLIXT_BIN must name the gitblixt binary (make test sets it)');
   const double = await startDouble();
   process.env.GITHUB_DOUBLE_URL = double.web_url;
+  process.env.GITHUB_DOUBLE_API_URL = double.api_url;
   process.env.GITHUB_DOUBLE_PID = String(double.pid);
   const data = mkdtempSync(join(tmpdir(), 'gitblixt-e2e-'));
   const child = spawn(bin, ['serve'], {

@@ -1,37 +1,102 @@
 import { expect, test, type Page } from '@playwright/test';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 const base = () => process.env.GITBLIXT_URL!;
 const double = () => process.env.GITHUB_DOUBLE_URL!;
 
-async function control(path: string, body: unknown) {
+async function control(path: string, body: unknown, method = 'POST') {
   const r = await fetch(double() + path, {
-    method: 'POST',
+    method,
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
+    body: method === 'DELETE' ? undefined : JSON.stringify(body),
   });
   expect(r.ok, `${path}: ${r.status}`).toBeTruthy();
 }
 
-async function signUpAndConnect(page: Page, name: string) {
-  await page.goto(base() + '/signup');
+const slowGithub = (ms: number) => control('/_double/fault', { latency_ms: ms });
+
+function git(cwd: string, ...args: string[]) {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+}
+
+// A local repository with one commit and a tag, pushed to GitBlixt's `user/repo` over HTTP.
+function pushContent(url: string, user: string, repo: string): string {
+  const work = mkdtempSync(join(tmpdir(), 'gitblixt-e2e-work-'));
+  git(work, 'init', '-q', '-b', 'main');
+  git(work, '-c', 'user.name=E2E', '-c', 'user.email=e2e@example.com', 'commit', '-q', '--allow-empty', '-m', 'first');
+  git(work, 'tag', 'v1');
+  const host = new URL(url).host;
+  git(work, 'remote', 'add', 'origin', `http://${user}:${user}-password@${host}/${user}/${repo}.git`);
+  git(work, 'push', '-q', 'origin', 'main', '--tags');
+  return work;
+}
+
+function commitAndPush(work: string, message: string) {
+  git(work, '-c', 'user.name=E2E', '-c', 'user.email=e2e@example.com', 'commit', '-q', '--allow-empty', '-m', message);
+  git(work, 'push', '-q', 'origin', 'main');
+}
+
+async function signUp(page: Page, url: string, name: string) {
+  await page.goto(url + '/signup');
   await page.getByLabel('Username').fill(name);
   await page.getByLabel('Password').fill(name + '-password');
   await page.getByRole('button', { name: 'Sign up' }).click();
   await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+}
+
+async function signUpAndConnect(page: Page, name: string) {
+  await signUp(page, base(), name);
   await page.goto(base() + '/settings/connected-accounts');
   await page.getByRole('button', { name: 'Connect GitHub' }).click();
   await page.getByRole('button', { name: 'Authorize', exact: true }).click();
   await expect(page.locator('.github-login')).toHaveText('octocat');
 }
 
-test('enable a push mirror, watch it become Active, pause, resume, sync now, remove', async ({ page }) => {
+async function createRepo(page: Page, url: string, owner: string, name: string) {
+  await page.goto(url + '/new');
+  await page.getByLabel('Repository name').fill(name);
+  await page.getByRole('button', { name: 'Create repository' }).click();
+  await expect(page).toHaveURL(new RegExp(`/${owner}/${name}$`));
+}
+
+// Opens the settings page and waits until its live status socket is connected.
+async function openSettings(page: Page, url: string, owner: string, repo: string) {
+  await page.goto(`${url}/${owner}/${repo}/settings`);
+  await expect(page.locator('.live-status')).toContainText('Live');
+  // Marks this document: if the page reloads, the mark is gone.
+  await page.evaluate(() => ((window as any).__sameDocument = true));
+}
+
+const sameDocument = (page: Page) => page.evaluate(() => (window as any).__sameDocument === true);
+
+// Records every status text shown in `section` from now on, in order.
+async function recordStatuses(page: Page, section: string) {
+  await page.evaluate((selector) => {
+    const seen: string[] = [];
+    (window as any).__statuses = seen;
+    const note = () => {
+      for (const el of document.querySelectorAll(`${selector} li.mirror .status`)) {
+        const text = (el.textContent || '').split(' ')[0];
+        if (seen[seen.length - 1] !== text) seen.push(text);
+      }
+    };
+    new MutationObserver(note).observe(document.querySelector(selector)!, { subtree: true, childList: true, characterData: true });
+    note();
+  }, section);
+}
+
+const statuses = (page: Page): Promise<string[]> => page.evaluate(() => (window as any).__statuses as string[]);
+
+test('push mirror: enable, Queued → Syncing → Active live, an Error appears live, Sync now, Pause/Resume, Remove', async ({ page }) => {
   await signUpAndConnect(page, 'henry');
   await control('/_double/repos', { owner: 'octocat', name: 'henry-mirror', private: false });
-  await page.goto(base() + '/new');
-  await page.getByLabel('Repository name').fill('site');
-  await page.getByRole('button', { name: 'Create repository' }).click();
-  await expect(page).toHaveURL(/\/henry\/site$/);
-  await page.goto(base() + '/henry/site/settings');
+  await createRepo(page, base(), 'henry', 'site');
+  const work = pushContent(base(), 'henry', 'site');
+  await openSettings(page, base(), 'henry', 'site');
   await expect(page.getByRole('heading', { name: 'Push mirroring' })).toBeVisible();
 
   const push = page.locator('#push-mirroring');
@@ -46,21 +111,176 @@ test('enable a push mirror, watch it become Active, pause, resume, sync now, rem
   await expect(push.getByRole('alert')).toContainText('Repository not found (404)');
   await expect(push.locator('li.mirror')).toHaveCount(0);
 
-  // Enabled: it syncs by itself and shows Active without a reload.
+  // Enabled while GitHub is slow: the status goes Queued/Syncing → Active by itself, no reload.
+  await recordStatuses(page, '#push-mirroring');
+  await slowGithub(700);
   await push.getByLabel('GitHub repository (push)').fill('https://github.com/octocat/henry-mirror');
   await push.getByRole('button', { name: 'Enable mirror' }).click();
   const mirror = push.locator('li.mirror', { hasText: 'octocat/henry-mirror' });
-  await expect(mirror).toBeVisible();
-  await expect(mirror.locator('.status')).toContainText('Active', { timeout: 15_000 });
+  await expect(mirror.locator('.status')).toHaveText('Syncing');
+  await expect(mirror.locator('.status')).toContainText('Active');
+  await slowGithub(0);
+  const seen = await statuses(page);
+  expect(seen.indexOf('Syncing'), seen.join(' → ')).toBeGreaterThanOrEqual(0);
+  expect(seen.indexOf('Active'), seen.join(' → ')).toBeGreaterThan(seen.indexOf('Syncing'));
+  expect(seen.filter((s) => s !== 'Queued' && s !== 'Syncing' && s !== 'Active'), seen.join(' → ')).toEqual([]);
+  expect(await sameDocument(page)).toBe(true);
+
+  // GitHub starts refusing (the repository is deleted); a push from the command line shows the
+  // spec's message under the mirror, live.
+  await control('/_double/repos/octocat/henry-mirror', undefined, 'DELETE');
+  commitAndPush(work, 'second');
+  await expect(mirror.locator('.status')).toHaveText('Error');
+  await expect(mirror.locator('.mirror-error')).toHaveText(
+    'Repository not found (404): verify that octocat/henry-mirror is the correct owner/repo and that the repository exists on GitHub.',
+  );
+  expect(await sameDocument(page)).toBe(true);
+
+  // Fixed on GitHub; Sync now recovers.
+  await control('/_double/repos', { owner: 'octocat', name: 'henry-mirror', private: false });
+  await mirror.getByRole('button', { name: 'Sync now' }).click();
+  await expect(mirror.locator('.status')).toContainText('Active');
+  await expect(mirror.locator('.mirror-error')).toHaveCount(0);
+  await mirror.locator('details.runs summary').click();
+  await expect(mirror.locator('details.runs')).toContainText('created');
 
   await mirror.getByRole('button', { name: 'Pause' }).click();
   await expect(mirror.locator('.status')).toHaveText('Paused');
   await mirror.getByRole('button', { name: 'Resume' }).click();
   await expect(mirror.locator('.status')).toContainText('Active');
-  await mirror.getByRole('button', { name: 'Sync now' }).click();
-  await expect(mirror.locator('.status')).toContainText('Active', { timeout: 15_000 });
-  await expect(mirror.locator('details.runs')).toBeVisible();
 
   await mirror.getByRole('button', { name: 'Remove' }).click();
   await expect(push.locator('li.mirror')).toHaveCount(0);
+});
+
+test('pull mirror and one-time fetch from the page', async ({ page }) => {
+  await signUpAndConnect(page, 'ivy');
+  // GitHub's side, filled through GitBlixt: ivy/origin push-mirrored to octocat/ivy-upstream.
+  await control('/_double/repos', { owner: 'octocat', name: 'ivy-upstream', private: false });
+  await createRepo(page, base(), 'ivy', 'origin');
+  pushContent(base(), 'ivy', 'origin');
+  await openSettings(page, base(), 'ivy', 'origin');
+  await page.locator('#push-mirroring').getByLabel('GitHub repository (push)').fill('octocat/ivy-upstream');
+  await page.locator('#push-mirroring').getByRole('button', { name: 'Enable mirror' }).click();
+  await expect(page.locator('#push-mirroring li.mirror .status')).toContainText('Active');
+
+  // Pull mirror every 5 minutes into ivy/copy.
+  await createRepo(page, base(), 'ivy', 'copy');
+  await openSettings(page, base(), 'ivy', 'copy');
+  const pull = page.locator('#pull-mirroring');
+  await pull.getByLabel('GitHub repository (pull)').fill('octocat/ivy-upstream');
+  await pull.getByLabel('Sync interval').selectOption({ label: '5 minutes' });
+  await pull.getByRole('button', { name: 'Enable mirror' }).click();
+  const mirror = pull.locator('li.mirror', { hasText: 'octocat/ivy-upstream' });
+  await expect(mirror.locator('.status')).toContainText('Active');
+  await expect(mirror).toContainText('Next scheduled sync');
+  await mirror.locator('details.runs summary').click();
+  await expect(mirror.locator('details.runs')).toContainText('refs/heads/main');
+  await mirror.getByRole('button', { name: 'Sync now' }).click();
+  await expect(mirror.locator('.status')).toContainText('Active');
+  await mirror.getByLabel('Interval').selectOption({ label: '1 hour' });
+  await mirror.getByRole('button', { name: 'Change interval' }).click();
+  await expect(mirror.getByLabel('Interval')).toHaveValue('60');
+  // Both directions at the same GitHub repository: the spec's warning.
+  await page.locator('#push-mirroring').getByLabel('GitHub repository (push)').fill('octocat/ivy-upstream');
+  await page.locator('#push-mirroring').getByRole('button', { name: 'Enable mirror' }).click();
+  await expect(page.locator('#push-mirroring .warning')).toContainText('they can overwrite each other');
+
+  // One-time fetch into ivy/fetched: the refs it created are shown when done.
+  await createRepo(page, base(), 'ivy', 'fetched');
+  await openSettings(page, base(), 'ivy', 'fetched');
+  const fetchSection = page.locator('#fetch-from-remote');
+  await fetchSection.getByLabel('GitHub repository (fetch)').fill('octocat/ivy-upstream');
+  await fetchSection.getByRole('button', { name: 'Fetch' }).click();
+  const fetched = fetchSection.locator('li.mirror', { hasText: 'octocat/ivy-upstream' });
+  await expect(fetched.locator('.status')).toContainText('Fetched');
+  await expect(fetched.locator('.fetch-result')).toContainText('2 refs created');
+  await expect(fetched.locator('.fetch-result')).toContainText('refs/tags/v1');
+  await fetched.getByRole('button', { name: 'Fetch again' }).click();
+  await expect(fetched.locator('.fetch-result')).toContainText('Already up to date');
+  await page.goto(base() + '/ivy/fetched');
+  await expect(page.getByText('main').first()).toBeVisible();
+});
+
+function freePort(): Promise<number> {
+  return new Promise((ok) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => ok(port));
+    });
+  });
+}
+
+// A GitBlixt instance of this test's own, so it can be restarted.
+function startGitblixt(addr: string, data: string): Promise<ChildProcess> {
+  const child = spawn(process.env.GITBLIXT_BIN!, ['serve'], {
+    env: {
+      ...process.env,
+      GITBLIXT_ADDR: addr,
+      GITBLIXT_DATA: data,
+      GITHUB_URL: double(),
+      GITHUB_API_URL: process.env.GITHUB_DOUBLE_API_URL!,
+      LEPTOS_SITE_ROOT: resolve(__dirname, '..', '..', 'target', 'site'),
+      LEPTOS_OUTPUT_NAME: 'gitblixt',
+      RUST_LOG: 'warn,gitblixt=info',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error('gitblixt did not start within 60 s')), 60_000);
+    let seen = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes('GitBlixt is running at')) {
+        clearTimeout(timer);
+        ok(child);
+      }
+    });
+    child.on('exit', (code) => fail(new Error(`gitblixt exited early with ${code}: ${seen}`)));
+  });
+}
+
+const stopped = (child: ChildProcess) => new Promise<void>((ok) => (child.exitCode !== null ? ok() : child.on('exit', () => ok())));
+
+test('the page reconnects by itself after a server restart and shows what happens next', async ({ page, browser }) => {
+  const port = await freePort();
+  const addr = `127.0.0.1:${port}`;
+  const url = `http://${addr}`;
+  const data = mkdtempSync(join(tmpdir(), 'gitblixt-e2e-restart-'));
+  writeFileSync(join(data, '.keep'), '');
+  let server = await startGitblixt(addr, data);
+  try {
+    await control('/_double/repos', { owner: 'octocat', name: 'jack-public', private: false });
+    await signUp(page, url, 'jack');
+    await createRepo(page, url, 'jack', 'notes');
+    await openSettings(page, url, 'jack', 'notes');
+
+    server.kill('SIGTERM');
+    await stopped(server);
+    await expect(page.locator('.live-status')).toContainText('reconnecting');
+    server = await startGitblixt(addr, data);
+    await expect(page.locator('.live-status')).toContainText('Live');
+
+    // Another tab starts a one-time fetch of a public repository (no GitHub connection needed);
+    // the first page shows it arrive and finish without a reload.
+    const other = await browser.newContext();
+    const tab = await other.newPage();
+    await tab.goto(url + '/login');
+    await tab.getByLabel('Username').fill('jack');
+    await tab.getByLabel('Password').fill('jack-password');
+    await tab.getByRole('button', { name: 'Sign in' }).click();
+    await expect(tab.getByRole('button', { name: 'Sign out' })).toBeVisible();
+    await tab.goto(url + '/jack/notes/settings');
+    await tab.locator('#fetch-from-remote').getByLabel('GitHub repository (fetch)').fill('octocat/jack-public');
+    await tab.locator('#fetch-from-remote').getByRole('button', { name: 'Fetch' }).click();
+    const item = page.locator('#fetch-from-remote li.mirror', { hasText: 'octocat/jack-public' });
+    await expect(item).toBeVisible();
+    await expect(item.locator('.status')).not.toHaveText(/Queued|Fetching/);
+    expect(await sameDocument(page)).toBe(true);
+    await other.close();
+  } finally {
+    server.kill('SIGTERM');
+    await stopped(server);
+  }
 });

@@ -9,6 +9,7 @@ pub mod live;
 pub mod mirror;
 pub mod oauth_routes;
 pub mod origin_check;
+pub mod peers;
 pub mod rest_api;
 pub mod sync;
 
@@ -159,6 +160,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let app = router(state.clone(), hooks_dir, leptos_options(addr), stopping);
     let refresher = tokio::spawn(oauth_routes::refresh_tokens_in_background(state.clone()));
     let sync = sync::SyncService::start(state.clone(), config.sync.clone());
+    let peers = peers::start(&state, &config.database_url);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
@@ -171,6 +173,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .map_err(StartError::Serve);
         refresher.abort();
         drop(sync);
+        drop(peers);
         served
     });
     tracing::info!(%addr, database = state.db.backend_name(), "GitBlixt listening");

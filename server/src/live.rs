@@ -100,7 +100,7 @@ impl Connection {
                 tokio::select! {
                     event = events.recv() => {
                         let sent = match event {
-                            Ok(MirrorEvent::Changed { repository_id }) if repository_id == self.repository_id => {
+                            Ok(MirrorEvent::Changed { repository_id, .. }) if repository_id == self.repository_id => {
                                 // Several changes usually come together (claim, record, finish): send one snapshot.
                                 drain_changes(&mut events);
                                 self.snapshot(&mut socket).await

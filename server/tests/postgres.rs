@@ -127,3 +127,36 @@ async fn the_sync_queue_on_postgresql() {
     common::queue::exercise_queue(&state).await;
     drop(cluster);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_sharing_postgresql_hear_each_others_mirror_changes() {
+    let cluster = tokio::task::spawn_blocking(Cluster::start).await.unwrap();
+    let start = || async {
+        let data = tempfile::tempdir().unwrap();
+        let mut config = gitblixt::config::Config::for_data_dir(data.path().to_path_buf());
+        config.database_url = cluster.url();
+        (gitblixt::start(config).await.expect("starts on PostgreSQL"), data)
+    };
+    let (a, _a_data) = start().await;
+    let (b, _b_data) = start().await;
+    let mut heard = b.state.events.subscribe_mirrors();
+    let woken = b.state.sync_wake.clone();
+    // B's listener may still be connecting: announce until B hears it (bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let wake = woken.notified();
+        a.state.events.mirrors_changed(4242);
+        match tokio::time::timeout(std::time::Duration::from_millis(500), heard.recv()).await {
+            Ok(Ok(app::ssr::events::MirrorEvent::Changed { repository_id: 4242, from_peer: true })) => {
+                tokio::time::timeout(std::time::Duration::from_secs(5), wake).await.expect("B's workers were woken");
+                break;
+            }
+            Ok(Ok(other)) => panic!("unexpected event {other:?}"),
+            Ok(Err(e)) => panic!("{e}"),
+            Err(_) => assert!(std::time::Instant::now() < deadline, "B never heard A's change"),
+        }
+    }
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+    drop(cluster);
+}

@@ -41,14 +41,16 @@ pub struct RefsUpdated {
 /// Something about a repository's mirrors changed (status, settings, runs), or a sync progressed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MirrorEvent {
-    Changed { repository_id: i64 },
+    /// `from_peer`: announced by another GitBlixt process sharing the database (PostgreSQL), so it
+    /// is not relayed back.
+    Changed { repository_id: i64, from_peer: bool },
     Progress { repository_id: i64, mirror_id: i64, progress: SyncProgress },
 }
 
 impl MirrorEvent {
     pub fn repository_id(&self) -> i64 {
         match self {
-            MirrorEvent::Changed { repository_id } | MirrorEvent::Progress { repository_id, .. } => *repository_id,
+            MirrorEvent::Changed { repository_id, .. } | MirrorEvent::Progress { repository_id, .. } => *repository_id,
         }
     }
 }
@@ -82,7 +84,12 @@ impl Events {
 
     /// Tells live pages that the mirrors of a repository changed.
     pub fn mirrors_changed(&self, repository_id: i64) {
-        let _ = self.mirrors.send(MirrorEvent::Changed { repository_id });
+        let _ = self.mirrors.send(MirrorEvent::Changed { repository_id, from_peer: false });
+    }
+
+    /// Another process sharing the database changed the mirrors of a repository.
+    pub fn mirrors_changed_by_peer(&self, repository_id: i64) {
+        let _ = self.mirrors.send(MirrorEvent::Changed { repository_id, from_peer: true });
     }
 
     /// Records and announces the progress of a running sync.

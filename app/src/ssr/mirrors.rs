@@ -172,28 +172,37 @@ pub async fn request_sync(db: &Db, mirror_id: i64, trigger: Trigger) -> Result<b
     let at = now();
     let at_ms = now_ms();
     with_conn!(db, |conn| {
-        // Keep the time of the oldest pending request (fair ordering), bump the sequence number.
-        diesel::update(mirrors::table.find(mirror_id).filter(mirrors::sync_requested_at.is_null()))
-            .set(mirrors::sync_requested_at.eq(Some(at)))
-            .execute(conn)
-            .await?;
-        // What asked first for the next run (a running run has already taken its own trigger).
-        diesel::update(mirrors::table.find(mirror_id).filter(mirrors::requested_trigger.is_null()))
-            .set(mirrors::requested_trigger.eq(Some(trigger.as_str())))
-            .execute(conn)
-            .await?;
-        diesel::update(mirrors::table.find(mirror_id).filter(mirrors::pending_since_ms.is_null()))
-            .set(mirrors::pending_since_ms.eq(Some(at_ms)))
-            .execute(conn)
-            .await?;
-        if trigger != Trigger::Push {
-            diesel::update(mirrors::table.find(mirror_id)).set(mirrors::debounce_until_ms.eq(None::<i64>)).execute(conn).await?;
-        }
-        let n = diesel::update(mirrors::table.find(mirror_id))
-            .set(mirrors::request_seq.eq(mirrors::request_seq + 1))
-            .execute(conn)
-            .await?;
-        Ok(n == 1)
+        // One transaction: a worker claiming or finishing meanwhile sees the whole request or none
+        // of it. (Statement by statement, a claim could take a request before its trigger was
+        // written — the run then showed as "manual" — and a run finishing before the sequence
+        // number was bumped cleared the request, so the push was never mirrored.)
+        diesel_async::AsyncConnection::transaction(conn, async move |conn| -> Result<bool, DbError> {
+            {
+                // Keep the time of the oldest pending request (fair ordering), bump the sequence number.
+                diesel::update(mirrors::table.find(mirror_id).filter(mirrors::sync_requested_at.is_null()))
+                    .set(mirrors::sync_requested_at.eq(Some(at)))
+                    .execute(conn)
+                    .await?;
+                // What asked first for the next run (a running run has already taken its own trigger).
+                diesel::update(mirrors::table.find(mirror_id).filter(mirrors::requested_trigger.is_null()))
+                    .set(mirrors::requested_trigger.eq(Some(trigger.as_str())))
+                    .execute(conn)
+                    .await?;
+                diesel::update(mirrors::table.find(mirror_id).filter(mirrors::pending_since_ms.is_null()))
+                    .set(mirrors::pending_since_ms.eq(Some(at_ms)))
+                    .execute(conn)
+                    .await?;
+                if trigger != Trigger::Push {
+                    diesel::update(mirrors::table.find(mirror_id)).set(mirrors::debounce_until_ms.eq(None::<i64>)).execute(conn).await?;
+                }
+                let n = diesel::update(mirrors::table.find(mirror_id))
+                    .set(mirrors::request_seq.eq(mirrors::request_seq + 1))
+                    .execute(conn)
+                    .await?;
+                Ok(n == 1)
+            }
+        })
+        .await
     })
 }
 

@@ -1,0 +1,125 @@
+//! Several GitBlixt processes on one PostgreSQL database: a change to a repository's mirrors in
+//! one process (a request, a claim, a finished run) is announced to the others with
+//! `NOTIFY gitblixt_mirrors`, so their sync workers wake at once and their live pages update.
+//! Each process `LISTEN`s on a dedicated connection, reconnecting after errors. (SQLite means one
+//! process: nothing to do.)
+
+use app::ssr::AppState;
+use app::ssr::db::{Db, DbLocation};
+use app::ssr::events::MirrorEvent;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::StreamExt;
+use std::time::Duration;
+
+const CHANNEL: &str = "gitblixt_mirrors";
+
+/// Starts relaying, if the database is PostgreSQL. The tasks stop when the returned guard drops.
+pub fn start(state: &AppState, database_url: &str) -> Option<Relay> {
+    if !matches!(state.db, Db::Postgres(_)) {
+        return None;
+    }
+    let Ok(DbLocation::Postgres(url)) = DbLocation::parse(database_url) else { return None };
+    let instance = format!("{}-{:x}", std::process::id(), rand_id());
+    let tasks = vec![
+        tokio::spawn(announce(state.clone(), instance.clone())),
+        tokio::spawn(listen(state.clone(), url, instance)),
+    ];
+    Some(Relay { tasks })
+}
+
+pub struct Relay {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn rand_id() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
+/// `<instance> <repository id>`
+fn payload(instance: &str, repository_id: i64) -> String {
+    format!("{instance} {repository_id}")
+}
+
+fn parse(payload: &str) -> Option<(&str, i64)> {
+    let (instance, id) = payload.split_once(' ')?;
+    Some((instance, id.parse().ok()?))
+}
+
+/// Sends this process's changes to the others.
+async fn announce(state: AppState, instance: String) {
+    let mut events = state.events.subscribe_mirrors();
+    loop {
+        let repository_id = match events.recv().await {
+            Ok(MirrorEvent::Changed { repository_id, from_peer: false }) => repository_id,
+            Ok(_) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        let Db::Postgres(pool) = &state.db else { return };
+        let sent = async {
+            let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+            diesel::sql_query("SELECT pg_notify($1, $2)")
+                .bind::<diesel::sql_types::Text, _>(CHANNEL)
+                .bind::<diesel::sql_types::Text, _>(payload(&instance, repository_id))
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        if let Err(e) = sent.await {
+            tracing::warn!(error = %e, "could not tell other processes about a mirror change");
+        }
+    }
+}
+
+/// Receives the others' changes: wakes the workers and updates live pages.
+async fn listen(state: AppState, url: String, instance: String) {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match listen_once(&state, &url, &instance).await {
+            Ok(()) => delay = Duration::from_millis(500),
+            Err(e) => tracing::warn!(error = %e, "listening for other processes' mirror changes failed; retrying"),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
+}
+
+async fn listen_once(state: &AppState, url: &str, instance: &str) -> Result<(), diesel::result::Error> {
+    let mut conn = AsyncPgConnection::establish(url).await.map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))?;
+    diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn).await?;
+    tracing::debug!("listening for other processes' mirror changes");
+    // Whatever happened while not listening: wake the workers, they look at the queue anyway.
+    state.sync_wake.notify_waiters();
+    let mut notifications = std::pin::pin!(conn.notifications_stream());
+    while let Some(notification) = notifications.next().await {
+        let notification = notification?;
+        match parse(&notification.payload) {
+            Some((from, _)) if from == instance => {}
+            Some((_, repository_id)) => {
+                state.sync_wake.notify_waiters();
+                state.events.mirrors_changed_by_peer(repository_id);
+            }
+            None => tracing::debug!(payload = %notification.payload, "ignored a malformed notification"),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn payload_round_trip() {
+        assert_eq!(super::parse(&super::payload("12-ab", 42)), Some(("12-ab", 42)));
+        assert_eq!(super::parse("garbage"), None);
+        assert_eq!(super::parse("a b"), None);
+    }
+}
