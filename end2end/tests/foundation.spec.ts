@@ -4,6 +4,7 @@ const base = () => process.env.GITBLIXT_URL!;
 
 async function signUp(page: Page, name: string, password: string) {
   await page.goto(base() + '/signup');
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
   await page.getByLabel('Username').fill(name);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign up' }).click();
@@ -46,6 +47,7 @@ test('sign up, create a repository, see its clone URL; others cannot open its se
 
   // And signs back in as alice with a wrong, then the right password.
   await alice.goto(base() + '/login');
+  await expect(alice.locator('body[data-hydrated]')).toBeAttached();
   await alice.getByLabel('Username').fill('alice');
   await alice.getByLabel('Password').fill('wrong-password');
   await alice.getByRole('button', { name: 'Sign in' }).click();

@@ -659,3 +659,18 @@ async fn a_one_time_fetch_runs_and_is_found_under_fetches_only() {
     .await;
     assert_eq!(rows(&st, "alice", "fetched").await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_paths_and_queries_get_json_errors_too() {
+    let (s, _mirror) = Setup::start().await;
+    let st = &s.server.state;
+    let alice = app::ssr::accounts::find_user(&st.db, "alice").await.unwrap().unwrap();
+    let token = app::ssr::accounts::create_token(&st.db, alice.id, "json", &["api".into()], 5).await.unwrap().token;
+    let client = reqwest::Client::new();
+    for path in ["/api/v4/projects/alice%2Fproject/mirrors/abc", "/api/v4/projects/alice%2Fproject/mirrors/1/runs?page=abc"] {
+        let res = client.get(format!("{}{path}", s.server.url())).header("PRIVATE-TOKEN", &token).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{path}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{path}: {body}");
+    }
+}

@@ -42,6 +42,7 @@ function commitAndPush(work: string, message: string) {
 
 async function signUp(page: Page, url: string, name: string) {
   await page.goto(url + '/signup');
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
   await page.getByLabel('Username').fill(name);
   await page.getByLabel('Password').fill(name + '-password');
   await page.getByRole('button', { name: 'Sign up' }).click();
@@ -58,6 +59,7 @@ async function signUpAndConnect(page: Page, name: string) {
 
 async function createRepo(page: Page, url: string, owner: string, name: string) {
   await page.goto(url + '/new');
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
   await page.getByLabel('Repository name').fill(name);
   await page.getByRole('button', { name: 'Create repository' }).click();
   await expect(page).toHaveURL(new RegExp(`/${owner}/${name}$`));
@@ -178,13 +180,17 @@ test('pull mirror and one-time fetch from the page', async ({ page }) => {
   await expect(mirror.locator('details.runs')).toContainText('refs/heads/main');
   await mirror.getByRole('button', { name: 'Sync now' }).click();
   await expect(mirror.locator('.status')).toContainText('Active');
+  // Picking an interval applies it.
   await mirror.getByLabel('Interval').selectOption({ label: '1 hour' });
-  await mirror.getByRole('button', { name: 'Change interval' }).click();
   await expect(mirror.getByLabel('Interval')).toHaveValue('60');
+  await page.reload();
+  await expect(pull.locator('li.mirror').getByLabel('Interval')).toHaveValue('60');
   // Both directions at the same GitHub repository: the spec's warning.
   await page.locator('#push-mirroring').getByLabel('GitHub repository (push)').fill('octocat/ivy-upstream');
   await page.locator('#push-mirroring').getByRole('button', { name: 'Enable mirror' }).click();
   await expect(page.locator('#push-mirroring .warning')).toContainText('they can overwrite each other');
+  await expect(page.locator('#push-mirroring li.mirror .status')).toContainText('Active');
+  await page.screenshot({ path: test.info().outputPath('settings-push-and-pull.png'), fullPage: true });
 
   // One-time fetch into ivy/fetched: the refs it created are shown when done.
   await createRepo(page, base(), 'ivy', 'fetched');
@@ -196,6 +202,7 @@ test('pull mirror and one-time fetch from the page', async ({ page }) => {
   await expect(fetched.locator('.status')).toContainText('Fetched');
   await expect(fetched.locator('.fetch-result')).toContainText('2 refs created');
   await expect(fetched.locator('.fetch-result')).toContainText('refs/tags/v1');
+  await page.screenshot({ path: test.info().outputPath('settings-fetch.png'), fullPage: true });
   await fetched.getByRole('button', { name: 'Fetch again' }).click();
   await expect(fetched.locator('.fetch-result')).toContainText('Already up to date');
   await page.goto(base() + '/ivy/fetched');
@@ -267,6 +274,7 @@ test('the page reconnects by itself after a server restart and shows what happen
     const other = await browser.newContext();
     const tab = await other.newPage();
     await tab.goto(url + '/login');
+    await expect(tab.locator('body[data-hydrated]')).toBeAttached();
     await tab.getByLabel('Username').fill('jack');
     await tab.getByLabel('Password').fill('jack-password');
     await tab.getByRole('button', { name: 'Sign in' }).click();

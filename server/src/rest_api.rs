@@ -41,7 +41,25 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/v4/projects/{project}/fetches/{id}", get(get_fetch))
         .route("/api/v4/projects/{project}/fetches/{id}/runs", get(fetch_runs))
         .route("/api/v4/{*rest}", axum::routing::any(|| async { ApiError::from(AppError::NotFound) }))
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(state)
+}
+
+/// Errors the extractors answer by themselves (a malformed id in the path, a bad query string)
+/// come as plain text: give them the API's `{"message": ...}` shape too.
+async fn json_errors(response: Response) -> Response {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !response.status().is_client_error() || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let message = String::from_utf8_lossy(&text).trim().to_string();
+    ApiError::new(parts.status, if message.is_empty() { parts.status.to_string() } else { message }).into_response()
 }
 
 /// An API error: the status and `{"message": ...}`.

@@ -169,9 +169,12 @@ fn MirrorList(mirrors: Vec<MirrorView>, kind: Kind, ctx: Ctx) -> impl IntoView {
 }
 
 #[component]
-fn IntervalSelect(name: &'static str, selected: i64) -> impl IntoView {
+fn IntervalSelect(name: &'static str, selected: i64, #[prop(optional)] submit_on_change: bool) -> impl IntoView {
+    // A mirror's interval applies as soon as it is picked (the button remains for pages without
+    // JavaScript): a live update re-rendering the list cannot undo a choice not yet submitted.
+    let on_change = submit_on_change.then_some("this.form.requestSubmit()");
     view! {
-        <select name=name>
+        <select name=name onchange=on_change>
             {PULL_INTERVALS
                 .iter()
                 .map(|(minutes, label)| view! { <option value=minutes.to_string() selected=*minutes == selected>{*label}</option> })
@@ -225,7 +228,7 @@ fn MirrorItem(m: MirrorView, kind: Kind, ctx: Ctx) -> impl IntoView {
         view! {
             <ActionForm action=ctx.interval attr:class="inline">
                 <MirrorFields ctx=ctx.clone() id=m.id />
-                <label>"Interval " <IntervalSelect name="interval" selected=minutes /></label>
+                <label>"Interval " <IntervalSelect name="interval" selected=minutes submit_on_change=true /></label>
                 <button type="submit">"Change interval"</button>
             </ActionForm>
         }
