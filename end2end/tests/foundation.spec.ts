@@ -30,6 +30,7 @@ test('sign up, create a repository, see its clone URL; others cannot open its se
 
   // A bad name gets a clear message and nothing is created.
   await alice.goto(base() + '/new');
+  await expect(alice.locator('body[data-hydrated]')).toBeAttached();
   await alice.getByLabel('Repository name').fill('bad name');
   await alice.getByRole('button', { name: 'Create repository' }).click();
   await expect(alice.getByRole('alert')).toContainText("Repository name may only contain letters, digits, '-', '_' and '.'.");
@@ -42,6 +43,7 @@ test('sign up, create a repository, see its clone URL; others cannot open its se
   const bob = await browser.newPage();
   await signUp(bob, 'bob', 'bob-password');
   const response = await bob.goto(base() + '/alice/demo/settings');
+  await expect(bob.locator('body[data-hydrated]')).toBeAttached();
   expect(response?.status()).toBe(403);
   await expect(bob.getByRole('alert')).toContainText("You don't have permission to do that.");
 

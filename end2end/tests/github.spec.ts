@@ -4,6 +4,7 @@ const base = () => process.env.GITBLIXT_URL!;
 
 test('connect GitHub through the consent page, see the login, disconnect', async ({ page }) => {
   await page.goto(base() + '/signup');
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
   await page.getByLabel('Username').fill('gina');
   await page.getByLabel('Password').fill('gina-password');
   await page.getByRole('button', { name: 'Sign up' }).click();

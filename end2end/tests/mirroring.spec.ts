@@ -52,6 +52,7 @@ async function signUp(page: Page, url: string, name: string) {
 async function signUpAndConnect(page: Page, name: string) {
   await signUp(page, base(), name);
   await page.goto(base() + '/settings/connected-accounts');
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
   await page.getByRole('button', { name: 'Connect GitHub' }).click();
   await page.getByRole('button', { name: 'Authorize', exact: true }).click();
   await expect(page.locator('.github-login')).toHaveText('octocat');
@@ -68,6 +69,7 @@ async function createRepo(page: Page, url: string, owner: string, name: string) 
 // Opens the settings page and waits until its live status socket is connected.
 async function openSettings(page: Page, url: string, owner: string, repo: string) {
   await page.goto(`${url}/${owner}/${repo}/settings`);
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
   await expect(page.locator('.live-status')).toContainText('Live');
   // Marks this document: if the page reloads, the mark is gone.
   await page.evaluate(() => ((window as any).__sameDocument = true));
@@ -206,6 +208,7 @@ test('pull mirror and one-time fetch from the page', async ({ page }) => {
   await fetched.getByRole('button', { name: 'Fetch again' }).click();
   await expect(fetched.locator('.fetch-result')).toContainText('Already up to date');
   await page.goto(base() + '/ivy/fetched');
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
   await expect(page.getByText('main').first()).toBeVisible();
 });
 
@@ -280,6 +283,7 @@ test('the page reconnects by itself after a server restart and shows what happen
     await tab.getByRole('button', { name: 'Sign in' }).click();
     await expect(tab.getByRole('button', { name: 'Sign out' })).toBeVisible();
     await tab.goto(url + '/jack/notes/settings');
+    await expect(tab.locator('body[data-hydrated]')).toBeAttached();
     await tab.locator('#fetch-from-remote').getByLabel('GitHub repository (fetch)').fill('octocat/jack-public');
     await tab.locator('#fetch-from-remote').getByRole('button', { name: 'Fetch' }).click();
     const item = page.locator('#fetch-from-remote li.mirror', { hasText: 'octocat/jack-public' });
