@@ -166,9 +166,14 @@ pub async fn list_for_repository(db: &Db, repository_id: i64) -> Result<Vec<Mirr
         .await?))
 }
 
-/// Asks for a sync of one mirror (idempotent while one is pending). Returns whether the mirror
-/// exists. Anything but a push runs without waiting (a burst's wait is lifted).
+/// Asks for a sync of one mirror (idempotent while one is pending), to run without waiting (a
+/// burst's wait is lifted). Returns whether the mirror exists.
 pub async fn request_sync(db: &Db, mirror_id: i64, trigger: Trigger) -> Result<bool, DbError> {
+    request(db, mirror_id, trigger, None).await
+}
+
+/// Records a request; it may not run before `wait_until_ms` (a burst's wait), if given.
+async fn request(db: &Db, mirror_id: i64, trigger: Trigger, wait_until_ms: Option<i64>) -> Result<bool, DbError> {
     let at = now();
     let at_ms = now_ms();
     with_conn!(db, |conn| {
@@ -192,9 +197,7 @@ pub async fn request_sync(db: &Db, mirror_id: i64, trigger: Trigger) -> Result<b
                     .set(mirrors::pending_since_ms.eq(Some(at_ms)))
                     .execute(conn)
                     .await?;
-                if trigger != Trigger::Push {
-                    diesel::update(mirrors::table.find(mirror_id)).set(mirrors::debounce_until_ms.eq(None::<i64>)).execute(conn).await?;
-                }
+                diesel::update(mirrors::table.find(mirror_id)).set(mirrors::debounce_until_ms.eq(wait_until_ms)).execute(conn).await?;
                 let n = diesel::update(mirrors::table.find(mirror_id))
                     .set(mirrors::request_seq.eq(mirrors::request_seq + 1))
                     .execute(conn)
@@ -220,13 +223,10 @@ pub async fn request_push_mirrors(db: &Db, repository_id: i64) -> Result<usize, 
     for m in &found {
         // A push also lifts the backoff of a mirror in error: it retries on the next trigger.
         clear_backoff(db, m.id).await?;
-        request_sync(db, m.id, Trigger::Push).await?;
         let at_ms = now_ms();
         let in_burst = m.leased_by.is_some() || m.last_finished_ms.is_some_and(|t| t >= at_ms - BURST_WINDOW_MS);
         let until = in_burst.then(|| (at_ms + QUIET_MS).min(m.pending_since_ms.unwrap_or(at_ms) + MAX_DELAY_MS));
-        with_conn!(db, |conn| Ok::<_, DbError>(
-            diesel::update(mirrors::table.find(m.id)).set(mirrors::debounce_until_ms.eq(until)).execute(conn).await?
-        ))?;
+        request(db, m.id, Trigger::Push, until).await?;
     }
     Ok(found.len())
 }
