@@ -145,7 +145,10 @@ async fn repositories_and_their_settings_page_are_guarded() {
     assert_eq!(bob.get("/alice/hidden").await.status, 404);
     assert_eq!(bob.get("/alice/hidden/settings").await.status, 404);
     assert_eq!(anon.get("/alice/hidden").await.status, 404);
-    assert_eq!(anon.get("/alice/open/settings").await.status, 403);
+    // Signed out: asked to sign in (the page says "You need to sign in first.").
+    let settings = anon.get("/alice/open/settings").await;
+    assert_eq!(settings.status, 401);
+    assert!(settings.body.contains("You need to sign in first."));
     assert_eq!(anon.get("/alice/nothing").await.status, 404);
     // Server functions refuse too.
     let sneaky = bob
