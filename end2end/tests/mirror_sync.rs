@@ -11,8 +11,7 @@ use app::ssr::github::connection;
 use app::ssr::mirrors::{self, Direction};
 use github_double::github::{DoubleFault, Permission};
 use github_double::gitcli::ok;
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::{Setup, until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,14 +132,7 @@ async fn a_pull_mirror_fetches_github_into_gitblixt() {
     let (s, _push_mirror) = Setup::start().await;
     let st = s.server.state.clone();
     // GitHub's side: octocat/upstream with a branch and a tag (written straight into the double's repository).
-    let upstream = s.double.create_repo("octocat", "upstream", true);
-    let up = tempfile::tempdir().unwrap();
-    ok(up.path(), &["init", "-q", "-b", "main"]);
-    std::fs::write(up.path().join("a.txt"), "a\n").unwrap();
-    ok(up.path(), &["add", "-A"]);
-    ok(up.path(), &["commit", "-q", "-m", "a"]);
-    ok(up.path(), &["tag", "-a", "v1", "-m", "v1"]);
-    ok(up.path(), &["push", "-q", upstream.to_str().unwrap(), "main", "--tags"]);
+    let (up, upstream) = support::github_repo_with_commit(&s.double, "octocat", "upstream", true);
 
     let alice = accounts::find_user(&st.db, "alice").await.unwrap().unwrap();
     let local = app::ssr::repos::create(&st.db, &st.store, &alice, &RepoName::parse("downstream").unwrap(), "", false).await.unwrap();
@@ -148,14 +140,7 @@ async fn a_pull_mirror_fetches_github_into_gitblixt() {
     let mirror = mirrors::create(&st.db, local.repo.id, alice.id, Direction::Pull, &remote, Some(5)).await.unwrap();
     st.sync_wake.notify_waiters();
     let local_path = st.store.path(&UserName::parse("alice").unwrap(), &RepoName::parse("downstream").unwrap());
-    let refs_of = |p: &Path| ok(p, &["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags"]);
-    let wait_equal = || async {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while refs_of(&local_path) != refs_of(&upstream) {
-            assert!(Instant::now() < deadline, "the pull mirror never caught up");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
+    let wait_equal = || until("the pull mirror caught up", || async { support::refs_of(&local_path) == support::refs_of(&upstream) });
     wait_equal().await;
     s.wait_settled(mirror, "active").await;
     let m = mirrors::get(&st.db, mirror).await.unwrap().unwrap();

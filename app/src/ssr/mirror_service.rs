@@ -307,21 +307,21 @@ impl From<GithubError> for AccessFailure {
 /// without authentication, as the spec says, and without needing a GitHub connection), the
 /// user's token for a private one.
 pub async fn fetch_credentials(state: &AppState, user_id: i64, remote: &GithubRepo) -> Result<Option<SecretString>, AccessFailure> {
-    let anonymous = || async {
+    // Asked without a token: a public repository is fetched anonymously; a private or invisible
+    // one fails with `hidden`.
+    let public_or = |hidden: AccessFailure| async move {
         let client = GithubClient::new(&state.github.endpoints, None)?;
-        client.repository(remote).await
+        match client.repository(remote).await {
+            Ok(r) if !r.private => Ok(None),
+            Ok(_) | Err(GithubError::NotFound(_)) => Err(hidden),
+            Err(e) => Err(e.into()),
+        }
     };
     let token = match connection::access_token(&state.github, &state.db, &state.cipher, user_id).await {
         Ok(token) => Some(token),
         Err(ConnectionError::NotConnected) => None,
-        Err(ConnectionError::Expired) => {
-            // A public repository can still be fetched; a private one needs a fresh token.
-            return match anonymous().await {
-                Ok(r) if !r.private => Ok(None),
-                Ok(_) | Err(GithubError::NotFound(_)) => Err(AccessFailure::final_(TOKEN_EXPIRED)),
-                Err(e) => Err(e.into()),
-            };
-        }
+        // A public repository can still be fetched; a private one needs a fresh token.
+        Err(ConnectionError::Expired) => return public_or(AccessFailure::final_(TOKEN_EXPIRED)).await,
         Err(e @ ConnectionError::Unreachable(_)) => return Err(AccessFailure { message: e.to_string(), retryable: true }),
         Err(e) => return Err(AccessFailure::final_(format!("the GitHub connection could not be read: {e}"))),
     };
@@ -332,21 +332,16 @@ pub async fn fetch_credentials(state: &AppState, user_id: i64, remote: &GithubRe
             match client.repository(remote).await {
                 Ok(r) if r.private => Ok(Some(token)),
                 Ok(_) => Ok(None),
-                Err(GithubError::BadCredentials) => match anonymous().await {
-                    Ok(r) if !r.private => Ok(None),
-                    Ok(_) | Err(GithubError::NotFound(_)) => Err(AccessFailure::final_(TOKEN_EXPIRED)),
-                    Err(e) => Err(e.into()),
-                },
+                Err(GithubError::BadCredentials) => public_or(AccessFailure::final_(TOKEN_EXPIRED)).await,
                 Err(e) => Err(e.into()),
             }
         }
-        None => match anonymous().await {
-            Ok(r) if !r.private => Ok(None),
-            Ok(_) | Err(GithubError::NotFound(_)) => Err(AccessFailure::final_(format!(
+        None => {
+            public_or(AccessFailure::final_(format!(
                 "{} If it is private, connect your GitHub account under Settings → Connected Accounts.",
                 repository_not_found(&remote.to_string())
-            ))),
-            Err(e) => Err(e.into()),
-        },
+            )))
+            .await
+        }
     }
 }

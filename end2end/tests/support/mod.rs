@@ -81,12 +81,7 @@ impl Setup {
     }
 
     pub fn gitblixt_refs(&self) -> std::collections::BTreeMap<String, String> {
-        let path = self.server.state.store.path(&UserName::parse("alice").unwrap(), &RepoName::parse("project").unwrap());
-        ok(&path, &["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags"])
-            .lines()
-            .filter_map(|l| l.split_once(' '))
-            .map(|(r, id)| (r.to_string(), id.to_string()))
-            .collect()
+        refs_of(&self.server.state.store.path(&UserName::parse("alice").unwrap(), &RepoName::parse("project").unwrap()))
     }
 
     /// Waits (bounded) until GitHub's refs equal GitBlixt's.
