@@ -1,22 +1,21 @@
 # GitBlixt — `make run` and `make test` do all set-up on a fresh machine.
 #
 # Cargo's target dir: $(CARGO_TARGET_DIR) if set, else ./target. The compiled site (wasm, js, css)
-# is always under ./target/site.
+# is always under ./target/site (frontend/build-site.sh); release binaries embed it.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 export PATH := $(HOME)/.cargo/bin:$(CURDIR)/end2end/node_modules/.bin:$(PATH)
 
-CARGO_LEPTOS_VERSION := 0.3.10
 WASM_BINDGEN_VERSION := 0.2.130
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: run test tools system-packages cargo-test e2e bench build-release clean
+.PHONY: run test tools system-packages cargo-test e2e smoke site site-release build-release demo bench clean
 
-## Installs what is missing (idempotent): the wasm target, cargo-leptos, wasm-bindgen, npm packages.
+## Installs what is missing (idempotent): the wasm target, wasm-bindgen, npm packages (binaryen's
+## wasm-opt for release builds, Playwright for the browser tests).
 tools:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-	@cargo leptos --version 2>/dev/null | grep -q "$(CARGO_LEPTOS_VERSION)" || cargo install cargo-leptos --locked --version $(CARGO_LEPTOS_VERSION)
 	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
 	@if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -x end2end/node_modules/.bin/playwright ] || [ end2end/package.json -nt end2end/node_modules/.package-lock.json ]; then \
 		cd end2end && npm install --no-audit --no-fund; fi
@@ -33,25 +32,40 @@ system-packages:
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 ## Builds in release mode and starts GitBlixt on http://127.0.0.1:3000 (data in ./data).
-run: tools
-	cargo leptos build --release
-	LEPTOS_SITE_ROOT=$(CURDIR)/target/site LEPTOS_OUTPUT_NAME=gitblixt \
-		$(TARGET_DIR)/release/gitblixt serve
+run: build-release
+	$(TARGET_DIR)/release/gitblixt serve
 
-build-release: tools
-	cargo leptos build --release
+## The compiled site (wasm, js, css) in target/site: debug for tests, release for the binary.
+site: tools
+	frontend/build-site.sh debug
+site-release: tools
+	frontend/build-site.sh release
 
-## Every test: the Rust unit and integration tests, then the browser tests.
-test: tools system-packages cargo-test e2e
+## The self-contained release binary ($(TARGET_DIR)/release/gitblixt), the release site embedded.
+build-release: site-release
+	cargo build --release -p gitblixt
+
+## Every test: the Rust unit and integration tests, the browser tests, then the release smoke test.
+test: tools system-packages cargo-test e2e smoke
 
 # One invocation, so dependency features unify once (no second build of the dependencies).
 cargo-test:
 	cargo test -p app -p gitblixt -p github-double --features app/ssr
 
-e2e:
-	cargo leptos build
-	cargo build -p github-double --bin github-double
+e2e: site
+	cargo build -p gitblixt -p github-double --bins
 	cd end2end && GITBLIXT_BIN=$(TARGET_DIR)/debug/gitblixt GITHUB_DOUBLE_BIN=$(TARGET_DIR)/debug/github-double npx playwright test
+
+## The release build exactly as `make run` builds it, started as `make run` starts it (from a
+## fresh working directory, default ./data), driven in chromium through a push mirror.
+smoke: build-release
+	cargo build -p github-double --bin github-double
+	cd end2end && GITBLIXT_BIN=$(TARGET_DIR)/release/gitblixt GITHUB_DOUBLE_BIN=$(TARGET_DIR)/debug/github-double npx playwright test -c playwright.smoke.config.ts
+
+## GitBlixt and the GitHub double wired together, with a demo user on each side (see the README).
+demo: build-release
+	cargo build -p github-double --bin github-double
+	end2end/demo.sh $(TARGET_DIR)/release/gitblixt $(TARGET_DIR)/debug/github-double
 
 bench: tools
 	cargo run --release -p github-double --bin gitblixt-bench

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -37,8 +37,9 @@ async function control(doubleUrl: string, path: string, body: unknown) {
   if (!r.ok) throw new Error(`GitHub double ${path}: ${r.status} ${await r.text()}`);
 }
 
-// Starts the GitHub double, then the gitblixt binary (GITBLIXT_BIN) on 127.0.0.1:0 with a fresh data
-// directory configured to use the double as GitHub; waits until the page answers; registers
+// Starts the GitHub double, then the gitblixt binary (GITBLIXT_BIN) on 127.0.0.1:0 the way `make run`
+// starts it: from a fresh working directory, with the default data directory (./data) and nothing
+// telling it where the compiled site is; configured to use the double as GitHub; waits until the page answers; registers
 // GitBlixt's OAuth App and the user `octocat` (signed in to the double's pages) at the double.
 export default async function globalSetup() {
   const bin = process.env.GITBLIXT_BIN;
@@ -47,22 +48,21 @@ export default async function globalSetup() {
   process.env.GITHUB_DOUBLE_URL = double.web_url;
   process.env.GITHUB_DOUBLE_API_URL = double.api_url;
   process.env.GITHUB_DOUBLE_PID = String(double.pid);
-  const data = mkdtempSync(join(tmpdir(), 'gitblixt-e2e-'));
-  const child = spawn(bin, ['serve'], {
-    env: {
-      ...process.env,
-      GITBLIXT_ADDR: '127.0.0.1:0',
-      GITBLIXT_DATA: data,
-      GITHUB_URL: double.web_url,
-      GITHUB_API_URL: double.api_url,
-      GITHUB_CLIENT_ID: CLIENT_ID,
-      GITHUB_CLIENT_SECRET: CLIENT_SECRET,
-      LEPTOS_SITE_ROOT: resolve(__dirname, '..', 'target', 'site'),
-      LEPTOS_OUTPUT_NAME: 'gitblixt',
-      RUST_LOG: process.env.RUST_LOG || 'info',
-    },
-    stdio: ['ignore', 'inherit', 'pipe'],
-  });
+  const cwd = mkdtempSync(join(tmpdir(), 'gitblixt-e2e-'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    GITBLIXT_ADDR: '127.0.0.1:0',
+    GITHUB_URL: double.web_url,
+    GITHUB_API_URL: double.api_url,
+    GITHUB_CLIENT_ID: CLIENT_ID,
+    GITHUB_CLIENT_SECRET: CLIENT_SECRET,
+    RUST_LOG: process.env.RUST_LOG || 'info',
+  };
+  for (const name of Object.keys(env)) {
+    if (name === 'GITBLIXT_DATA' || name === 'DATABASE_URL' || name.startsWith('LEPTOS_')) delete env[name];
+  }
+  const child = spawn(resolve(bin), ['serve'], { cwd, env, stdio: ['ignore', 'inherit', 'pipe'] });
+  process.env.GITBLIXT_E2E_DATA = join(cwd, 'data');
   const url = await new Promise<string>((ok, fail) => {
     const timer = setTimeout(() => fail(new Error('gitblixt did not start within 60 s')), 60_000);
     let seen = '';
@@ -97,6 +97,5 @@ export default async function globalSetup() {
     callback_url: url + '/oauth/github/callback',
     expiring_tokens: true,
   });
-  writeFileSync(join(data, 'e2e.pid'), String(child.pid));
   process.env.GITBLIXT_E2E_PID = String(child.pid);
 }

@@ -1,5 +1,7 @@
 //! GitBlixt's web application: pages, components and server functions (shared by the server and
 //! the browser), plus the server-only code behind the `ssr` feature.
+// Leptos view types nest deeply; release builds of the hydrate wasm need more than the default 128.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod components;
@@ -16,7 +18,7 @@ pub mod ssr;
 
 use api::{SignIn, SignOut, SignUp};
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
     SsrMode,
     components::{Route, Router, Routes},
@@ -31,7 +33,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
-                <AutoReload options=options.clone() />
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                <link rel="stylesheet" href=format!("/{}/{}.css", options.site_pkg_dir, options.output_name) />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -64,7 +67,6 @@ pub fn App() -> impl IntoView {
     provide_context(Session { user, sign_in, sign_up, sign_out });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/gitblixt.css" />
         <Title text="GitBlixt" />
         <Router>
             <components::Header />

@@ -250,6 +250,32 @@ async fn fetch_mirror_prunes_and_fetch_once_never_deletes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_into_an_empty_repository_takes_the_remotes_default_branch() {
+    let f = Fixture::new(Auth::Password(TOKEN.into())).await;
+    ok(&f.work, &["push", "-q", "--mirror", f.remote().to_str().unwrap()]);
+    // GitHub's default branch is not `main`.
+    ok(&f.remote(), &["symbolic-ref", "HEAD", "refs/heads/topic"]);
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, mode) in [("mirror.git", FetchMode::Mirror), ("once.git", FetchMode::Once)] {
+        ok(tmp.path(), &["init", "-q", "--bare", "-b", "trunk", name]);
+        let local = tmp.path().join(name);
+        let r = mirror::fetch(&f.url(), &local, mode, &opts()).await.unwrap();
+        assert!(r.refs.iter().all(|x| x.name != "HEAD"), "HEAD is not reported as a ref: {r:?}");
+        assert_eq!(ok(&local, &["symbolic-ref", "HEAD"]).trim(), "refs/heads/topic", "{name}");
+        // A clone gets the default branch checked out, without "remote HEAD refers to nonexistent ref".
+        let clone = tmp.path().join(format!("clone-{name}"));
+        let out = git(tmp.path(), &["clone", local.to_str().unwrap(), clone.to_str().unwrap()]);
+        assert!(out.status.success() && !String::from_utf8_lossy(&out.stderr).contains("nonexistent ref"), "{out:?}");
+        assert_eq!(ok(&clone, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(), "topic");
+    }
+    // A HEAD that names an existing branch is the owner's choice: a later fetch keeps it.
+    let local = tmp.path().join("mirror.git");
+    ok(&local, &["symbolic-ref", "HEAD", "refs/heads/main"]);
+    mirror::fetch(&f.url(), &local, FetchMode::Mirror, &opts()).await.unwrap();
+    assert_eq!(ok(&local, &["symbolic-ref", "HEAD"]).trim(), "refs/heads/main");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_error_class_is_reported_without_the_token() {
     let f = Fixture::new(Auth::Password(TOKEN.into())).await;
     ok(&f.work, &["push", "-q", "--mirror", f.remote().to_str().unwrap()]);

@@ -12,21 +12,9 @@ use app::ssr::mirrors::{self, Direction};
 use gitblixt::config::{Config, GithubConfig};
 use github_double::github::{DoubleFault, GithubDouble};
 use github_double::gitcli::ok;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use support::until;
-
-/// The `gitblixt` binary: `GITBLIXT_BIN`, else the one cargo built next to this test.
-fn gitblixt_bin() -> PathBuf {
-    if let Ok(bin) = std::env::var("GITBLIXT_BIN") {
-        return PathBuf::from(bin);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(|deps| deps.parent()).unwrap().join("gitblixt");
-    assert!(bin.exists(), "{} is missing: build it with `cargo build -p gitblixt` (make cargo-test does)", bin.display());
-    bin
-}
+use support::{gitblixt_bin, until};
 
 fn serve(data: &std::path::Path, double: &GithubDouble, log: &str) -> Child {
     let log = std::fs::File::create(data.join(log)).unwrap();

@@ -3,7 +3,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
 const base = () => process.env.GITBLIXT_URL!;
 const double = () => process.env.GITHUB_DOUBLE_URL!;
@@ -231,8 +231,6 @@ function startGitblixt(addr: string, data: string): Promise<ChildProcess> {
       GITBLIXT_DATA: data,
       GITHUB_URL: double(),
       GITHUB_API_URL: process.env.GITHUB_DOUBLE_API_URL!,
-      LEPTOS_SITE_ROOT: resolve(__dirname, '..', '..', 'target', 'site'),
-      LEPTOS_OUTPUT_NAME: 'gitblixt',
       RUST_LOG: 'warn,gitblixt=info',
     },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -13,6 +13,8 @@ pub enum ConfigError {
     Empty { var: &'static str },
     #[error("{var} must be a positive integer, got: {value}")]
     BadNumber { var: &'static str, value: String },
+    #[error("{var} could not be made an absolute path ({value}): {source}")]
+    BadPath { var: &'static str, value: String, source: std::io::Error },
     #[error("GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET must be set together (the GitHub OAuth App's client ID and secret)")]
     HalfOAuthApp,
     #[error("{var} must be an http:// or https:// URL without credentials, query or fragment, got: {value}")]
@@ -92,9 +94,11 @@ impl Config {
             Some(v) => v.parse().map_err(|_| ConfigError::BadAddr { var: "GITBLIXT_ADDR", value: v })?,
             None => SocketAddr::from(([127, 0, 0, 1], 3000)),
         };
-        let data_dir = PathBuf::from(var("GITBLIXT_DATA")?.unwrap_or_else(|| "data".into()));
+        // Made absolute once, here: git resolves relative paths (core.hooksPath among them)
+        // against the repository it runs in, not against our working directory.
+        let data_dir = absolute("GITBLIXT_DATA", var("GITBLIXT_DATA")?.as_deref().unwrap_or("data"))?;
         let database_url = match var("DATABASE_URL")? {
-            Some(v) => v,
+            Some(v) => absolute_sqlite_url(&v)?,
             None => data_dir.join("gitblixt.db").to_string_lossy().into_owned(),
         };
         let public_url = match var("GITBLIXT_PUBLIC_URL")? {
@@ -167,6 +171,25 @@ impl Config {
     }
 }
 
+/// `path` as an absolute path (relative to the working directory at start), without touching the disk.
+fn absolute(var: &'static str, path: &str) -> Result<PathBuf, ConfigError> {
+    std::path::absolute(path).map_err(|source| ConfigError::BadPath { var, value: path.to_string(), source })
+}
+
+/// A SQLite `DATABASE_URL` (`sqlite://<path>` or a plain path) with its path made absolute;
+/// other URLs (PostgreSQL) unchanged.
+fn absolute_sqlite_url(url: &str) -> Result<String, ConfigError> {
+    if url.contains("://") && !url.starts_with("sqlite://") {
+        return Ok(url.to_string());
+    }
+    let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    if path == ":memory:" || path.starts_with("file:") {
+        return Ok(url.to_string());
+    }
+    let absolute = absolute("DATABASE_URL", path)?;
+    Ok(format!("sqlite://{}", absolute.display()))
+}
+
 /// `https://host[:port]` with no trailing slash, or None if it is not such a URL.
 pub fn normalise_public_url(raw: &str) -> Option<String> {
     let trimmed = raw.trim().trim_end_matches('/');
@@ -188,6 +211,16 @@ mod tests {
         assert_eq!(normalise_public_url("ftp://x"), None);
         assert_eq!(normalise_public_url("https://x/y"), None);
         assert_eq!(normalise_public_url("https://user:pw@x"), None);
+    }
+
+    #[test]
+    fn relative_paths_become_absolute() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(absolute("GITBLIXT_DATA", "data").unwrap(), cwd.join("data"));
+        assert_eq!(absolute("GITBLIXT_DATA", "/srv/gitblixt").unwrap(), PathBuf::from("/srv/gitblixt"));
+        assert_eq!(absolute_sqlite_url("sqlite://x.db").unwrap(), format!("sqlite://{}", cwd.join("x.db").display()));
+        assert_eq!(absolute_sqlite_url("db/x.db").unwrap(), format!("sqlite://{}", cwd.join("db/x.db").display()));
+        assert_eq!(absolute_sqlite_url("postgres://u:p@h/db").unwrap(), "postgres://u:p@h/db");
     }
 
     #[test]

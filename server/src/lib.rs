@@ -2,6 +2,7 @@
 //! HTTP), operator commands, and start-up/shut-down.
 
 pub mod admin;
+pub mod assets;
 pub mod config;
 pub mod git_auth;
 pub mod git_http;
@@ -70,15 +71,41 @@ pub async fn open_state(config: &Config, public_url: String) -> Result<AppState,
     })
 }
 
+/// The site's layout as the pages reference it: the compiled site is served from [`assets`]
+/// (embedded in release builds), so nothing here depends on the working directory.
 fn leptos_options(addr: SocketAddr) -> LeptosOptions {
-    // cargo-leptos passes the site layout in LEPTOS_* variables; without them use its defaults.
-    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
-    LeptosOptions::builder()
-        .output_name(env("LEPTOS_OUTPUT_NAME", "gitblixt"))
-        .site_root(env("LEPTOS_SITE_ROOT", "target/site"))
-        .site_pkg_dir(env("LEPTOS_SITE_PKG_DIR", "pkg"))
-        .site_addr(addr)
-        .build()
+    let output_name = assets::output_name().unwrap_or_else(|| {
+        tracing::warn!("the compiled site is missing (build it with `make site`): pages will not be interactive");
+        "gitblixt".to_string()
+    });
+    LeptosOptions::builder().output_name(output_name).site_pkg_dir(assets::PKG_DIR).site_addr(addr).build()
+}
+
+/// A file of the compiled site, for `/pkg/...`.
+async fn pkg_file(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    assets::response(uri.path(), &headers).unwrap_or_else(|| axum::http::StatusCode::NOT_FOUND.into_response())
+}
+
+/// Anything no route took: a public file of the site (favicon.ico, …), else the app's 404 page,
+/// rendered with the state so the header still shows who is signed in.
+async fn fallback(
+    axum::extract::State(options): axum::extract::State<LeptosOptions>,
+    axum::Extension(state): axum::Extension<AppState>,
+    request: axum::http::Request<axum::body::Body>,
+) -> axum::response::Response {
+    if let Some(file) = assets::response(request.uri().path(), request.headers()) {
+        return file;
+    }
+    let render = leptos_axum::render_app_to_stream_with_context(
+        move || provide_context(state.clone()),
+        move || app::shell(options.clone()),
+    );
+    let mut response = render(request).await;
+    if response.status() == axum::http::StatusCode::OK {
+        *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
+    }
+    response
 }
 
 /// The whole HTTP application.
@@ -91,11 +118,10 @@ pub fn router(
     let routes = generate_route_list(app::App);
     // The compiled site (wasm, js, css) is served before the pages: `/pkg/x` would otherwise be
     // taken for the repository page of a user named `pkg` (a reserved name).
-    let pkg_dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
-    let pkg_route = format!("/{}", options.site_pkg_dir);
+    let pkg_route = format!("/{}/{{*file}}", assets::PKG_DIR);
     let git = git_http::routes(git_http::GitState { app: state.clone(), hooks_dir });
     let pages = Router::new()
-        .nest_service(&pkg_route, tower_http::services::ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip())
+        .route(&pkg_route, axum::routing::get(pkg_file))
         .leptos_routes_with_context(
             &options,
             routes,
@@ -108,7 +134,8 @@ pub fn router(
                 move || app::shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler(app::shell))
+        .fallback(fallback)
+        .layer(axum::Extension(state.clone()))
         .with_state(options);
     git.merge(oauth_routes::routes(state.clone()))
         .merge(live::routes(state.clone(), stopping))

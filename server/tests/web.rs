@@ -214,3 +214,33 @@ async fn failed_repository_creation_leaves_nothing_behind() {
     let leftovers: Vec<_> = std::fs::read_dir(server.data.path().join("tmp")).unwrap().collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_pages_are_404_and_keep_the_signed_in_header() {
+    let server = TestServer::start().await;
+    let mut alice = Browser::new(&server);
+    alice.sign_up("alice", "alice-password").await;
+    // The browser's first request for an icon, and a deep unknown path.
+    for path in ["/favicon.ico", "/a/b/c/d"] {
+        let page = alice.get(path).await;
+        assert_eq!(page.status, 404, "{path}");
+        assert!(page.body.contains("Page not found"), "{path}: {}", page.body);
+        assert!(page.body.contains("Sign out") && page.body.contains("alice"), "{path}: header signed out: {}", page.body);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_page_says_up_front_that_github_is_not_configured() {
+    let server = TestServer::start().await;
+    let mut alice = Browser::new(&server);
+    alice.sign_up("alice", "alice-password").await;
+    let owner = app::ssr::accounts::find_user(&server.running.state.db, "alice").await.unwrap().unwrap();
+    server.repo(&owner, "project", false).await;
+    let page = alice.get("/alice/project/settings").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("GitHub is not configured on this instance, so push and pull mirrors cannot be enabled yet"),
+        "{}",
+        page.body
+    );
+}

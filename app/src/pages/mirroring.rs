@@ -6,8 +6,9 @@ use crate::components::{ActionError, ErrorBox};
 use crate::format::{date_time, short_id};
 #[cfg(feature = "hydrate")]
 use crate::model::LiveFrame;
+use crate::api::get_github_account;
 use crate::mirror_api::{EnableMirror, FetchFromRemote, MirrorAction, SetMirrorInterval, get_mirrors};
-use crate::model::{MirrorState, MirrorView, MirrorsView, PULL_INTERVALS, RunView};
+use crate::model::{GithubAccount, MirrorState, MirrorView, MirrorsView, PULL_INTERVALS, RunView};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use crate::live_client::LinkState;
@@ -76,17 +77,9 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
         }
     };
     let (hidden_push, hidden_pull, hidden_fetch) = (hidden(), hidden(), hidden());
-    view! {
-        <p class="live-status" aria-live="polite">
-            {move || match link.get() {
-                LinkState::Idle => "",
-                LinkState::Connecting => "Connecting to live status…",
-                LinkState::Live => "● Live: status updates as it happens",
-                LinkState::Reconnecting => "Live status lost; reconnecting…",
-            }}
-        </p>
-        <ActionError value=move || act.value().get() />
-        <ActionError value=move || interval.value().get() />
+    // Each section is type-erased: one nested view type for the whole page overflowed rustc's
+    // query depth in release builds and inflated the wasm.
+    let push_section = view! {
         <section class="card mirroring" id="push-mirroring">
             <h2>"Push mirroring"</h2>
             <p class="muted">
@@ -104,6 +97,9 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
             </ActionForm>
             {list(Kind::Push, ctx.clone())}
         </section>
+    }
+    .into_any();
+    let pull_section = view! {
         <section class="card mirroring" id="pull-mirroring">
             <h2>"Pull mirroring"</h2>
             <p class="muted">"GitBlixt fetches all branches and tags from GitHub at the interval you choose."</p>
@@ -122,6 +118,9 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
             </ActionForm>
             {list(Kind::Pull, ctx.clone())}
         </section>
+    }
+    .into_any();
+    let fetch_section = view! {
         <section class="card mirroring" id="fetch-from-remote">
             <h2>"Fetch from remote"</h2>
             <p class="muted">
@@ -138,6 +137,66 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
             </ActionForm>
             {list(Kind::Fetch, ctx)}
         </section>
+    }
+    .into_any();
+    view! {
+        <p class="live-status" aria-live="polite">
+            {move || match link.get() {
+                LinkState::Idle => "",
+                LinkState::Connecting => "Connecting to live status…",
+                LinkState::Live => "● Live: status updates as it happens",
+                LinkState::Reconnecting => "Live status lost; reconnecting…",
+            }}
+        </p>
+        <GithubReadiness />
+        <ActionError value=move || act.value().get() />
+        <ActionError value=move || interval.value().get() />
+        {push_section}
+        {pull_section}
+        {fetch_section}
+    }
+}
+
+/// Says, before anything is typed, whether push and pull mirrors can work for this user: the
+/// instance needs a GitHub OAuth App and the user a connected (unexpired) GitHub account.
+#[component]
+fn GithubReadiness() -> impl IntoView {
+    let account = Resource::new(|| (), |_| get_github_account());
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match account.await {
+                    Ok(GithubAccount::NotConfigured) => view! {
+                        <p class="notice" id="github-readiness" role="note">
+                            "GitHub is not configured on this instance, so push and pull mirrors cannot be enabled yet: the administrator must register a GitHub OAuth App and set "
+                            <code>"GITHUB_CLIENT_ID"</code> " and " <code>"GITHUB_CLIENT_SECRET"</code>
+                            " (see the README, “Connecting GitHub”). Fetch from remote works for public repositories without it."
+                        </p>
+                    }
+                    .into_any(),
+                    Ok(GithubAccount::NotConnected) => view! {
+                        <p class="notice" id="github-readiness" role="note">
+                            "Push and pull mirrors act with your GitHub account, and none is connected: "
+                            <a href="/settings/connected-accounts">"connect GitHub under Settings → Connected Accounts"</a>
+                            " first. Fetch from remote works for public repositories without it."
+                        </p>
+                    }
+                    .into_any(),
+                    Ok(GithubAccount::Connected { expired: true, .. }) => view! {
+                        <p class="error" id="github-readiness" role="alert">
+                            "OAuth token has expired — reconnect your GitHub account to refresh the token: "
+                            <a href="/settings/connected-accounts">"Settings → Connected Accounts"</a> "."
+                        </p>
+                    }
+                    .into_any(),
+                    Ok(GithubAccount::Connected { login, .. }) => view! {
+                        <p class="muted" id="github-readiness">"Mirrors you enable act as GitHub user " <strong>{login}</strong> "."</p>
+                    }
+                    .into_any(),
+                    Err(_) => ().into_any(),
+                }
+            })}
+        </Transition>
     }
 }
 
@@ -221,6 +280,7 @@ fn MirrorItem(m: MirrorView, kind: Kind, ctx: Ctx) -> impl IntoView {
                 <button type="submit" class=if action == "remove" { "danger" } else { "" }>{label}</button>
             </ActionForm>
         }
+        .into_any()
     };
     let pause = (kind != Kind::Fetch).then(|| if m.paused { button("resume", "Resume") } else { button("pause", "Pause") });
     let interval_form = m.interval_minutes.map(|minutes| {
@@ -266,6 +326,7 @@ fn MirrorItem(m: MirrorView, kind: Kind, ctx: Ctx) -> impl IntoView {
             <Runs runs />
         </li>
     }
+    .into_any()
 }
 
 /// What the latest one-time fetch changed.
@@ -290,6 +351,7 @@ fn FetchResult(run: RunView) -> impl IntoView {
             <RefList refs=run.refs />
         </div>
     }
+    .into_any()
 }
 
 fn refs_count(n: usize) -> String {
@@ -318,6 +380,7 @@ fn Runs(runs: Vec<RunView>) -> impl IntoView {
                 </ul>
             </details>
         }
+        .into_any()
     })
 }
 
@@ -344,4 +407,5 @@ fn RefList(refs: Vec<crate::model::RefChange>) -> impl IntoView {
                 .collect_view()}
         </ul>
     }
+    .into_any()
 }

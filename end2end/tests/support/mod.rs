@@ -12,7 +12,7 @@ use app::ssr::mirrors::{self, Direction};
 use gitblixt::config::{Config, GithubConfig};
 use github_double::github::GithubDouble;
 use github_double::gitcli::ok;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub struct Setup {
@@ -125,6 +125,17 @@ impl Setup {
     }
 }
 
+
+/// The `gitblixt` binary: `GITBLIXT_BIN`, else the one cargo built next to this test.
+pub fn gitblixt_bin() -> PathBuf {
+    if let Ok(bin) = std::env::var("GITBLIXT_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(|deps| deps.parent()).unwrap().join("gitblixt");
+    assert!(bin.exists(), "{} is missing: build it with `cargo build -p gitblixt` (make cargo-test does)", bin.display());
+    bin
+}
 
 /// Waits (bounded, 30 s) until `check` holds, polling every 20 ms.
 pub async fn until<F, Fut>(what: &str, mut check: F)

@@ -94,7 +94,7 @@ fn classify_fetch_error(err: &FetchError, secret: Option<&str>) -> MirrorError {
         FetchError::EmptyRemote => return MirrorError::EmptyRemote,
         FetchError::InvalidUrl(_) => return MirrorError::InvalidUrl { detail: scrubbed() },
         FetchError::NotBare(_) => return MirrorError::Local { detail: scrubbed() },
-        FetchError::Gix { stage: Stage::OpenRepo | Stage::Configure | Stage::Prune, .. } => {
+        FetchError::Gix { stage: Stage::OpenRepo | Stage::Configure | Stage::Prune | Stage::UpdateRefs, .. } => {
             return MirrorError::Local { detail: scrubbed() };
         }
         FetchError::Gix { .. } => {}
@@ -198,6 +198,8 @@ enum Stage {
     /// Negotiation, pack download/indexing and the ref update transaction.
     Receive,
     Prune,
+    /// Pointing an unborn HEAD at the remote's default branch.
+    UpdateRefs,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -358,7 +360,9 @@ fn fetch_inner(
             gix::remote::ref_map::Options {
                 prefix_from_spec_as_filter_on_remote: true,
                 handshake_parameters: Vec::new(),
-                extra_refspecs: Vec::new(),
+                // Lists the remote's HEAD too (no local destination: nothing is written for it),
+                // so an empty repository can take the remote's default branch.
+                extra_refspecs: vec![head_refspec()?],
             },
         )
         .map_err(FetchError::gix(Stage::ListRefs))?;
@@ -399,6 +403,9 @@ fn fetch_inner(
     for (update, mapping, _spec, edit) in
         update_refs.iter_mapping_updates(&outcome.ref_map.mappings, refspecs, &outcome.ref_map.extra_refspecs)
     {
+        if mapping.local.is_none() {
+            continue; // the remote's HEAD, listed only to learn its default branch
+        }
         let name = mapping
             .local
             .as_ref()
@@ -440,8 +447,52 @@ fn fetch_inner(
         report.refs.extend(prune(repo, &advertised)?);
     }
 
+    adopt_remote_head(repo, &outcome.ref_map.remote_refs)?;
     report.refs.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(report)
+}
+
+/// The fetch refspec that lists the remote's HEAD without writing anything locally.
+fn head_refspec() -> Result<gix::refspec::RefSpec, FetchError> {
+    gix::refspec::parse("HEAD".into(), gix::refspec::parse::Operation::Fetch)
+        .map(|spec| spec.to_owned())
+        .map_err(|e| FetchError::InvalidUrl(format!("internal refspec: {e}")))
+}
+
+/// Like `git clone`: when the local HEAD names a branch that does not exist (an empty repository)
+/// and the remote's HEAD names one that now exists locally, point HEAD at it — so the repository's
+/// default branch is GitHub's, whatever its name. A HEAD that names an existing branch is kept.
+fn adopt_remote_head(repo: &gix::Repository, remote_refs: &[gix::protocol::handshake::Ref]) -> Result<(), FetchError> {
+    let Some(target) = remote_refs.iter().find_map(|r| match r {
+        gix::protocol::handshake::Ref::Symbolic { full_ref_name, target, .. } if full_ref_name == "HEAD" => Some(target),
+        gix::protocol::handshake::Ref::Unborn { full_ref_name, target } if full_ref_name == "HEAD" => Some(target),
+        _ => None,
+    }) else {
+        return Ok(());
+    };
+    if !target.starts_with(b"refs/heads/") || !repo.head().map_err(FetchError::gix(Stage::UpdateRefs))?.is_unborn() {
+        return Ok(());
+    }
+    let Ok(target) = FullName::try_from(target.as_bstr()) else { return Ok(()) };
+    if repo.try_find_reference(target.as_ref()).map_err(FetchError::gix(Stage::UpdateRefs))?.is_none() {
+        return Ok(());
+    }
+    let head = FullName::try_from("HEAD").map_err(|e| FetchError::InvalidUrl(format!("internal ref name: {e}")))?;
+    repo.edit_reference(RefEdit {
+        change: Change::Update {
+            log: gix::refs::transaction::LogChange {
+                mode: RefLog::AndReference,
+                force_create_reflog: false,
+                message: "gitblixt mirror: HEAD follows the remote's default branch".into(),
+            },
+            expected: PreviousValue::Any,
+            new: Target::Symbolic(target),
+        },
+        name: head,
+        deref: false,
+    })
+    .map_err(FetchError::gix(Stage::UpdateRefs))?;
+    Ok(())
 }
 
 fn has_heads_or_tags(repo: &gix::Repository) -> Result<bool, FetchError> {

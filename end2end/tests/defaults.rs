@@ -1,0 +1,91 @@
+//! The `gitblixt` binary as a user starts it: from a fresh working directory, with no
+//! `GITBLIXT_DATA` and no `DATABASE_URL` (the defaults, `./data`). Pushes with the real git client
+//! must run the post-receive hook (default branch set, push mirrors triggered) exactly as with an
+//! absolute data directory.
+
+mod support;
+
+use app::github_repo::GithubRepo;
+use app::names::{RepoName, UserName};
+use app::ssr::accounts;
+use app::ssr::github::connection::{self, Tokens};
+use app::ssr::mirrors::{self, Direction};
+use gitblixt::config::{Config, GithubConfig};
+use github_double::github::GithubDouble;
+use github_double::gitcli::ok;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use support::{gitblixt_bin, until};
+
+/// Starts `gitblixt serve` in `cwd` with only the address and GitHub's URLs set; returns the
+/// child and the URL it prints.
+fn serve_with_defaults(cwd: &std::path::Path, double: &GithubDouble) -> (Child, String) {
+    let mut child = Command::new(gitblixt_bin())
+        .arg("serve")
+        .current_dir(cwd)
+        .env_remove("GITBLIXT_DATA")
+        .env_remove("DATABASE_URL")
+        .env("GITBLIXT_ADDR", "127.0.0.1:0")
+        .env("GITHUB_URL", &double.web_url)
+        .env("GITHUB_API_URL", &double.api_url)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("gitblixt exited before it was running").unwrap();
+        if let Some(url) = line.strip_prefix("GitBlixt is running at ") {
+            break url.trim().to_string();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_relative_data_dir_runs_hooks_and_push_mirrors() {
+    let double = GithubDouble::start().await.unwrap();
+    double.create_repo("octocat", "project", false);
+    let cwd = tempfile::tempdir().unwrap();
+    let (mut server, url) = serve_with_defaults(cwd.path(), &double);
+
+    // The defaults put everything under ./data of the working directory.
+    let data = cwd.path().join("data");
+    assert!(data.join("gitblixt.db").exists(), "the SQLite database is in ./data");
+    let mut config = Config::for_data_dir(data.clone());
+    config.github = GithubConfig { web_url: double.web_url.clone(), api_url: double.api_url.clone(), oauth_app: None };
+    let st = gitblixt::open_state(&config, url.clone()).await.unwrap();
+    let alice = accounts::create_user(&st.db, &UserName::parse("alice").unwrap(), "alice-password-1", false).await.unwrap();
+    let repo = app::ssr::repos::create(&st.db, &st.store, &alice, &RepoName::parse("project").unwrap(), "", false).await.unwrap();
+    let bare = st.store.path(&UserName::parse("alice").unwrap(), &RepoName::parse("project").unwrap());
+    assert!(bare.starts_with(&data), "{} is under ./data", bare.display());
+
+    // First push of a branch that is not `main`: the hook points HEAD at it.
+    let work = tempfile::tempdir().unwrap();
+    ok(work.path(), &["init", "-q", "-b", "trunk"]);
+    ok(work.path(), &["-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-q", "--allow-empty", "-m", "one"]);
+    let remote = format!("{}/alice/project.git", url.replacen("http://", "http://alice:alice-password-1@", 1));
+    ok(work.path(), &["remote", "add", "origin", &remote]);
+    ok(work.path(), &["push", "-q", "origin", "trunk"]);
+    until("HEAD names the first pushed branch", || async { ok(&bare, &["symbolic-ref", "HEAD"]).trim() == "refs/heads/trunk" }).await;
+
+    // A push mirror; once its first sync is done, only the hook can bring the next push to GitHub.
+    let tokens = Tokens { access: double.issue_token("octocat", &["repo"]).into(), refresh: None, scopes: vec!["repo".into()], expires_at: None, refresh_expires_at: None };
+    connection::store(&st.db, &st.cipher, alice.id, "octocat", 1, &tokens).await.unwrap();
+    let mirror = mirrors::create(&st.db, repo.repo.id, alice.id, Direction::Push, &GithubRepo::parse("octocat/project").unwrap(), None).await.unwrap();
+    until("the first sync is done", || async {
+        let m = mirrors::get(&st.db, mirror).await.unwrap().unwrap();
+        m.status == "active" && m.sync_requested_at.is_none() && m.leased_by.is_none()
+    })
+    .await;
+    ok(work.path(), &["-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-q", "--allow-empty", "-m", "two"]);
+    ok(work.path(), &["push", "-q", "origin", "trunk"]);
+    let pushed = ok(work.path(), &["rev-parse", "HEAD"]).trim().to_string();
+    until("GitHub has the pushed commit", || async { double.refs("octocat", "project").get("refs/heads/trunk") == Some(&pushed) }).await;
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

@@ -1,0 +1,104 @@
+import { expect, test } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// The path of a new user, on the binary `make run` builds (release wasm embedded, started from a
+// fresh directory with the default ./data): the page hydrates without console errors, sign up,
+// create a repository, connect GitHub, enable a push mirror, `git push`, see it Active and the
+// pushed ref on GitHub.
+const base = () => process.env.GITBLIXT_URL!;
+const double = () => process.env.GITHUB_DOUBLE_URL!;
+
+function git(cwd: string, ...args: string[]) {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+}
+
+test('release build: hydrate, sign up, connect GitHub, push mirror a git push', async ({ page }) => {
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(m.text());
+  });
+  page.on('pageerror', (e) => problems.push(e.message));
+
+  // The compiled site is served from the binary: hashed names, cached for good, gzip on request.
+  const home = await page.goto(base() + '/');
+  expect(home!.status()).toBe(200);
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  const script = await page.locator('link[rel="modulepreload"]').getAttribute('href');
+  expect(script).toMatch(/^\/pkg\/gitblixt-[0-9a-f]{16}\.js$/);
+  const wasm = await fetch(base() + script!.replace(/\.js$/, '_bg.wasm'), { headers: { 'accept-encoding': 'gzip' } });
+  expect(wasm.status).toBe(200);
+  expect(wasm.headers.get('content-type')).toBe('application/wasm');
+  expect(wasm.headers.get('cache-control')).toContain('immutable');
+  expect((await page.request.get(base() + '/favicon.svg')).status()).toBe(200);
+
+  await page.goto(base() + '/signup');
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await page.getByLabel('Username').fill('smoke');
+  await page.getByLabel('Password').fill('smoke-password');
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+
+  await page.goto(base() + '/new');
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await page.getByLabel('Repository name').fill('project');
+  await page.getByRole('button', { name: 'Create repository' }).click();
+  await expect(page).toHaveURL(/\/smoke\/project$/);
+
+  // Before connecting, the Settings page says what is missing.
+  await page.goto(base() + '/smoke/project/settings');
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await expect(page.locator('#github-readiness')).toContainText('connect GitHub under Settings → Connected Accounts');
+
+  await page.goto(base() + '/settings/connected-accounts');
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await page.getByRole('button', { name: 'Connect GitHub' }).click();
+  await page.getByRole('button', { name: 'Authorize', exact: true }).click();
+  await expect(page.locator('.github-login')).toHaveText('octocat');
+
+  const created = await fetch(double() + '/_double/repos', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ owner: 'octocat', name: 'smoke-mirror', private: true }),
+  });
+  expect(created.ok).toBeTruthy();
+  await page.goto(base() + '/smoke/project/settings');
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await expect(page.locator('.live-status')).toContainText('Live');
+  await expect(page.locator('#github-readiness')).toContainText('octocat');
+  const push = page.locator('#push-mirroring');
+  await push.getByLabel('GitHub repository (push)').fill('octocat/smoke-mirror');
+  await push.getByRole('button', { name: 'Enable mirror' }).click();
+  const mirror = push.locator('li.mirror', { hasText: 'octocat/smoke-mirror' });
+  await expect(mirror.locator('.status')).toContainText('Active');
+
+  // A push from the command line reaches GitHub, and the page shows it without a reload.
+  const work = mkdtempSync(join(tmpdir(), 'gitblixt-smoke-'));
+  git(work, 'init', '-q', '-b', 'trunk');
+  git(work, '-c', 'user.name=Smoke', '-c', 'user.email=smoke@example.com', 'commit', '-q', '--allow-empty', '-m', 'first');
+  const head = git(work, 'rev-parse', 'HEAD').trim();
+  const host = new URL(base()).host;
+  git(work, 'push', '-q', `http://smoke:smoke-password@${host}/smoke/project.git`, 'trunk');
+  await expect
+    .poll(async () => (await (await fetch(double() + '/_double/repos/octocat/smoke-mirror/refs')).json())['refs/heads/trunk'], {
+      timeout: 15_000,
+    })
+    .toBe(head);
+  await expect(mirror.locator('.status')).toContainText('Active');
+  await mirror.locator('details.runs summary').click();
+  await expect(mirror.locator('details.runs')).toContainText('refs/heads/trunk');
+
+  // The first push set the default branch (the hook ran with the default relative data dir).
+  await page.goto(base() + '/smoke/project');
+  await expect(page.locator('body')).toContainText('trunk');
+  await expect(page.locator('body')).toContainText('first');
+
+  expect(problems, problems.join('\n')).toEqual([]);
+
+  // A missing page keeps the signed-in header.
+  const missing = await page.goto(base() + '/favicon.ico');
+  expect(missing!.status()).toBe(404);
+  await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+});
