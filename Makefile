@@ -60,7 +60,7 @@ e2e: site
 ## fresh working directory, default ./data), driven in chromium through a push mirror.
 smoke: build-release
 	cargo build -p github-double --bin github-double
-	cd end2end && GITBLIXT_BIN=$(TARGET_DIR)/release/gitblixt GITHUB_DOUBLE_BIN=$(TARGET_DIR)/debug/github-double npx playwright test -c playwright.smoke.config.ts
+	cd end2end && GITBLIXT_RELEASE=1 GITBLIXT_BIN=$(TARGET_DIR)/release/gitblixt GITHUB_DOUBLE_BIN=$(TARGET_DIR)/debug/github-double npx playwright test -c playwright.smoke.config.ts
 
 ## GitBlixt and the GitHub double wired together, with a demo user on each side (see the README).
 demo: build-release

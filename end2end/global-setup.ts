@@ -77,7 +77,6 @@ export default async function globalSetup() {
     });
     child.on('exit', (code) => fail(new Error(`gitblixt exited early with ${code}`)));
   });
-  child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(chunk));
   for (let i = 0; i < 100; i++) {
     try {
       const r = await fetch(url + '/');

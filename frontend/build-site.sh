@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Builds the browser side of GitBlixt into target/site (what the server serves, and embeds in
 # release builds):
-#   pkg/gitblixt-<hash>.js, pkg/gitblixt-<hash>_bg.wasm  the hydrate wasm (cargo) and its glue (wasm-bindgen)
-#   pkg/gitblixt-<hash>.css                              style/main.css
-#   everything in public/                                favicon, robots.txt
-# plus a .gz twin of every text and wasm file. <hash> is the content hash of the wasm and the
-# CSS, so browsers may cache the files forever. `release` optimises the wasm for size
+#   pkg/gitblixt-<hash>.js, pkg/gitblixt-<hash>_bg.wasm   the main bundle: the hydrate wasm (cargo)
+#                                                         and its glue (wasm-bindgen), every page
+#                                                         but the settings pages
+#   pkg/gitblixt-settings-<hash>.{js,_bg.wasm}            the settings bundle (feature settings-pages),
+#                                                         every page (see app/src/bundles.rs)
+#   pkg/gitblixt-<hash>.css                               style/main.css (named after the main bundle)
+#   everything in public/                                 favicon
+# plus a .gz twin of every text and wasm file. <hash> is a content hash, so browsers may cache
+# the files forever. `release` optimises the wasm for size
 # (profile wasm-release, then binaryen's wasm-opt -Oz); `debug` builds quickly.
 # Needs: the wasm32-unknown-unknown target, wasm-bindgen (the CLI, same version as the crate),
 # and for release wasm-opt — `make tools` installs them.
@@ -20,22 +24,27 @@ case "$mode" in
   *) echo "usage: $0 [debug|release]" >&2; exit 2 ;;
 esac
 
-cargo build -p frontend --lib --target wasm32-unknown-unknown --profile "$profile"
-wasm="$target/wasm32-unknown-unknown/$profile_dir/frontend.wasm"
-
-hash="$(cat "$wasm" "$root/style/main.css" | sha256sum | cut -c1-16)"
-name="gitblixt-$hash"
 site="$root/target/site"
 mkdir -p "$root/target"
 staging="$(mktemp -d "$root/target/.site.XXXXXX")"
 trap 'rm -rf "$staging"' EXIT
-
 mkdir -p "$staging/pkg"
-wasm-bindgen --target web --no-typescript --out-dir "$staging/pkg" --out-name "$name" "$wasm"
-if [ "$mode" = release ]; then
-  # The wasm target's default features (bulk memory, sign extension, …) are read from the module.
-  wasm-opt -Oz --strip-debug --strip-producers "$staging/pkg/${name}_bg.wasm" -o "$staging/pkg/${name}_bg.wasm"
-fi
+
+# bundle <name prefix> [cargo args]: builds one bundle into $staging/pkg; prints its name.
+bundle() {
+  local prefix="$1"; shift
+  cargo build -p frontend --lib --target wasm32-unknown-unknown --profile "$profile" "$@" >&2
+  local wasm="$target/wasm32-unknown-unknown/$profile_dir/frontend.wasm"
+  local name="$prefix-$(cat "$wasm" "$root/style/main.css" | sha256sum | cut -c1-16)"
+  wasm-bindgen --target web --no-typescript --out-dir "$staging/pkg" --out-name "$name" "$wasm" >&2
+  if [ "$mode" = release ]; then
+    # The wasm target's default features (bulk memory, sign extension, …) are read from the module.
+    wasm-opt -Oz --strip-debug --strip-producers "$staging/pkg/${name}_bg.wasm" -o "$staging/pkg/${name}_bg.wasm" >&2
+  fi
+  echo "$name"
+}
+settings_name="$(bundle gitblixt-settings --features settings-pages)"
+name="$(bundle gitblixt)"
 cp "$root/style/main.css" "$staging/pkg/$name.css"
 cp -R "$root/public/." "$staging/"
 find "$staging" -type f \( -name '*.js' -o -name '*.wasm' -o -name '*.css' -o -name '*.svg' -o -name '*.ico' -o -name '*.txt' \) \
@@ -48,6 +57,6 @@ rm -rf "$site.old"
 mv "$staging" "$site"
 rm -rf "$site.old"
 trap - EXIT
-raw=$(stat -c %s "$site/pkg/${name}_bg.wasm")
-gz=$(stat -c %s "$site/pkg/${name}_bg.wasm.gz")
-echo "site ($mode): target/site/pkg/$name — wasm $raw bytes, $gz gzipped"
+for n in "$name" "$settings_name"; do
+  echo "site ($mode): target/site/pkg/$n — wasm $(stat -c %s "$site/pkg/${n}_bg.wasm") bytes, $(stat -c %s "$site/pkg/${n}_bg.wasm.gz") gzipped"
+done

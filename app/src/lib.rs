@@ -4,6 +4,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod bundles;
 pub mod components;
 pub mod error;
 pub mod format;
@@ -25,8 +26,9 @@ use leptos_router::{
     path,
 };
 
-/// The HTML document around the app (server side).
+/// The HTML document around the app (server side), loading the bundle this page needs.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let (options, css) = bundle_for_request(options);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -34,7 +36,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
-                <link rel="stylesheet" href=format!("/{}/{}.css", options.site_pkg_dir, options.output_name) />
+                <link rel="stylesheet" href=css />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -44,6 +46,28 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         </html>
     }
 }
+
+/// `options` naming the bundle for the page being rendered, and the stylesheet's URL.
+fn bundle_for_request(options: LeptosOptions) -> (LeptosOptions, String) {
+    let main = options.output_name.to_string();
+    #[cfg(feature = "ssr")]
+    if let (Some(bundles), Some(parts)) = (use_context::<bundles::SiteBundles>(), use_context::<http::request::Parts>()) {
+        let name = if bundles::is_settings_path(parts.uri.path()) { &bundles.settings } else { &bundles.main };
+        let mut options = options;
+        options.output_name = name.clone().into();
+        let css = format!("/{}/{}.css", options.site_pkg_dir, bundles.main);
+        return (options, css);
+    }
+    let css = format!("/{}/{main}.css", options.site_pkg_dir);
+    (options, css)
+}
+
+// The settings pages: compiled into the server and the settings bundle; the main bundle has a
+// stand-in that loads them from the server (see `bundles`).
+#[cfg(any(feature = "ssr", feature = "settings-pages"))]
+use pages::{connected_accounts::ConnectedAccountsPage, repo_settings::RepoSettingsPage, tokens::TokensPage};
+#[cfg(not(any(feature = "ssr", feature = "settings-pages")))]
+use bundles::{LoadSettingsPage as TokensPage, LoadSettingsPage as ConnectedAccountsPage, LoadSettingsPage as RepoSettingsPage};
 
 /// The signed-in user and the actions that change it, shared by every page.
 #[derive(Clone, Copy)]
@@ -76,12 +100,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signup") view=pages::auth::SignUpPage />
                     <Route path=path!("/login") view=pages::auth::SignInPage />
                     <Route path=path!("/new") view=pages::repo::NewRepoPage />
-                    <Route path=path!("/settings/tokens") view=pages::tokens::TokensPage />
-                    <Route path=path!("/settings/connected-accounts") view=pages::connected_accounts::ConnectedAccountsPage />
+                    <Route path=path!("/settings/tokens") view=TokensPage />
+                    <Route path=path!("/settings/connected-accounts") view=ConnectedAccountsPage />
                     <Route path=path!("/:owner/:repo") view=pages::repo::RepoPage ssr=SsrMode::Async />
                     <Route
                         path=path!("/:owner/:repo/settings")
-                        view=pages::repo_settings::RepoSettingsPage
+                        view=RepoSettingsPage
                         ssr=SsrMode::Async
                     />
                 </Routes>

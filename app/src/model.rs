@@ -329,13 +329,15 @@ pub fn human_bytes(n: u64) -> String {
     if n < 1024 {
         return format!("{n} B");
     }
-    let mut v = n as f64 / 1024.0;
+    // Integer arithmetic, rounded to tenths: float formatting would add ~20 KB to the wasm.
     let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
+    let mut divisor: u128 = 1024;
+    while u128::from(n) >= divisor * 1024 && unit + 1 < UNITS.len() {
+        divisor *= 1024;
         unit += 1;
     }
-    format!("{v:.1} {}", UNITS[unit])
+    let tenths = (u128::from(n) * 10 + divisor / 2) / divisor;
+    format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
 }
 
 /// A frame of the mirrors websocket (`/-/live/<owner>/<repo>/mirrors`).
@@ -363,3 +365,20 @@ pub struct MirrorsView {
 /// Pull mirror intervals the page offers, in minutes (15 is the default).
 pub const PULL_INTERVALS: [(i64, &str); 5] =
     [(5, "5 minutes"), (10, "10 minutes"), (15, "15 minutes"), (30, "30 minutes"), (60, "1 hour")];
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    #[test]
+    fn bytes_are_shown_in_binary_units_to_a_tenth() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1024), "1.0 KiB");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(58_061), "56.7 KiB");
+        assert_eq!(human_bytes(5 * 1024 * 1024 + 104_858), "5.1 MiB");
+        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
+        assert_eq!(human_bytes(u64::MAX), "16777216.0 TiB");
+    }
+}

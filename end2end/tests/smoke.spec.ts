@@ -9,6 +9,8 @@ import { join } from 'node:path';
 // create a repository, connect GitHub, enable a push mirror, `git push`, see it Active and the
 // pushed ref on GitHub.
 const base = () => process.env.GITBLIXT_URL!;
+// The first page's wasm, gzipped, in a release build (debug builds are not held to it).
+const WASM_BUDGET_GZIPPED = process.env.GITBLIXT_RELEASE === '1' ? 250_000 : Infinity;
 const double = () => process.env.GITHUB_DOUBLE_URL!;
 
 function git(cwd: string, ...args: string[]) {
@@ -23,6 +25,7 @@ test('release build: hydrate, sign up, connect GitHub, push mirror a git push', 
   page.on('pageerror', (e) => problems.push(e.message));
 
   // The compiled site is served from the binary: hashed names, cached for good, gzip on request.
+  // The first page loads the main bundle, within its size budget.
   const home = await page.goto(base() + '/');
   expect(home!.status()).toBe(200);
   await expect(page.locator('body[data-hydrated]')).toBeAttached();
@@ -31,7 +34,9 @@ test('release build: hydrate, sign up, connect GitHub, push mirror a git push', 
   const wasm = await fetch(base() + script!.replace(/\.js$/, '_bg.wasm'), { headers: { 'accept-encoding': 'gzip' } });
   expect(wasm.status).toBe(200);
   expect(wasm.headers.get('content-type')).toBe('application/wasm');
+  expect(wasm.headers.get('content-encoding')).toBe('gzip');
   expect(wasm.headers.get('cache-control')).toContain('immutable');
+  expect(Number(wasm.headers.get('content-length'))).toBeLessThanOrEqual(WASM_BUDGET_GZIPPED);
   expect((await page.request.get(base() + '/favicon.svg')).status()).toBe(200);
 
   await page.goto(base() + '/signup');
@@ -47,9 +52,14 @@ test('release build: hydrate, sign up, connect GitHub, push mirror a git push', 
   await page.getByRole('button', { name: 'Create repository' }).click();
   await expect(page).toHaveURL(/\/smoke\/project$/);
 
-  // Before connecting, the Settings page says what is missing.
-  await page.goto(base() + '/smoke/project/settings');
+  // Before connecting, the Settings page says what is missing. Reached by a click in the main
+  // bundle, it is loaded with the settings bundle.
   await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await page.getByRole('link', { name: 'Settings', exact: true }).click();
+  await expect(page).toHaveURL(/\/smoke\/project\/settings$/);
+  await expect(page.locator('link[rel="modulepreload"]')).toHaveAttribute('href', /^\/pkg\/gitblixt-settings-[0-9a-f]{16}\.js$/);
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await expect(page.locator('.live-status')).toContainText('Live');
   await expect(page.locator('#github-readiness')).toContainText('connect GitHub under Settings → Connected Accounts');
 
   await page.goto(base() + '/settings/connected-accounts');

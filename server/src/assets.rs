@@ -16,13 +16,19 @@ struct Site;
 /// Where hashed assets live; their names change whenever their content does.
 pub const PKG_DIR: &str = "pkg";
 
-/// The name the site build gave the wasm, JS and CSS (`gitblixt-<hash>`): the one `pkg/*.js`.
-/// `None` when the site was not built (the pages then render without their script).
-pub fn output_name() -> Option<String> {
-    Site::iter().find_map(|path| {
-        let name = path.strip_prefix("pkg/")?.strip_suffix(".js")?;
-        (!name.contains('/')).then(|| name.to_string())
-    })
+/// The names the site build gave the two bundles (`gitblixt-<hash>`, `gitblixt-settings-<hash>`,
+/// see `app::bundles`): from their `pkg/*.js`. `None` when the site was not built (the pages
+/// then render without their script).
+pub fn bundles() -> Option<app::bundles::SiteBundles> {
+    let names: Vec<String> = Site::iter()
+        .filter_map(|path| {
+            let name = path.strip_prefix("pkg/")?.strip_suffix(".js")?;
+            (!name.contains('/')).then(|| name.to_string())
+        })
+        .collect();
+    let settings = names.iter().find(|n| n.starts_with("gitblixt-settings-"))?.clone();
+    let main = names.into_iter().find(|n| n.starts_with("gitblixt-") && !n.starts_with("gitblixt-settings-"))?;
+    Some(app::bundles::SiteBundles { main, settings })
 }
 
 /// The file at `path` (relative to the site root) as a response, gzip-compressed when the client

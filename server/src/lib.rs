@@ -72,13 +72,18 @@ pub async fn open_state(config: &Config, public_url: String) -> Result<AppState,
 }
 
 /// The site's layout as the pages reference it: the compiled site is served from [`assets`]
-/// (embedded in release builds), so nothing here depends on the working directory.
+/// (embedded in release builds), so nothing here depends on the working directory. The bundle
+/// names are set by [`router`].
 fn leptos_options(addr: SocketAddr) -> LeptosOptions {
-    let output_name = assets::output_name().unwrap_or_else(|| {
+    LeptosOptions::builder().output_name("gitblixt").site_pkg_dir(assets::PKG_DIR).site_addr(addr).build()
+}
+
+/// The compiled site's bundles, or placeholder names when it was not built.
+fn site_bundles() -> app::bundles::SiteBundles {
+    assets::bundles().unwrap_or_else(|| {
         tracing::warn!("the compiled site is missing (build it with `make site`): pages will not be interactive");
-        "gitblixt".to_string()
-    });
-    LeptosOptions::builder().output_name(output_name).site_pkg_dir(assets::PKG_DIR).site_addr(addr).build()
+        app::bundles::SiteBundles { main: "gitblixt".into(), settings: "gitblixt-settings".into() }
+    })
 }
 
 /// A file of the compiled site, for `/pkg/...`.
@@ -92,13 +97,17 @@ async fn pkg_file(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> axum:
 async fn fallback(
     axum::extract::State(options): axum::extract::State<LeptosOptions>,
     axum::Extension(state): axum::Extension<AppState>,
+    axum::Extension(bundles): axum::Extension<app::bundles::SiteBundles>,
     request: axum::http::Request<axum::body::Body>,
 ) -> axum::response::Response {
     if let Some(file) = assets::response(request.uri().path(), request.headers()) {
         return file;
     }
     let render = leptos_axum::render_app_to_stream_with_context(
-        move || provide_context(state.clone()),
+        move || {
+            provide_context(state.clone());
+            provide_context(bundles.clone());
+        },
         move || app::shell(options.clone()),
     );
     let mut response = render(request).await;
@@ -116,6 +125,9 @@ pub fn router(
     stopping: tokio::sync::watch::Receiver<bool>,
 ) -> Router {
     let routes = generate_route_list(app::App);
+    let bundles = site_bundles();
+    let mut options = options;
+    options.output_name = bundles.main.clone().into();
     // The compiled site (wasm, js, css) is served before the pages: `/pkg/x` would otherwise be
     // taken for the repository page of a user named `pkg` (a reserved name).
     let pkg_route = format!("/{}/{{*file}}", assets::PKG_DIR);
@@ -126,8 +138,11 @@ pub fn router(
             &options,
             routes,
             {
-                let state = state.clone();
-                move || provide_context(state.clone())
+                let (state, bundles) = (state.clone(), bundles.clone());
+                move || {
+                    provide_context(state.clone());
+                    provide_context(bundles.clone());
+                }
             },
             {
                 let options = options.clone();
@@ -136,6 +151,7 @@ pub fn router(
         )
         .fallback(fallback)
         .layer(axum::Extension(state.clone()))
+        .layer(axum::Extension(bundles))
         .with_state(options);
     git.merge(oauth_routes::routes(state.clone()))
         .merge(live::routes(state.clone(), stopping))
