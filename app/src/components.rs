@@ -2,6 +2,7 @@
 
 use crate::Session;
 use crate::error::AppError;
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos::form::ActionForm;
 
@@ -18,7 +19,7 @@ pub fn Header() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match session.user.await {
                             Ok(Some(user)) => {
-                                view! {
+                                Either::Left(view! {
                                     <a href="/new">"New repository"</a>
                                     <a href="/settings/tokens">"Access Tokens"</a>
                                     <a href="/settings/connected-accounts">"Connected Accounts"</a>
@@ -26,15 +27,13 @@ pub fn Header() -> impl IntoView {
                                     <ActionForm action=session.sign_out attr:class="inline">
                                         <button type="submit">"Sign out"</button>
                                     </ActionForm>
-                                }
-                                    .into_any()
+                                })
                             }
                             _ => {
-                                view! {
+                                Either::Right(view! {
                                     <a href="/login">"Sign in"</a>
                                     <a href="/signup">"Sign up"</a>
-                                }
-                                    .into_any()
+                                })
                             }
                         }
                     })}

@@ -4,6 +4,7 @@ use crate::Session;
 use crate::api::get_dashboard;
 use crate::components::ErrorBox;
 use crate::model::RepoSummary;
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 
 #[component]
@@ -13,9 +14,9 @@ pub fn HomePage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match session.user.await {
-                    Ok(Some(_)) => view! { <Dashboard /> }.into_any(),
-                    Ok(None) => view! { <Welcome /> }.into_any(),
-                    Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                    Ok(Some(_)) => EitherOf3::A(view! { <Dashboard /> }),
+                    Ok(None) => EitherOf3::B(view! { <Welcome /> }),
+                    Err(e) => EitherOf3::C(view! { <ErrorBox error=e /> }),
                 }
             })}
         </Suspense>
@@ -48,15 +49,12 @@ fn Dashboard() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(d) => {
-                        view! {
-                            <RepoList repos=d.mine empty="You have no repositories yet." />
-                            <h2>"Other public repositories"</h2>
-                            <RepoList repos=d.others empty="None yet." />
-                        }
-                            .into_any()
-                    }
-                    Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                    Ok(d) => Either::Left(view! {
+                        <RepoList repos=d.mine empty="You have no repositories yet." />
+                        <h2>"Other public repositories"</h2>
+                        <RepoList repos=d.others empty="None yet." />
+                    }),
+                    Err(e) => Either::Right(view! { <ErrorBox error=e /> }),
                 }
             })}
         </Suspense>
@@ -66,9 +64,9 @@ fn Dashboard() -> impl IntoView {
 #[component]
 fn RepoList(repos: Vec<RepoSummary>, empty: &'static str) -> impl IntoView {
     if repos.is_empty() {
-        return view! { <p class="muted">{empty}</p> }.into_any();
+        return Either::Left(view! { <p class="muted">{empty}</p> });
     }
-    view! {
+    Either::Right(view! {
         <ul class="repo-list">
             {repos
                 .into_iter()
@@ -84,6 +82,5 @@ fn RepoList(repos: Vec<RepoSummary>, empty: &'static str) -> impl IntoView {
                 })
                 .collect_view()}
         </ul>
-    }
-        .into_any()
+    })
 }

@@ -5,6 +5,7 @@ use crate::components::{ActionError, ErrorBox};
 use crate::format::{date_time, short_id};
 use crate::model::RepoView;
 use leptos::form::ActionForm;
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -55,8 +56,8 @@ pub fn RepoPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(view) => view! { <RepoBody view /> }.into_any(),
-                    Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                    Ok(view) => Either::Left(view! { <RepoBody view /> }),
+                    Err(e) => Either::Right(view! { <ErrorBox error=e /> }),
                 }
             })}
         </Suspense>
