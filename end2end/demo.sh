@@ -14,7 +14,8 @@ client_id="Iv1.demo-gitblixt"
 client_secret="demo-client-secret-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 
 cleanup() {
-  [ -n "${double_pid:-}" ] && kill "$double_pid" 2>/dev/null || true
+  for pid in ${gitblixt_pid:-} ${double_pid:-}; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
@@ -49,6 +50,7 @@ GitBlixt demo — against a local stand-in for GitHub (the GitHub double), not g
 
   GitBlixt:        http://$addr      user demo, password demo-password
   GitHub stand-in: $web_url  (you are octocat there; the repository octocat/demo is empty)
+  Data:            $dir  (deleted when the demo stops)
 
   1. Sign in at http://$addr/login, open Settings → Connected Accounts, Connect GitHub, Authorize.
   2. Open http://$addr/demo/project/settings, enter octocat/demo under Push mirroring, Enable mirror.
@@ -60,4 +62,6 @@ GitBlixt demo — against a local stand-in for GitHub (the GitHub double), not g
 Ctrl-C stops the demo and deletes its data.
 
 EOF
-"$gitblixt" serve
+"$gitblixt" serve &
+gitblixt_pid=$!
+wait "$gitblixt_pid"

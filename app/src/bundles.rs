@@ -2,7 +2,8 @@
 //! **main** bundle hydrates every page but the settings pages (a repository's Settings with its
 //! mirroring sections, Access Tokens, Connected Accounts); the **settings** bundle (built with the
 //! `settings-pages` feature) hydrates all of them. The server picks the bundle by the request's
-//! path; in the main bundle, a client-side navigation to a settings page loads that page afresh.
+//! path. Links to settings pages are `rel="external"` (the browser loads them, not the client-side
+//! router); any other client-side navigation to one, in the main bundle, loads the page afresh.
 
 use leptos::prelude::*;
 
@@ -22,14 +23,20 @@ pub struct SiteBundles {
 }
 
 /// In the main bundle, the view of a settings route reached by client-side navigation: the page
-/// is loaded afresh from the server (which then sends the settings bundle).
+/// is loaded afresh from the server (which then sends the settings bundle) — once the router has
+/// put the new address in the history, hence the timeout.
 #[component]
 pub fn LoadSettingsPage() -> impl IntoView {
     #[cfg(feature = "hydrate")]
     Effect::new(|_| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.location().reload();
-        }
+        set_timeout(
+            || {
+                if let Some(window) = web_sys::window() {
+                    let _ = window.location().reload();
+                }
+            },
+            std::time::Duration::ZERO,
+        );
     });
     view! { <p>"Loading…"</p> }
 }

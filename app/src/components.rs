@@ -21,8 +21,8 @@ pub fn Header() -> impl IntoView {
                             Ok(Some(user)) => {
                                 Either::Left(view! {
                                     <a href="/new">"New repository"</a>
-                                    <a href="/settings/tokens">"Access Tokens"</a>
-                                    <a href="/settings/connected-accounts">"Connected Accounts"</a>
+                                    <a href="/settings/tokens" rel="external">"Access Tokens"</a>
+                                    <a href="/settings/connected-accounts" rel="external">"Connected Accounts"</a>
                                     <span class="who">{user.name}</span>
                                     <ActionForm action=session.sign_out attr:class="inline">
                                         <button type="submit">"Sign out"</button>

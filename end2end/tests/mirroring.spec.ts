@@ -1,9 +1,9 @@
 import { expect, test, type Page } from '@playwright/test';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, git } from './support';
 
 const base = () => process.env.GITBLIXT_URL!;
 const double = () => process.env.GITHUB_DOUBLE_URL!;
@@ -18,10 +18,6 @@ async function control(path: string, body: unknown, method = 'POST') {
 }
 
 const slowGithub = (ms: number) => control('/_double/fault', { latency_ms: ms });
-
-function git(cwd: string, ...args: string[]) {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
-}
 
 // A local repository with one commit and a tag, pushed to GitBlixt's `user/repo` over HTTP.
 function pushContent(url: string, user: string, repo: string): string {
@@ -211,16 +207,6 @@ test('pull mirror and one-time fetch from the page', async ({ page }) => {
   await expect(page.locator('body[data-hydrated]')).toBeAttached();
   await expect(page.getByText('main').first()).toBeVisible();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((ok) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => ok(port));
-    });
-  });
-}
 
 // A GitBlixt instance of this test's own, so it can be restarted.
 function startGitblixt(addr: string, data: string): Promise<ChildProcess> {

@@ -220,8 +220,8 @@ async fn missing_pages_are_404_and_keep_the_signed_in_header() {
     let server = TestServer::start().await;
     let mut alice = Browser::new(&server);
     alice.sign_up("alice", "alice-password").await;
-    // The browser's first request for an icon, and a deep unknown path.
-    for path in ["/favicon.ico", "/a/b/c/d"] {
+    // Unknown paths of one and of several segments (a repository page needs exactly two).
+    for path in ["/robots.txt", "/a/b/c/d"] {
         let page = alice.get(path).await;
         assert_eq!(page.status, 404, "{path}");
         assert!(page.body.contains("Page not found"), "{path}: {}", page.body);

@@ -77,7 +77,7 @@ fn RepoBody(view: RepoView) -> impl IntoView {
                 </a>
                 {summary.is_private.then(|| view! { <span class="badge">"Private"</span> })}
             </h1>
-            {can_admin.then(|| view! { <a class="button" href=settings_href>"Settings"</a> })}
+            {can_admin.then(|| view! { <a class="button" href=settings_href rel="external">"Settings"</a> })}
         </div>
         <p class="muted">{summary.description}</p>
         <section class="card">
