@@ -33,6 +33,7 @@ test('make demo: the three printed steps mirror a push to the GitHub stand-in', 
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
     await page.getByRole('link', { name: 'Connected Accounts' }).click();
+    await page.waitForURL('**/settings/connected-accounts');
     await expect(page.locator('body[data-hydrated]')).toBeAttached();
     await page.getByRole('button', { name: 'Connect GitHub' }).click();
     await page.getByRole('button', { name: 'Authorize', exact: true }).click();

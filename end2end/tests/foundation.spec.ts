@@ -61,7 +61,10 @@ test('sign up, create a repository, see its clone URL; others cannot open its se
 
 test('create a personal access token, shown once, then revoke it', async ({ page }) => {
   await signUp(page, 'carol', 'carol-password');
+  // A settings page: the browser loads it (with the settings bundle); wait until it is interactive.
   await page.getByRole('link', { name: 'Access Tokens' }).click();
+  await page.waitForURL('**/settings/tokens');
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
   await page.getByLabel('Token name').fill('laptop');
   await page.getByRole('checkbox', { name: /write_repository/ }).check();
   await page.getByRole('button', { name: 'Create token' }).click();

@@ -35,7 +35,9 @@ pub fn bundles() -> Option<app::bundles::SiteBundles> {
 /// accepts it and a `.gz` twin exists; `None` when there is no such file.
 pub fn response(path: &str, request_headers: &HeaderMap) -> Option<Response> {
     let path = path.trim_start_matches('/');
-    if path.is_empty() || path.ends_with(".gz") {
+    // Only plain relative names: debug builds read these from the disk.
+    let odd_segment = path.split('/').any(|s| s.is_empty() || s == "." || s == "..");
+    if path.is_empty() || path.ends_with(".gz") || path.contains('\\') || odd_segment {
         return None;
     }
     let file = Site::get(path)?;
@@ -135,6 +137,14 @@ mod tests {
         assert!(!accepts_gzip(&with("accept-encoding", "gzip;q=0")));
         assert!(!accepts_gzip(&with("accept-encoding", "br")));
         assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn only_plain_names_are_looked_up() {
+        let none = HeaderMap::new();
+        for path in ["/", "/../Cargo.toml", "/pkg/../../server/Cargo.toml", "/pkg//x.js", "/./favicon.svg", "/favicon.svg.gz", "/a\\b"] {
+            assert!(response(path, &none).is_none(), "{path}");
+        }
     }
 
     #[test]
