@@ -62,7 +62,6 @@ export default async function globalSetup() {
     if (name === 'GITBLIXT_DATA' || name === 'DATABASE_URL' || name.startsWith('LEPTOS_')) delete env[name];
   }
   const child = spawn(resolve(bin), ['serve'], { cwd, env, stdio: ['ignore', 'inherit', 'pipe'] });
-  process.env.GITBLIXT_E2E_DATA = join(cwd, 'data');
   const url = await new Promise<string>((ok, fail) => {
     const timer = setTimeout(() => fail(new Error('gitblixt did not start within 60 s')), 60_000);
     let seen = '';

@@ -8,7 +8,7 @@
 use leptos::prelude::*;
 
 /// Whether `path` is a settings page, hydrated by the settings bundle. Must agree with the routes
-/// of [`crate::App`] that [`SettingsRoute`] stands for in the main bundle.
+/// of [`crate::App`] that [`LoadSettingsPage`] stands in for in the main bundle.
 pub fn is_settings_path(path: &str) -> bool {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     matches!(segments.as_slice(), ["settings", _] | [_, _, "settings"])

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort, git } from './support';
+import { enablePushMirror, freePort, git } from './support';
 
 // `make demo` as the README describes it: end2end/demo.sh starts GitBlixt and the GitHub double
 // wired together and prints three steps; following them makes a push reach the stand-in.
@@ -43,11 +43,7 @@ test('make demo: the three printed steps mirror a push to the GitHub stand-in', 
     await page.goto(`http://${addr}/demo/project/settings`);
     await expect(page.locator('body[data-hydrated]')).toBeAttached();
     await expect(page.locator('.live-status')).toContainText('Live');
-    const push = page.locator('#push-mirroring');
-    await push.getByLabel('GitHub repository (push)').fill('octocat/demo');
-    await push.getByRole('button', { name: 'Enable mirror' }).click();
-    const mirror = push.locator('li.mirror', { hasText: 'octocat/demo' });
-    await expect(mirror.locator('.status')).toContainText('Active');
+    await enablePushMirror(page, 'octocat/demo');
 
     // 3. Clone, commit, push: the branch reaches the stand-in.
     const work = mkdtempSync(join(tmpdir(), 'gitblixt-demo-test-'));

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, git } from './support';
+import { connectGithub, createRepo, freePort, git, signUp } from './support';
 
 const base = () => process.env.GITBLIXT_URL!;
 const double = () => process.env.GITHUB_DOUBLE_URL!;
@@ -36,30 +36,9 @@ function commitAndPush(work: string, message: string) {
   git(work, 'push', '-q', 'origin', 'main');
 }
 
-async function signUp(page: Page, url: string, name: string) {
-  await page.goto(url + '/signup');
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
-  await page.getByLabel('Username').fill(name);
-  await page.getByLabel('Password').fill(name + '-password');
-  await page.getByRole('button', { name: 'Sign up' }).click();
-  await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
-}
-
 async function signUpAndConnect(page: Page, name: string) {
   await signUp(page, base(), name);
-  await page.goto(base() + '/settings/connected-accounts');
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
-  await page.getByRole('button', { name: 'Connect GitHub' }).click();
-  await page.getByRole('button', { name: 'Authorize', exact: true }).click();
-  await expect(page.locator('.github-login')).toHaveText('octocat');
-}
-
-async function createRepo(page: Page, url: string, owner: string, name: string) {
-  await page.goto(url + '/new');
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
-  await page.getByLabel('Repository name').fill(name);
-  await page.getByRole('button', { name: 'Create repository' }).click();
-  await expect(page).toHaveURL(new RegExp(`/${owner}/${name}$`));
+  await connectGithub(page, base());
 }
 
 // Opens the settings page and waits until its live status socket is connected.

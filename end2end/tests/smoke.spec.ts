@@ -2,7 +2,7 @@ import { expect, test } from '@playwright/test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { git } from './support';
+import { connectGithub, createRepo, enablePushMirror, git, signUp } from './support';
 
 // The path of a new user, on the binary `make run` builds (release wasm embedded, started from a
 // fresh directory with the default ./data): the page hydrates without console errors, sign up,
@@ -37,18 +37,8 @@ test('release build: hydrate, sign up, connect GitHub, push mirror a git push', 
   expect(Number(wasm.headers.get('content-length'))).toBeLessThanOrEqual(WASM_BUDGET_GZIPPED);
   expect((await page.request.get(base() + '/favicon.svg')).status()).toBe(200);
 
-  await page.goto(base() + '/signup');
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
-  await page.getByLabel('Username').fill('smoke');
-  await page.getByLabel('Password').fill('smoke-password');
-  await page.getByRole('button', { name: 'Sign up' }).click();
-  await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
-
-  await page.goto(base() + '/new');
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
-  await page.getByLabel('Repository name').fill('project');
-  await page.getByRole('button', { name: 'Create repository' }).click();
-  await expect(page).toHaveURL(/\/smoke\/project$/);
+  await signUp(page, base(), 'smoke');
+  await createRepo(page, base(), 'smoke', 'project');
 
   // Before connecting, the Settings page says what is missing. Reached by a click in the main
   // bundle, it is loaded with the settings bundle.
@@ -60,11 +50,7 @@ test('release build: hydrate, sign up, connect GitHub, push mirror a git push', 
   await expect(page.locator('.live-status')).toContainText('Live');
   await expect(page.locator('#github-readiness')).toContainText('connect GitHub under Settings → Connected Accounts');
 
-  await page.goto(base() + '/settings/connected-accounts');
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
-  await page.getByRole('button', { name: 'Connect GitHub' }).click();
-  await page.getByRole('button', { name: 'Authorize', exact: true }).click();
-  await expect(page.locator('.github-login')).toHaveText('octocat');
+  await connectGithub(page, base());
 
   const created = await fetch(double() + '/_double/repos', {
     method: 'POST',
@@ -76,11 +62,7 @@ test('release build: hydrate, sign up, connect GitHub, push mirror a git push', 
   await expect(page.locator('body[data-hydrated]')).toBeAttached();
   await expect(page.locator('.live-status')).toContainText('Live');
   await expect(page.locator('#github-readiness')).toContainText('octocat');
-  const push = page.locator('#push-mirroring');
-  await push.getByLabel('GitHub repository (push)').fill('octocat/smoke-mirror');
-  await push.getByRole('button', { name: 'Enable mirror' }).click();
-  const mirror = push.locator('li.mirror', { hasText: 'octocat/smoke-mirror' });
-  await expect(mirror.locator('.status')).toContainText('Active');
+  const mirror = await enablePushMirror(page, 'octocat/smoke-mirror');
 
   // A push from the command line reaches GitHub, and the page shows it without a reload.
   const work = mkdtempSync(join(tmpdir(), 'gitblixt-smoke-'));

@@ -1,4 +1,5 @@
 // Helpers shared by the browser tests.
+import { expect, type Locator, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 
@@ -16,4 +17,42 @@ export function freePort(): Promise<number> {
       server.close(() => ok(port));
     });
   });
+}
+
+// Signs up `name` (password `<name>-password`) at the GitBlixt at `url`.
+export async function signUp(page: Page, url: string, name: string) {
+  await page.goto(url + '/signup');
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await page.getByLabel('Username').fill(name);
+  await page.getByLabel('Password').fill(name + '-password');
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+}
+
+// Connects the signed-in user's GitHub account: consent as octocat on the GitHub double.
+export async function connectGithub(page: Page, url: string) {
+  await page.goto(url + '/settings/connected-accounts');
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await page.getByRole('button', { name: 'Connect GitHub' }).click();
+  await page.getByRole('button', { name: 'Authorize', exact: true }).click();
+  await expect(page.locator('.github-login')).toHaveText('octocat');
+}
+
+// Creates the repository `owner/name` from the New repository page.
+export async function createRepo(page: Page, url: string, owner: string, name: string) {
+  await page.goto(url + '/new');
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await page.getByLabel('Repository name').fill(name);
+  await page.getByRole('button', { name: 'Create repository' }).click();
+  await expect(page).toHaveURL(new RegExp(`/${owner}/${name}$`));
+}
+
+// On an open Settings page: enables a push mirror to `remote` and waits until it is Active.
+export async function enablePushMirror(page: Page, remote: string): Promise<Locator> {
+  const push = page.locator('#push-mirroring');
+  await push.getByLabel('GitHub repository (push)').fill(remote);
+  await push.getByRole('button', { name: 'Enable mirror' }).click();
+  const mirror = push.locator('li.mirror', { hasText: remote });
+  await expect(mirror.locator('.status')).toContainText('Active');
+  return mirror;
 }

@@ -72,10 +72,18 @@ pub async fn open_state(config: &Config, public_url: String) -> Result<AppState,
 }
 
 /// The site's layout as the pages reference it: the compiled site is served from [`assets`]
-/// (embedded in release builds), so nothing here depends on the working directory. The bundle
-/// names are set by [`router`].
-fn leptos_options(addr: SocketAddr) -> LeptosOptions {
-    LeptosOptions::builder().output_name("gitblixt").site_pkg_dir(assets::PKG_DIR).site_addr(addr).build()
+/// (embedded in release builds), so nothing here depends on the working directory. Pages load
+/// the main bundle unless [`app::bundles`] picks the settings one.
+fn leptos_options(addr: SocketAddr, bundles: &app::bundles::SiteBundles) -> LeptosOptions {
+    LeptosOptions::builder().output_name(bundles.main.clone()).site_pkg_dir(assets::PKG_DIR).site_addr(addr).build()
+}
+
+/// What every page render gets in its context: the state and the bundle names.
+fn page_context(state: AppState, bundles: app::bundles::SiteBundles) -> impl Fn() + Clone + Send + Sync + 'static {
+    move || {
+        provide_context(state.clone());
+        provide_context(bundles.clone());
+    }
 }
 
 /// The compiled site's bundles, or placeholder names when it was not built.
@@ -103,13 +111,7 @@ async fn fallback(
     if let Some(file) = assets::response(request.uri().path(), request.headers()) {
         return file;
     }
-    let render = leptos_axum::render_app_to_stream_with_context(
-        move || {
-            provide_context(state.clone());
-            provide_context(bundles.clone());
-        },
-        move || app::shell(options.clone()),
-    );
+    let render = leptos_axum::render_app_to_stream_with_context(page_context(state, bundles), move || app::shell(options.clone()));
     let mut response = render(request).await;
     if response.status() == axum::http::StatusCode::OK {
         *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
@@ -121,13 +123,12 @@ async fn fallback(
 pub fn router(
     state: AppState,
     hooks_dir: std::path::PathBuf,
-    options: LeptosOptions,
+    addr: SocketAddr,
     stopping: tokio::sync::watch::Receiver<bool>,
 ) -> Router {
     let routes = generate_route_list(app::App);
     let bundles = site_bundles();
-    let mut options = options;
-    options.output_name = bundles.main.clone().into();
+    let options = leptos_options(addr, &bundles);
     // The compiled site (wasm, js, css) is served before the pages: `/pkg/x` would otherwise be
     // taken for the repository page of a user named `pkg` (a reserved name).
     let pkg_route = format!("/{}/{{*file}}", assets::PKG_DIR);
@@ -137,13 +138,7 @@ pub fn router(
         .leptos_routes_with_context(
             &options,
             routes,
-            {
-                let (state, bundles) = (state.clone(), bundles.clone());
-                move || {
-                    provide_context(state.clone());
-                    provide_context(bundles.clone());
-                }
-            },
+            page_context(state.clone(), bundles.clone()),
             {
                 let options = options.clone();
                 move || app::shell(options.clone())
@@ -200,7 +195,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let hooks_dir = git_http::install_hooks(&config.data_dir)
         .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
-    let app = router(state.clone(), hooks_dir, leptos_options(addr), stopping);
+    let app = router(state.clone(), hooks_dir, addr, stopping);
     let refresher = tokio::spawn(oauth_routes::refresh_tokens_in_background(state.clone()));
     let sync = sync::SyncService::start(state.clone(), config.sync.clone());
     let peers = peers::start(&state, &config.database_url);
