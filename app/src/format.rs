@@ -74,3 +74,8 @@ mod tests {
         }
     }
 }
+
+/// "1 branch", "3 branches": `n` with the singular or plural noun.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
+}

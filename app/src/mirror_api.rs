@@ -2,7 +2,7 @@
 //! only). The work is done by [`crate::ssr::mirror_service`], shared with the REST API.
 
 use crate::error::AppError;
-use crate::model::MirrorsView;
+use crate::model::{EnableAnswer, MirrorsView};
 use leptos::prelude::*;
 
 #[server(endpoint = "get_mirrors")]
@@ -16,7 +16,9 @@ pub async fn get_mirrors(owner: String, repo: String) -> Result<MirrorsView, App
     .await)
 }
 
-/// Enables a push (`direction` = `push`) or pull (`pull`, with `interval` minutes) mirror.
+/// Enables a push (`direction` = `push`) or pull (`pull`, with `interval` minutes) mirror. A push
+/// mirror that would replace anything on GitHub answers with the list, to confirm first
+/// (`confirm_replace`). Checkboxes arrive as `"on"` when ticked.
 #[server(endpoint = "enable_mirror")]
 pub async fn enable_mirror(
     owner: String,
@@ -24,13 +26,63 @@ pub async fn enable_mirror(
     direction: String,
     remote: String,
     interval: Option<String>,
-) -> Result<(), AppError> {
+    overwrite_diverged: Option<String>,
+    confirm_replace: Option<String>,
+) -> Result<EnableAnswer, AppError> {
     use crate::ssr::{mirror_service, web};
     web::answer(async move {
         let state = web::state()?;
         let user = web::require_user().await?;
         let found = crate::api::administrable(&owner, &repo).await?;
-        mirror_service::enable(&state, &user, &found, &direction, &remote, interval.as_deref()).await.map(|_| ())
+        let request = mirror_service::EnableRequest {
+            direction: &direction,
+            remote: &remote,
+            interval: interval.as_deref(),
+            confirm_replace: ticked(confirm_replace.as_deref())?,
+            overwrite_diverged: ticked(overwrite_diverged.as_deref())?,
+        };
+        mirror_service::enable(&state, &user, &found, &request).await
+    }
+    .await)
+}
+
+/// A checkbox's value: absent, `on` or `true` (ticked), `false`.
+#[cfg(feature = "ssr")]
+fn ticked(raw: Option<&str>) -> Result<bool, AppError> {
+    match raw {
+        None | Some("") | Some("false") => Ok(false),
+        Some("on") | Some("true") => Ok(true),
+        Some(_) => Err(AppError::invalid("A checkbox must be on or off.")),
+    }
+}
+
+/// Turns a pull mirror's "Overwrite diverged branches" on (`on` = `true`) or off.
+#[server(endpoint = "set_overwrite_diverged")]
+pub async fn set_overwrite_diverged(owner: String, repo: String, id: i64, on: bool) -> Result<(), AppError> {
+    use crate::ssr::{mirror_service, web};
+    web::answer(async move {
+        let state = web::state()?;
+        let found = crate::api::administrable(&owner, &repo).await?;
+        mirror_service::set_overwrite_diverged(&state, &found, id, on).await
+    }
+    .await)
+}
+
+/// Restores (`action` = `restore`) or discards (`discard`) the tip run `run` kept of `name`.
+/// Answers the branch or tag a restore wrote.
+#[server(endpoint = "kept_ref_action")]
+pub async fn kept_ref_action(owner: String, repo: String, run: i64, name: String, action: String) -> Result<Option<String>, AppError> {
+    use crate::ssr::{mirror_service, web};
+    web::answer(async move {
+        let state = web::state()?;
+        let user = web::require_user().await?;
+        let found = crate::api::administrable(&owner, &repo).await?;
+        let action = match action.as_str() {
+            "restore" => mirror_service::KeptAction::Restore,
+            "discard" => mirror_service::KeptAction::Discard,
+            _ => return Err(AppError::invalid("Unknown action: use restore or discard.")),
+        };
+        mirror_service::kept_action(&state, &user, &found, run, &name, action).await
     }
     .await)
 }
@@ -61,13 +113,13 @@ pub async fn set_mirror_interval(owner: String, repo: String, id: i64, interval:
 
 /// Fetch from remote: one fetch of all branches and tags of `remote`.
 #[server(endpoint = "fetch_from_remote")]
-pub async fn fetch_from_remote(owner: String, repo: String, remote: String) -> Result<(), AppError> {
+pub async fn fetch_from_remote(owner: String, repo: String, remote: String, overwrite_diverged: Option<String>) -> Result<(), AppError> {
     use crate::ssr::{mirror_service, web};
     web::answer(async move {
         let state = web::state()?;
         let user = web::require_user().await?;
         let found = crate::api::administrable(&owner, &repo).await?;
-        mirror_service::fetch(&state, &user, &found, &remote).await.map(|_| ())
+        mirror_service::fetch(&state, &user, &found, &remote, ticked(overwrite_diverged.as_deref())?).await.map(|_| ())
     }
     .await)
 }

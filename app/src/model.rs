@@ -241,10 +241,58 @@ pub struct RefChange {
     pub name: String,
     pub old: Option<String>,
     pub new: Option<String>,
-    /// created / updated / force-updated / deleted / rejected
+    /// created / updated / force-updated / deleted / rejected / diverged
     pub outcome: String,
     #[serde(default)]
     pub reason: Option<String>,
+    /// The hidden ref the replaced tip was kept under, if it was.
+    #[serde(default)]
+    pub kept: Option<String>,
+    /// What happened, in words, when it is more than the outcome says.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl RefChange {
+    /// `main` for `refs/heads/main`, `v1.0` for `refs/tags/v1.0`.
+    pub fn short_name(&self) -> &str {
+        short_ref(&self.name)
+    }
+}
+
+/// `main` for `refs/heads/main`, `v1.0` for `refs/tags/v1.0`.
+pub fn short_ref(name: &str) -> &str {
+    name.strip_prefix("refs/heads/").or_else(|| name.strip_prefix("refs/tags/")).unwrap_or(name)
+}
+
+/// A tip a sync replaced or deleted, kept in the GitBlixt repository until restored or discarded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptRef {
+    /// The run that replaced it.
+    pub run_id: i64,
+    /// The branch or tag it was (`refs/heads/main`).
+    pub name: String,
+    /// The commit (or tag object) kept.
+    pub id: String,
+}
+
+/// A GitHub branch or tag that enabling a push mirror would overwrite or delete on its first sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replacement {
+    pub name: String,
+    /// GitHub's id now.
+    pub github: String,
+    /// GitBlixt's id it would be overwritten with; `None`: it would be deleted.
+    pub gitblixt: Option<String>,
+    /// Commits reachable from GitHub's tip and from no GitBlixt branch or tag.
+    pub commits_only_on_github: u64,
+}
+
+/// The answer to Enable mirror: enabled, or what GitHub would lose, to confirm first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnableAnswer {
+    Enabled { id: i64 },
+    ConfirmReplace { replacements: Vec<Replacement> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,6 +306,9 @@ pub struct RunView {
     pub refs: Vec<RefChange>,
     pub objects: i64,
     pub bytes: i64,
+    /// Tips this run replaced that are still kept (restorable).
+    #[serde(default)]
+    pub kept: Vec<KeptRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,6 +325,9 @@ pub struct MirrorView {
     pub last_success_at: Option<i64>,
     pub next_sync_at: Option<i64>,
     pub error: Option<String>,
+    /// Pull mirrors: overwrite branches that diverged in GitBlixt (keeping their tips).
+    #[serde(default)]
+    pub overwrite_diverged: bool,
     pub runs: Vec<RunView>,
     /// While syncing: how far the transfer is.
     #[serde(default)]
@@ -360,6 +414,18 @@ pub struct MirrorsView {
     pub fetches: Vec<MirrorView>,
     /// The spec's warning when a push and a pull mirror point at the same GitHub repository.
     pub warning: Option<String>,
+    /// Runs of mirrors that were removed, with what they kept.
+    #[serde(default)]
+    pub removed: Vec<RemovedMirror>,
+}
+
+/// A removed mirror's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovedMirror {
+    /// `push`, `pull` or `fetch`
+    pub direction: String,
+    pub remote: String,
+    pub runs: Vec<RunView>,
 }
 
 /// Pull mirror intervals the page offers, in minutes (15 is the default).

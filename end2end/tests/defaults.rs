@@ -75,7 +75,7 @@ async fn default_relative_data_dir_runs_hooks_and_push_mirrors() {
     // A push mirror; once its first sync is done, only the hook can bring the next push to GitHub.
     let tokens = Tokens { access: double.issue_token("octocat", &["repo"]).into(), refresh: None, scopes: vec!["repo".into()], expires_at: None, refresh_expires_at: None };
     connection::store(&st.db, &st.cipher, alice.id, "octocat", 1, &tokens).await.unwrap();
-    let mirror = mirrors::create(&st.db, repo.repo.id, alice.id, Direction::Push, &GithubRepo::parse("octocat/project").unwrap(), None).await.unwrap();
+    let mirror = mirrors::create(&st.db, repo.repo.id, alice.id, Direction::Push, &GithubRepo::parse("octocat/project").unwrap(), None, false).await.unwrap();
     until("the first sync is done", || async {
         let m = mirrors::get(&st.db, mirror).await.unwrap().unwrap();
         m.status == "active" && m.sync_requested_at.is_none() && m.leased_by.is_none()

@@ -57,7 +57,7 @@ async fn a_sync_killed_midway_is_completed_after_its_lease_expires() {
 
     // GitHub answers slowly, so the first server is surely mid-sync when it is killed.
     double.set_fault(DoubleFault { latency: Duration::from_secs(3), ..DoubleFault::default() });
-    let mirror = mirrors::create(&st.db, repo.repo.id, alice.id, Direction::Push, &GithubRepo::parse("octocat/project").unwrap(), None).await.unwrap();
+    let mirror = mirrors::create(&st.db, repo.repo.id, alice.id, Direction::Push, &GithubRepo::parse("octocat/project").unwrap(), None, false).await.unwrap();
     let mut first = serve(data.path(), &double, "first.log");
     until("the first server is syncing", || async { mirrors::get(&st.db, mirror).await.unwrap().unwrap().leased_by.is_some() }).await;
     first.kill().unwrap();

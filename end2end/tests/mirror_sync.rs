@@ -65,7 +65,7 @@ async fn errors_use_the_spec_messages_and_a_later_push_recovers() {
         let st = &s.server.state;
         let m = mirrors::get(&st.db, mirror).await.unwrap().unwrap();
         let remote = GithubRepo::parse("hubot/project").unwrap();
-        let other = mirrors::create(&st.db, m.repository_id, m.user_id, Direction::Push, &remote, None).await.unwrap();
+        let other = mirrors::create(&st.db, m.repository_id, m.user_id, Direction::Push, &remote, None, false).await.unwrap();
         s.expect_error(other, "Permission denied (403): ensure your GitHub account has push access to hubot/project.").await;
     }
 
@@ -137,7 +137,7 @@ async fn a_pull_mirror_fetches_github_into_gitblixt() {
     let alice = accounts::find_user(&st.db, "alice").await.unwrap().unwrap();
     let local = app::ssr::repos::create(&st.db, &st.store, &alice, &RepoName::parse("downstream").unwrap(), "", false).await.unwrap();
     let remote = GithubRepo::parse("octocat/upstream").unwrap();
-    let mirror = mirrors::create(&st.db, local.repo.id, alice.id, Direction::Pull, &remote, Some(5)).await.unwrap();
+    let mirror = mirrors::create(&st.db, local.repo.id, alice.id, Direction::Pull, &remote, Some(5), false).await.unwrap();
     st.sync_wake.notify_waiters();
     let local_path = st.store.path(&UserName::parse("alice").unwrap(), &RepoName::parse("downstream").unwrap());
     let wait_equal = || until("the pull mirror caught up", || async { support::refs_of(&local_path) == support::refs_of(&upstream) });
@@ -272,7 +272,7 @@ async fn two_sync_now_clicks_make_one_run() {
     let m = mirrors::get(&st.db, mirror).await.unwrap().unwrap();
     s.double.create_repo("octocat", "slow", false);
     s.double.set_fault(DoubleFault { latency: Duration::from_millis(1500), ..DoubleFault::default() });
-    let slow = mirrors::create(&st.db, m.repository_id, m.user_id, Direction::Push, &GithubRepo::parse("octocat/slow").unwrap(), None).await.unwrap();
+    let slow = mirrors::create(&st.db, m.repository_id, m.user_id, Direction::Push, &GithubRepo::parse("octocat/slow").unwrap(), None, false).await.unwrap();
     st.sync_wake.notify_waiters();
     until("the other mirror is syncing", || async { mirrors::get(&st.db, slow).await.unwrap().unwrap().leased_by.is_some() }).await;
 
@@ -298,7 +298,7 @@ async fn a_paused_mirror_never_runs_and_resume_catches_up() {
     let m = mirrors::get(&st.db, mirror).await.unwrap().unwrap();
     // A second push mirror of the same repository shows when the push has been handled.
     s.double.create_repo("octocat", "sentinel", false);
-    let sentinel = mirrors::create(&st.db, m.repository_id, m.user_id, Direction::Push, &GithubRepo::parse("octocat/sentinel").unwrap(), None).await.unwrap();
+    let sentinel = mirrors::create(&st.db, m.repository_id, m.user_id, Direction::Push, &GithubRepo::parse("octocat/sentinel").unwrap(), None, false).await.unwrap();
     st.sync_wake.notify_waiters();
     s.wait_settled(sentinel, "active").await;
 
@@ -369,7 +369,7 @@ async fn a_pull_mirror_syncs_on_its_interval_and_never_empties_the_repository() 
     let alice = accounts::find_user(&st.db, "alice").await.unwrap().unwrap();
     let local = app::ssr::repos::create(&st.db, &st.store, &alice, &RepoName::parse("scheduled").unwrap(), "", false).await.unwrap();
     let local_path = st.store.path(&UserName::parse("alice").unwrap(), &RepoName::parse("scheduled").unwrap());
-    let mirror = mirrors::create(&st.db, local.repo.id, alice.id, Direction::Pull, &GithubRepo::parse("octocat/scheduled").unwrap(), Some(5)).await.unwrap();
+    let mirror = mirrors::create(&st.db, local.repo.id, alice.id, Direction::Pull, &GithubRepo::parse("octocat/scheduled").unwrap(), Some(5), false).await.unwrap();
     st.sync_wake.notify_waiters();
     s.wait_settled(mirror, "active").await;
     assert_eq!(support::refs_of(&local_path), support::refs_of(&upstream));

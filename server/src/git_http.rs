@@ -168,12 +168,10 @@ async fn authorize(
 /// `git` with the host's system and global configuration shut out, and our hooks.
 fn git_command(state: &GitState, service: Service) -> Command {
     let mut cmd = isolated_git();
-    cmd.arg("-c")
-        .arg(format!("core.hooksPath={}", state.hooks_dir.display()));
-    if service == Service::ReceivePack {
-        // Keep pushed packs as packs so mirrors can reuse their deltas.
-        cmd.args(["-c", "receive.unpackLimit=1"]);
-    }
+    cmd.arg("-c").arg(format!("core.hooksPath={}", state.hooks_dir.display()));
+    // Packs kept as packs, hidden refs hidden, every ref update logged (also for a repository
+    // whose own config predates this).
+    cmd.args(app::ssr::store::hosted_config_args());
     cmd.arg(service.subcommand()).arg("--stateless-rpc");
     cmd.kill_on_drop(true);
     cmd

@@ -68,6 +68,7 @@ pub async fn open_state(config: &Config, public_url: String) -> Result<AppState,
         cipher,
         github: Arc::new(github),
         sync_wake: Arc::new(tokio::sync::Notify::new()),
+        engine: Arc::new(mirror::preview::GixEngine),
     })
 }
 
@@ -197,6 +198,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let app = router(state.clone(), hooks_dir, addr, stopping);
     let refresher = tokio::spawn(oauth_routes::refresh_tokens_in_background(state.clone()));
+    match state.store.upgrade_all().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(repositories = n, "repository configuration brought up to date"),
+        Err(e) => tracing::warn!(error = %e, "could not bring every repository's configuration up to date"),
+    }
+    match app::ssr::mirrors::interrupt_orphaned_runs(&state.db).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(runs = n, "runs cut off by the last stop are marked interrupted"),
+        Err(e) => tracing::warn!(error = %e, "could not mark runs cut off by the last stop"),
+    }
     let sync = sync::SyncService::start(state.clone(), config.sync.clone());
     let peers = peers::start(&state, &config.database_url);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -8,18 +8,22 @@
 //! | method | path | |
 //! |---|---|---|
 //! | GET | `/projects/{project}/mirrors` | push and pull mirrors |
-//! | POST | `/projects/{project}/mirrors` | `{"direction": "push"\|"pull", "remote": "owner/repo", "interval_minutes": 15}` |
-//! | GET, PATCH, DELETE | `/projects/{project}/mirrors/{id}` | PATCH: `{"interval_minutes": 30, "paused": true}` |
+//! | POST | `/projects/{project}/mirrors` | `{"direction": "push"\|"pull", "remote": "owner/repo", "interval_minutes": 15, "overwrite_diverged": false, "confirm_replace": false}`; 409 with `replace` listing what GitHub would lose unless `confirm_replace` |
+//! | GET, PATCH, DELETE | `/projects/{project}/mirrors/{id}` | PATCH: `{"interval_minutes": 30, "paused": true, "overwrite_diverged": true}`; DELETE keeps the runs |
 //! | POST | `/projects/{project}/mirrors/{id}/sync` | Sync now |
 //! | GET | `/projects/{project}/mirrors/{id}/runs?page=1&per_page=20` | runs with per-ref results |
-//! | GET, POST | `/projects/{project}/fetches` | POST `{"remote": "owner/repo"}` starts a one-time fetch |
+//! | GET, POST | `/projects/{project}/fetches` | POST `{"remote": "owner/repo", "overwrite_diverged": false}` starts a one-time fetch |
 //! | GET | `/projects/{project}/fetches/{id}`, `/projects/{project}/fetches/{id}/runs` | |
+//! | GET | `/projects/{project}/runs/{run}` | one run (of any mirror, removed ones included) with what it kept |
+//! | GET | `/projects/{project}/removed_mirrors` | removed mirrors' runs |
+//! | GET | `/projects/{project}/kept_refs` | every kept tip: `[{"run_id", "name", "id"}]` |
+//! | POST | `/projects/{project}/runs/{run}/restore`, `…/discard` | `{"ref": "refs/heads/main"}`; restore answers `{"restored_as": "refs/heads/main"}` |
 
 use app::error::AppError;
-use app::model::{MirrorView, RunView};
+use app::model::{EnableAnswer, KeptRef, MirrorView, RemovedMirror, RunView};
 use app::model::TokenScope;
 use app::ssr::accounts::{self, User};
-use app::ssr::mirror_service::{self, Command};
+use app::ssr::mirror_service::{self, Command, EnableRequest, KeptAction};
 use app::ssr::mirrors::{self, Direction};
 use app::ssr::repos::{self, FoundRepo};
 use app::ssr::AppState;
@@ -40,6 +44,11 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/v4/projects/{project}/fetches", get(list_fetches).post(start_fetch))
         .route("/api/v4/projects/{project}/fetches/{id}", get(get_fetch))
         .route("/api/v4/projects/{project}/fetches/{id}/runs", get(fetch_runs))
+        .route("/api/v4/projects/{project}/runs/{run}", get(get_run))
+        .route("/api/v4/projects/{project}/runs/{run}/restore", post(restore_kept))
+        .route("/api/v4/projects/{project}/runs/{run}/discard", post(discard_kept))
+        .route("/api/v4/projects/{project}/removed_mirrors", get(removed_mirrors))
+        .route("/api/v4/projects/{project}/kept_refs", get(kept_refs))
         .route("/api/v4/{*rest}", axum::routing::any(|| async { ApiError::from(AppError::NotFound) }))
         .layer(axum::middleware::map_response(json_errors))
         .with_state(state)
@@ -66,11 +75,13 @@ async fn json_errors(response: Response) -> Response {
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    /// More fields of the error body (e.g. `replace`).
+    extra: Option<(&'static str, serde_json::Value)>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into() }
+        ApiError { status, message: message.into(), extra: None }
     }
 }
 
@@ -83,7 +94,7 @@ impl From<AppError> for ApiError {
             AppError::NotFound => "404 Not Found".to_string(),
             other => other.to_string(),
         };
-        ApiError { status, message }
+        ApiError { status, message, extra: None }
     }
 }
 
@@ -102,7 +113,11 @@ impl From<JsonRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(serde_json::json!({ "message": self.message }))).into_response();
+        let mut body = serde_json::json!({ "message": self.message });
+        if let (Some((key, value)), Some(map)) = (self.extra, body.as_object_mut()) {
+            map.insert(key.to_string(), value);
+        }
+        let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer realm=\"GitBlixt API\""));
         }
@@ -168,7 +183,8 @@ async fn row(state: &AppState, repo: &FoundRepo, id: i64, fetch: bool) -> ApiRes
 
 async fn one(state: &AppState, repo: &FoundRepo, id: i64, fetch: bool) -> ApiResult<Json<MirrorView>> {
     let m = row(state, repo, id, fetch).await?;
-    Ok(Json(mirror_service::view(state, m).await?))
+    let kept = mirror_service::kept_refs(state, repo.repo.id).await?;
+    Ok(Json(mirror_service::view(state, m, &kept).await?))
 }
 
 async fn list_mirrors(State(state): State<AppState>, Path(p): Path<String>, headers: HeaderMap) -> ApiResult<Json<Vec<MirrorView>>> {
@@ -183,6 +199,10 @@ struct NewMirror {
     direction: String,
     remote: String,
     interval_minutes: Option<i64>,
+    #[serde(default)]
+    overwrite_diverged: bool,
+    #[serde(default)]
+    confirm_replace: bool,
 }
 
 async fn create_mirror(
@@ -194,9 +214,27 @@ async fn create_mirror(
     let (user, repo) = project(&state, &headers, &p, Need::Write).await?;
     let Json(new) = body?;
     let interval = new.interval_minutes.map(|m| m.to_string());
-    let id = mirror_service::enable(&state, &user, &repo, &new.direction, &new.remote, interval.as_deref()).await?;
-    let Json(view) = one(&state, &repo, id, false).await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    let request = EnableRequest {
+        direction: &new.direction,
+        remote: &new.remote,
+        interval: interval.as_deref(),
+        confirm_replace: new.confirm_replace,
+        overwrite_diverged: new.overwrite_diverged,
+    };
+    match mirror_service::enable(&state, &user, &repo, &request).await? {
+        EnableAnswer::Enabled { id } => {
+            let Json(view) = one(&state, &repo, id, false).await?;
+            Ok((StatusCode::CREATED, Json(view)))
+        }
+        EnableAnswer::ConfirmReplace { replacements } => Err(ApiError {
+            status: StatusCode::CONFLICT,
+            message: format!(
+                "The first sync would overwrite or delete {} on GitHub (listed in `replace`; their tips would be kept in GitBlixt). Send \"confirm_replace\": true to enable the mirror anyway.",
+                app::format::count(replacements.len(), "branch or tag", "branches and tags")
+            ),
+            extra: Some(("replace", serde_json::to_value(&replacements).unwrap_or_default())),
+        }),
+    }
 }
 
 async fn get_mirror(State(state): State<AppState>, Path((p, id)): Path<(String, i64)>, headers: HeaderMap) -> ApiResult<Json<MirrorView>> {
@@ -209,6 +247,7 @@ async fn get_mirror(State(state): State<AppState>, Path((p, id)): Path<(String, 
 struct MirrorUpdate {
     interval_minutes: Option<i64>,
     paused: Option<bool>,
+    overwrite_diverged: Option<bool>,
 }
 
 async fn update_mirror(
@@ -219,13 +258,19 @@ async fn update_mirror(
 ) -> ApiResult<Json<MirrorView>> {
     let (_, repo) = project(&state, &headers, &p, Need::Write).await?;
     let Json(update) = body?;
-    row(&state, &repo, id, false).await?;
-    if update.interval_minutes.is_none() && update.paused.is_none() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "Nothing to change: give interval_minutes and/or paused."));
+    let m = row(&state, &repo, id, false).await?;
+    if update.interval_minutes.is_none() && update.paused.is_none() && update.overwrite_diverged.is_none() {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "Nothing to change: give interval_minutes, paused and/or overwrite_diverged."));
+    }
+    if update.overwrite_diverged.is_some() && m.direction != Direction::Pull.as_str() {
+        return Err(AppError::invalid("Only pull mirrors can overwrite diverged branches.").into());
     }
     // The interval is validated before anything is written.
     if let Some(minutes) = update.interval_minutes {
         mirror_service::change_interval(&state, &repo, id, &minutes.to_string()).await?;
+    }
+    if let Some(on) = update.overwrite_diverged {
+        mirror_service::set_overwrite_diverged(&state, &repo, id, on).await?;
     }
     if let Some(paused) = update.paused {
         mirror_service::command(&state, &repo, id, if paused { Command::Pause } else { Command::Resume }).await?;
@@ -267,7 +312,8 @@ async fn runs(state: &AppState, repo: &FoundRepo, id: i64, fetch: bool, page: &P
     }
     // A page far past the end is empty (saturating: a huge page number must not overflow).
     let rows = mirrors::runs(&state.db, id, (number - 1).saturating_mul(per_page), per_page).await?;
-    Ok(Json(rows.into_iter().map(mirror_service::run_view).collect()))
+    let kept = mirror_service::kept_refs(state, repo.repo.id).await?;
+    Ok(Json(rows.into_iter().map(|r| mirror_service::run_view(r, &kept)).collect()))
 }
 
 async fn mirror_runs(
@@ -289,6 +335,8 @@ async fn list_fetches(State(state): State<AppState>, Path(p): Path<String>, head
 #[serde(deny_unknown_fields)]
 struct NewFetch {
     remote: String,
+    #[serde(default)]
+    overwrite_diverged: bool,
 }
 
 async fn start_fetch(
@@ -299,7 +347,7 @@ async fn start_fetch(
 ) -> ApiResult<(StatusCode, Json<MirrorView>)> {
     let (user, repo) = project(&state, &headers, &p, Need::Write).await?;
     let Json(new) = body?;
-    let id = mirror_service::fetch(&state, &user, &repo, &new.remote).await?;
+    let id = mirror_service::fetch(&state, &user, &repo, &new.remote, new.overwrite_diverged).await?;
     let Json(view) = one(&state, &repo, id, true).await?;
     Ok((StatusCode::ACCEPTED, Json(view)))
 }
@@ -317,4 +365,52 @@ async fn fetch_runs(
 ) -> ApiResult<Json<Vec<RunView>>> {
     let (_, repo) = project(&state, &headers, &p, Need::Read).await?;
     runs(&state, &repo, id, true, &page).await
+}
+
+async fn get_run(State(state): State<AppState>, Path((p, run)): Path<(String, i64)>, headers: HeaderMap) -> ApiResult<Json<RunView>> {
+    let (_, repo) = project(&state, &headers, &p, Need::Read).await?;
+    let row = mirrors::run_of(&state.db, repo.repo.id, run).await?.ok_or(AppError::NotFound)?;
+    let kept = mirror_service::kept_refs(&state, repo.repo.id).await?;
+    Ok(Json(mirror_service::run_view(row, &kept)))
+}
+
+async fn removed_mirrors(State(state): State<AppState>, Path(p): Path<String>, headers: HeaderMap) -> ApiResult<Json<Vec<RemovedMirror>>> {
+    let (_, repo) = project(&state, &headers, &p, Need::Read).await?;
+    Ok(Json(mirror_service::views(&state, repo.repo.id).await?.removed))
+}
+
+async fn kept_refs(State(state): State<AppState>, Path(p): Path<String>, headers: HeaderMap) -> ApiResult<Json<Vec<KeptRef>>> {
+    let (_, repo) = project(&state, &headers, &p, Need::Read).await?;
+    Ok(Json(mirror_service::kept_refs(&state, repo.repo.id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeptTarget {
+    #[serde(rename = "ref")]
+    name: String,
+}
+
+async fn restore_kept(
+    State(state): State<AppState>,
+    Path((p, run)): Path<(String, i64)>,
+    headers: HeaderMap,
+    body: Result<Json<KeptTarget>, JsonRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let (user, repo) = project(&state, &headers, &p, Need::Write).await?;
+    let Json(target) = body?;
+    let restored = mirror_service::kept_action(&state, &user, &repo, run, &target.name, KeptAction::Restore).await?;
+    Ok(Json(serde_json::json!({ "restored_as": restored })))
+}
+
+async fn discard_kept(
+    State(state): State<AppState>,
+    Path((p, run)): Path<(String, i64)>,
+    headers: HeaderMap,
+    body: Result<Json<KeptTarget>, JsonRejection>,
+) -> ApiResult<StatusCode> {
+    let (user, repo) = project(&state, &headers, &p, Need::Write).await?;
+    let Json(target) = body?;
+    mirror_service::kept_action(&state, &user, &repo, run, &target.name, KeptAction::Discard).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

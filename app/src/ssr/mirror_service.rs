@@ -11,7 +11,9 @@ use super::repos::{self, Access, FoundRepo};
 use super::{AppState, web};
 use crate::error::AppError;
 use crate::github_repo::GithubRepo;
-use crate::model::{MirrorState, MirrorView, MirrorsView, PULL_INTERVALS, RefChange, RunView};
+use crate::model::{EnableAnswer, KeptRef, MirrorState, MirrorView, MirrorsView, PULL_INTERVALS, RefChange, RemovedMirror, RunView};
+use super::events::{RefUpdate, RefsUpdated};
+use super::kept::{self, KeptError};
 use secrecy::SecretString;
 
 /// Runs listed with each mirror on the page.
@@ -46,8 +48,12 @@ pub fn state_of(m: &MirrorRow) -> MirrorState {
     }
 }
 
-pub fn run_view(r: mirrors::RunRow) -> RunView {
+/// Runs of removed mirrors listed on the page.
+pub const REMOVED_RUNS_SHOWN: i64 = 20;
+
+pub fn run_view(r: mirrors::RunRow, kept: &[KeptRef]) -> RunView {
     RunView {
+        kept: kept.iter().filter(|k| k.run_id == r.id).cloned().collect(),
         id: r.id,
         refs: serde_json::from_str::<Vec<RefChange>>(&r.refs).unwrap_or_default(),
         trigger: r.trigger,
@@ -60,8 +66,8 @@ pub fn run_view(r: mirrors::RunRow) -> RunView {
     }
 }
 
-pub async fn view(state: &AppState, m: MirrorRow) -> Result<MirrorView, AppError> {
-    let runs = mirrors::recent_runs(&state.db, m.id, RUNS_SHOWN).await?.into_iter().map(run_view).collect();
+pub async fn view(state: &AppState, m: MirrorRow, kept: &[KeptRef]) -> Result<MirrorView, AppError> {
+    let runs = mirrors::recent_runs(&state.db, m.id, RUNS_SHOWN).await?.into_iter().map(|r| run_view(r, kept)).collect();
     let mirror_state = state_of(&m);
     let progress = (mirror_state == MirrorState::Syncing).then(|| state.events.progress_of(m.id)).flatten();
     Ok(MirrorView {
@@ -75,16 +81,28 @@ pub async fn view(state: &AppState, m: MirrorRow) -> Result<MirrorView, AppError
         last_success_at: m.last_success_at,
         next_sync_at: m.next_sync_at,
         error: if m.status == "error" { m.last_error } else { None },
+        overwrite_diverged: m.overwrite_diverged,
         runs,
         progress,
     })
 }
 
+/// The repository's kept tips (empty if the repository is gone).
+pub async fn kept_refs(state: &AppState, repository_id: i64) -> Result<Vec<KeptRef>, AppError> {
+    let Some(found) = repos::find_by_id(&state.db, repository_id).await? else { return Ok(Vec::new()) };
+    let path = found.path(&state.store);
+    tokio::task::spawn_blocking(move || kept::list(&path))
+        .await
+        .map_err(|e| web::internal("listing kept refs", e))?
+        .map_err(|e| web::internal("listing kept refs", e))
+}
+
 /// Everything the mirroring sections of the Settings page show.
 pub async fn views(state: &AppState, repository_id: i64) -> Result<MirrorsView, AppError> {
-    let mut out = MirrorsView { push: Vec::new(), pull: Vec::new(), fetches: Vec::new(), warning: None };
+    let mut out = MirrorsView { push: Vec::new(), pull: Vec::new(), fetches: Vec::new(), warning: None, removed: Vec::new() };
+    let kept = kept_refs(state, repository_id).await?;
     for m in mirrors::list_for_repository(&state.db, repository_id).await? {
-        let v = view(state, m).await?;
+        let v = view(state, m, &kept).await?;
         match Direction::parse(&v.direction) {
             Some(Direction::Push) => out.push.push(v),
             Some(Direction::Pull) => out.pull.push(v),
@@ -98,6 +116,14 @@ pub async fn views(state: &AppState, repository_id: i64) -> Result<MirrorsView, 
             p.remote
         )
     });
+    for run in mirrors::removed_runs(&state.db, repository_id, REMOVED_RUNS_SHOWN).await? {
+        let (direction, remote) = (run.direction.clone(), run.remote.clone());
+        let view = run_view(run, &kept);
+        match out.removed.iter_mut().find(|r| r.direction == direction && r.remote == remote) {
+            Some(group) => group.runs.push(view),
+            None => out.removed.push(RemovedMirror { direction, remote, runs: vec![view] }),
+        }
+    }
     Ok(out)
 }
 
@@ -145,16 +171,27 @@ fn changed(state: &AppState, repository_id: i64) {
     state.sync_wake.notify_waiters();
 }
 
+/// What an owner asks for when enabling a mirror.
+#[derive(Debug, Clone, Default)]
+pub struct EnableRequest<'a> {
+    /// `push` or `pull`
+    pub direction: &'a str,
+    /// `owner/repo` or a GitHub URL
+    pub remote: &'a str,
+    /// Pull mirrors: minutes (default 15).
+    pub interval: Option<&'a str>,
+    /// Push mirrors: the owner saw what the first sync replaces on GitHub and confirmed it.
+    pub confirm_replace: bool,
+    /// Pull mirrors: overwrite diverged branches (keeping their tips).
+    pub overwrite_diverged: bool,
+}
+
 /// Enables a push or pull mirror (`interval` minutes for pull mirrors, default 15) after checking
-/// with GitHub; nothing is saved when a check fails. Its initial sync is queued at once.
-pub async fn enable(
-    state: &AppState,
-    user: &User,
-    repo: &FoundRepo,
-    direction: &str,
-    remote: &str,
-    interval: Option<&str>,
-) -> Result<i64, AppError> {
+/// with GitHub; nothing is saved when a check fails. A push mirror whose first sync would
+/// overwrite or delete anything on GitHub is enabled only with `confirm_replace`; without it the
+/// answer lists what would be replaced. Its initial sync is queued at once.
+pub async fn enable(state: &AppState, user: &User, repo: &FoundRepo, request: &EnableRequest<'_>) -> Result<EnableAnswer, AppError> {
+    let EnableRequest { direction, remote, interval, confirm_replace, overwrite_diverged } = request.clone();
     let direction = match Direction::parse(direction) {
         Some(d @ (Direction::Push | Direction::Pull)) => d,
         _ => return Err(AppError::invalid("The mirror direction must be push or pull.")),
@@ -170,8 +207,17 @@ pub async fn enable(
     if mirrors::find(&state.db, repo.repo.id, direction, &remote).await?.is_some() {
         return Err(AppError::invalid(format!("This repository already has a {} mirror to {remote}.", direction.as_str())));
     }
+    if overwrite_diverged && direction != Direction::Pull {
+        return Err(AppError::invalid("Only pull mirrors can overwrite diverged branches."));
+    }
     check_remote(state, user.id, &remote, direction).await?;
-    let id = mirrors::create(&state.db, repo.repo.id, user.id, direction, &remote, interval).await.map_err(|e| {
+    if direction == Direction::Push && !confirm_replace {
+        let replacements = preview_push(state, user.id, repo, &remote).await?;
+        if !replacements.is_empty() {
+            return Ok(EnableAnswer::ConfirmReplace { replacements });
+        }
+    }
+    let id = mirrors::create(&state.db, repo.repo.id, user.id, direction, &remote, interval, overwrite_diverged).await.map_err(|e| {
         // Two enables racing: the unique index keeps one.
         if e.is_unique_violation() {
             AppError::invalid(format!("This repository already has a {} mirror to {remote}.", direction.as_str()))
@@ -181,7 +227,17 @@ pub async fn enable(
     })?;
     changed(state, repo.repo.id);
     tracing::info!(repository = %repo.full_name(), mirror = id, direction = direction.as_str(), remote = %remote, "mirror enabled");
-    Ok(id)
+    Ok(EnableAnswer::Enabled { id })
+}
+
+/// What the first push of `repo` to `remote` would overwrite or delete on GitHub.
+async fn preview_push(state: &AppState, user_id: i64, repo: &FoundRepo, remote: &GithubRepo) -> Result<Vec<crate::model::Replacement>, AppError> {
+    let token = connection::access_token(&state.github, &state.db, &state.cipher, user_id).await.map_err(connection_error)?;
+    let url = state.github.endpoints.git_url(remote);
+    state.engine.preview_push(repo.path(&state.store), url, token).await.map_err(|e| {
+        tracing::warn!(repository = %repo.full_name(), remote = %remote, error = %e, "reading the GitHub repository's branches failed");
+        AppError::invalid(format!("GitBlixt could not read the branches and tags of {remote} to check what the mirror would replace: {e}"))
+    })
 }
 
 /// What an owner can do to one mirror.
@@ -236,6 +292,13 @@ pub async fn command(state: &AppState, repo: &FoundRepo, id: i64, command: Comma
         }
         Command::Remove => {
             mirrors::delete(&state.db, repo.repo.id, id).await?;
+            // Its runs and kept tips stay; its memory of what it synced goes.
+            let path = repo.path(&state.store);
+            match tokio::task::spawn_blocking(move || kept::forget_mirror(&path, id)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(repository = %repo.full_name(), mirror = id, error = %e, "could not drop a removed mirror's memory"),
+                Err(e) => tracing::warn!(repository = %repo.full_name(), mirror = id, error = %e, "could not drop a removed mirror's memory"),
+            }
         }
     }
     changed(state, repo.repo.id);
@@ -258,20 +321,25 @@ pub async fn change_interval(state: &AppState, repo: &FoundRepo, id: i64, raw: &
 /// Starts a one-time fetch of all branches and tags of `remote` into `repo` (again, if it was
 /// fetched before). Checks first that the repository can be read: public repositories need no
 /// GitHub connection, private ones use the user's.
-pub async fn fetch(state: &AppState, user: &User, repo: &FoundRepo, remote: &str) -> Result<i64, AppError> {
+///
+/// The fetch creates branches and tags and fast-forwards existing ones; a diverged branch (or a
+/// changed tag) is left as it is unless `overwrite_diverged`, then overwritten with its tip kept.
+pub async fn fetch(state: &AppState, user: &User, repo: &FoundRepo, remote: &str, overwrite_diverged: bool) -> Result<i64, AppError> {
     let remote = parse_remote(state, remote)?;
     fetch_credentials(state, user.id, &remote).await.map_err(|f| AppError::invalid(f.message))?;
     let id = match mirrors::find(&state.db, repo.repo.id, Direction::Fetch, &remote).await? {
         Some(id) => {
+            mirrors::set_overwrite_diverged(&state.db, repo.repo.id, id, overwrite_diverged).await?;
             mirrors::clear_backoff(&state.db, id).await?;
             mirrors::request_sync(&state.db, id, Trigger::Fetch).await?;
             id
         }
-        None => match mirrors::create(&state.db, repo.repo.id, user.id, Direction::Fetch, &remote, None).await {
+        None => match mirrors::create(&state.db, repo.repo.id, user.id, Direction::Fetch, &remote, None, overwrite_diverged).await {
             Ok(id) => id,
             // Two Fetch clicks racing: the other created it; ask again on that row.
             Err(e) if e.is_unique_violation() => {
                 let id = mirrors::find(&state.db, repo.repo.id, Direction::Fetch, &remote).await?.ok_or(AppError::Internal)?;
+                mirrors::set_overwrite_diverged(&state.db, repo.repo.id, id, overwrite_diverged).await?;
                 mirrors::request_sync(&state.db, id, Trigger::Fetch).await?;
                 id
             }
@@ -281,6 +349,86 @@ pub async fn fetch(state: &AppState, user: &User, repo: &FoundRepo, remote: &str
     changed(state, repo.repo.id);
     tracing::info!(repository = %repo.full_name(), fetch = id, remote = %remote, "one-time fetch requested");
     Ok(id)
+}
+
+/// Turns a pull mirror's "Overwrite diverged branches" on or off.
+pub async fn set_overwrite_diverged(state: &AppState, repo: &FoundRepo, id: i64, on: bool) -> Result<(), AppError> {
+    let mirror = mirror_of(state, repo, id).await?;
+    if mirror.direction != Direction::Pull.as_str() {
+        return Err(AppError::invalid("Only pull mirrors can overwrite diverged branches."));
+    }
+    mirrors::set_overwrite_diverged(&state.db, repo.repo.id, id, on).await?;
+    changed(state, repo.repo.id);
+    tracing::info!(repository = %repo.full_name(), mirror = id, on, "overwrite diverged branches changed");
+    Ok(())
+}
+
+/// What to do with a kept tip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeptAction {
+    Restore,
+    Discard,
+}
+
+fn kept_error(e: KeptError) -> AppError {
+    match e {
+        KeptError::NotFound | KeptError::NotABranchOrTag => AppError::invalid(e.to_string()),
+        KeptError::Git(_) => web::internal("kept refs", e),
+    }
+}
+
+/// Restores (as it was, or under a new name when the name is taken now) or discards the tip that
+/// run `run_id` kept of `name`. A restore is a ref change like a push: push mirrors sync it.
+/// Returns the branch or tag written by a restore.
+pub async fn kept_action(state: &AppState, user: &User, repo: &FoundRepo, run_id: i64, name: &str, action: KeptAction) -> Result<Option<String>, AppError> {
+    if mirrors::run_of(&state.db, repo.repo.id, run_id).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let path = repo.path(&state.store);
+    let (name_owned, date) = (name.to_string(), today());
+    let result = tokio::task::spawn_blocking(move || match action {
+        KeptAction::Restore => kept::restore(&path, run_id, &name_owned, &date).map(Some),
+        KeptAction::Discard => kept::discard(&path, run_id, &name_owned).map(|()| None),
+    })
+    .await
+    .map_err(|e| web::internal("kept refs", e))?
+    .map_err(kept_error)?;
+    if let Some(restored) = &result {
+        tracing::info!(repository = %repo.full_name(), run = run_id, name, restored_as = %restored, user = %user.name, "kept tip restored");
+        let id = kept_refs_id(state, repo, restored).await;
+        state.events.publish_refs_updated(RefsUpdated {
+            repository_id: repo.repo.id,
+            repository: repo.full_name(),
+            pusher_id: user.id,
+            pusher: user.name.clone(),
+            updates: vec![RefUpdate { old: "0".repeat(40), new: id, name: restored.clone() }],
+        });
+    } else {
+        tracing::info!(repository = %repo.full_name(), run = run_id, name, user = %user.name, "kept tip discarded");
+    }
+    changed(state, repo.repo.id);
+    Ok(result)
+}
+
+/// The id `name` points at now (for the refs-updated event), or the null id.
+async fn kept_refs_id(state: &AppState, repo: &FoundRepo, name: &str) -> String {
+    let path = repo.path(&state.store);
+    let name = name.to_string();
+    tokio::task::spawn_blocking(move || {
+        gix::open_opts(&path, gix::open::Options::isolated())
+            .ok()
+            .and_then(|r| r.try_find_reference(name.as_str()).ok().flatten().and_then(|r| r.target().try_id().map(|id| id.to_string())))
+    })
+    .await
+    .ok()
+    .flatten()
+    .unwrap_or_else(|| "0".repeat(40))
+}
+
+/// Today, `yyyymmdd` (UTC), for restored names.
+fn today() -> String {
+    let d = time::OffsetDateTime::now_utc().date();
+    format!("{:04}{:02}{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
 /// Why a GitHub repository cannot be read right now.

@@ -15,7 +15,7 @@
 use super::db::{Db, DbError, now};
 use super::schema::{mirror_syncs, mirrors};
 use crate::with_conn;
-use diesel::{BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
+use diesel::{BoolExpressionMethods, ExpressionMethods, NullableExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
 use diesel_async::RunQueryDsl;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +109,8 @@ pub struct MirrorRow {
     /// A burst's request is not run before this (ms).
     pub debounce_until_ms: Option<i64>,
     pub last_finished_ms: Option<i64>,
+    /// Pull mirrors: overwrite branches that diverged in GitBlixt (keeping their tips).
+    pub overwrite_diverged: bool,
 }
 
 /// A mirror a worker holds the lease of.
@@ -128,6 +130,7 @@ pub async fn create(
     direction: Direction,
     remote: &crate::github_repo::GithubRepo,
     interval_minutes: Option<i64>,
+    overwrite_diverged: bool,
 ) -> Result<i64, DbError> {
     let at = now();
     let key = remote.to_string().to_ascii_lowercase();
@@ -147,6 +150,7 @@ pub async fn create(
             mirrors::request_seq.eq(1_i64),
             mirrors::created_at.eq(at),
             mirrors::pending_since_ms.eq(Some(now_ms())),
+            mirrors::overwrite_diverged.eq(overwrite_diverged),
         ))
         .returning(mirrors::id)
         .get_result::<i64>(conn)
@@ -366,15 +370,20 @@ pub async fn finish(db: &Db, claimed: &Claimed, worker: &str, end: &RunEnd) -> R
     })
 }
 
-/// A finished run, as recorded.
+/// What a run is, recorded when it starts (so what it keeps is named after it and a crash
+/// leaves a trace).
 #[derive(Debug, Clone)]
-pub struct RunRecord<'a> {
+pub struct RunStart<'a> {
     pub mirror_id: Option<i64>,
     pub repository_id: i64,
     pub direction: &'a str,
     pub remote: &'a str,
     pub trigger: &'a str,
-    pub started_at: i64,
+}
+
+/// How a run ended, as recorded.
+#[derive(Debug, Clone)]
+pub struct RunRecord<'a> {
     pub outcome: &'a str,
     pub error: Option<&'a str>,
     /// JSON array of per-ref results.
@@ -383,8 +392,22 @@ pub struct RunRecord<'a> {
     pub bytes: i64,
 }
 
-pub async fn record_run(db: &Db, run: &RunRecord<'_>) -> Result<i64, DbError> {
+/// A run still marked running when a newer one starts was cut off (GitBlixt stopped or crashed).
+pub const INTERRUPTED: &str = "The run was interrupted (GitBlixt stopped while it ran). Anything it replaced was kept first: see below.";
+
+/// Records the start of a run (outcome `running`); runs of the same mirror still marked running
+/// are marked interrupted. Returns the run's id.
+pub async fn start_run(db: &Db, run: &RunStart<'_>) -> Result<i64, DbError> {
     let at = now();
+    if let Some(mirror_id) = run.mirror_id {
+        with_conn!(db, |conn| {
+            diesel::update(mirror_syncs::table.filter(mirror_syncs::mirror_id.eq(mirror_id)).filter(mirror_syncs::outcome.eq("running")))
+                .set((mirror_syncs::outcome.eq("interrupted"), mirror_syncs::error.eq(Some(INTERRUPTED)), mirror_syncs::finished_at.eq(Some(at))))
+                .execute(conn)
+                .await?;
+            Ok::<_, DbError>(())
+        })?;
+    }
     with_conn!(db, |conn| Ok(diesel::insert_into(mirror_syncs::table)
         .values((
             mirror_syncs::mirror_id.eq(run.mirror_id),
@@ -392,17 +415,50 @@ pub async fn record_run(db: &Db, run: &RunRecord<'_>) -> Result<i64, DbError> {
             mirror_syncs::direction.eq(run.direction),
             mirror_syncs::remote.eq(run.remote),
             mirror_syncs::trigger.eq(run.trigger),
-            mirror_syncs::started_at.eq(run.started_at),
-            mirror_syncs::finished_at.eq(Some(at)),
-            mirror_syncs::outcome.eq(run.outcome),
-            mirror_syncs::error.eq(run.error),
-            mirror_syncs::refs.eq(run.refs),
-            mirror_syncs::objects.eq(run.objects),
-            mirror_syncs::bytes.eq(run.bytes),
+            mirror_syncs::started_at.eq(at),
+            mirror_syncs::outcome.eq("running"),
         ))
         .returning(mirror_syncs::id)
         .get_result::<i64>(conn)
         .await?))
+}
+
+/// Records how run `id` ended.
+pub async fn finish_run(db: &Db, id: i64, run: &RunRecord<'_>) -> Result<(), DbError> {
+    let at = now();
+    with_conn!(db, |conn| {
+        diesel::update(mirror_syncs::table.find(id))
+            .set((
+                mirror_syncs::finished_at.eq(Some(at)),
+                mirror_syncs::outcome.eq(run.outcome),
+                mirror_syncs::error.eq(run.error),
+                mirror_syncs::refs.eq(run.refs),
+                mirror_syncs::objects.eq(run.objects),
+                mirror_syncs::bytes.eq(run.bytes),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
+/// Marks every run still `running` as interrupted (at start: nothing of ours runs yet). With
+/// several processes sharing a database, only runs whose mirror's lease has expired.
+pub async fn interrupt_orphaned_runs(db: &Db) -> Result<usize, DbError> {
+    let at = now();
+    with_conn!(db, |conn| {
+        let live = mirrors::table
+            .filter(mirrors::leased_until.ge(at))
+            .select(mirrors::id.nullable());
+        Ok(diesel::update(
+            mirror_syncs::table
+                .filter(mirror_syncs::outcome.eq("running"))
+                .filter(mirror_syncs::mirror_id.is_null().or(mirror_syncs::mirror_id.ne_all(live))),
+        )
+        .set((mirror_syncs::outcome.eq("interrupted"), mirror_syncs::error.eq(Some(INTERRUPTED)), mirror_syncs::finished_at.eq(Some(at))))
+        .execute(conn)
+        .await?)
+    })
 }
 
 /// How many runs a mirror has had.
@@ -434,6 +490,10 @@ pub async fn request_due_pull_mirrors(db: &Db) -> Result<Vec<i64>, DbError> {
 #[diesel(table_name = mirror_syncs)]
 pub struct RunRow {
     pub id: i64,
+    pub mirror_id: Option<i64>,
+    pub repository_id: i64,
+    pub direction: String,
+    pub remote: String,
     pub trigger: String,
     pub started_at: i64,
     pub finished_at: Option<i64>,
@@ -461,6 +521,38 @@ pub async fn runs(db: &Db, mirror_id: i64, offset: i64, limit: i64) -> Result<Ve
         .await?))
 }
 
+/// Run `id` of `repository_id`, if it is one of its runs.
+pub async fn run_of(db: &Db, repository_id: i64, id: i64) -> Result<Option<RunRow>, DbError> {
+    with_conn!(db, |conn| Ok(mirror_syncs::table
+        .find(id)
+        .filter(mirror_syncs::repository_id.eq(repository_id))
+        .select(RunRow::as_select())
+        .first(conn)
+        .await
+        .optional()?))
+}
+
+/// The latest runs of the repository's removed mirrors, newest first.
+pub async fn removed_runs(db: &Db, repository_id: i64, limit: i64) -> Result<Vec<RunRow>, DbError> {
+    with_conn!(db, |conn| Ok(mirror_syncs::table
+        .filter(mirror_syncs::repository_id.eq(repository_id))
+        .filter(mirror_syncs::mirror_id.is_null())
+        .order(mirror_syncs::id.desc())
+        .limit(limit)
+        .select(RunRow::as_select())
+        .load(conn)
+        .await?))
+}
+
+/// Turns a pull mirror's "Overwrite diverged branches" on or off.
+pub async fn set_overwrite_diverged(db: &Db, repository_id: i64, id: i64, on: bool) -> Result<bool, DbError> {
+    with_conn!(db, |conn| Ok(diesel::update(mirrors::table.find(id).filter(mirrors::repository_id.eq(repository_id)))
+        .set(mirrors::overwrite_diverged.eq(on))
+        .execute(conn)
+        .await?
+        == 1))
+}
+
 /// Pauses or resumes a mirror of `repository_id`. Resuming a pull mirror schedules it from now.
 pub async fn set_paused(db: &Db, repository_id: i64, id: i64, paused: bool) -> Result<bool, DbError> {
     with_conn!(db, |conn| Ok(diesel::update(mirrors::table.find(id).filter(mirrors::repository_id.eq(repository_id)))
@@ -484,7 +576,7 @@ pub async fn set_interval(db: &Db, repository_id: i64, id: i64, minutes: i64) ->
         == 1))
 }
 
-/// Removes a mirror of `repository_id` (its runs go with it).
+/// Removes a mirror of `repository_id`; its runs stay, under the repository's removed mirrors.
 pub async fn delete(db: &Db, repository_id: i64, id: i64) -> Result<bool, DbError> {
     with_conn!(db, |conn| Ok(diesel::delete(mirrors::table.find(id).filter(mirrors::repository_id.eq(repository_id)))
         .execute(conn)

@@ -9,6 +9,7 @@ pub mod mirrors;
 pub mod db;
 pub mod events;
 pub mod git_read;
+pub mod kept;
 pub mod repos;
 pub mod schema;
 pub mod secrets;
@@ -26,6 +27,19 @@ pub struct Settings {
     pub secure_cookies: bool,
 }
 
+/// The mirror engine, as the web code needs it (implemented by the server with gix).
+pub trait Engine: Send + Sync {
+    /// What a push mirror of the repository at `local` would overwrite or delete at `remote_url`
+    /// on its first sync (fetching the remote's objects, changing no ref). The error is a
+    /// message for the owner.
+    fn preview_push(
+        &self,
+        local: std::path::PathBuf,
+        remote_url: String,
+        token: secrecy::SecretString,
+    ) -> futures_util::future::BoxFuture<'static, Result<Vec<crate::model::Replacement>, String>>;
+}
+
 /// Everything a request handler or server function needs. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -39,4 +53,5 @@ pub struct AppState {
     pub github: Arc<github::GithubSettings>,
     /// Wakes the sync workers after a sync was requested.
     pub sync_wake: Arc<tokio::sync::Notify>,
+    pub engine: Arc<dyn Engine>,
 }

@@ -100,6 +100,7 @@ diesel::table! {
         pending_since_ms -> Nullable<BigInt>,
         debounce_until_ms -> Nullable<BigInt>,
         last_finished_ms -> Nullable<BigInt>,
+        overwrite_diverged -> Bool,
     }
 }
 

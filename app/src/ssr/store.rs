@@ -17,6 +17,65 @@ pub enum StoreError {
     AlreadyOnDisk(PathBuf),
 }
 
+/// The configuration every hosted repository has (written at creation, brought up to date at
+/// start, and passed on every `git` and gix use): pushes kept as packs so mirrors can reuse their
+/// deltas; GitBlixt's hidden refs (`refs/gitblixt/`: kept tips, mirrors' memory) never shown to
+/// nor changed by git clients; every ref update logged, and reflogs never expired by gc — so no
+/// commit that was a ref tip is ever pruned (DESIGN.md "Nothing lost").
+pub const HOSTED_CONFIG: [(&str, &str); 9] = [
+    ("receive.unpackLimit", "1"),
+    ("transfer.unpackLimit", "1"),
+    ("http.receivepack", "true"),
+    ("uploadpack.hideRefs", "refs/gitblixt"),
+    ("receive.hideRefs", "refs/gitblixt"),
+    ("core.logAllRefUpdates", "always"),
+    ("gc.reflogExpire", "never"),
+    ("gc.reflogExpireUnreachable", "never"),
+    ("gitblixt.configVersion", CONFIG_VERSION),
+];
+
+/// Bumped whenever [`HOSTED_CONFIG`] changes, so start-up brings older repositories up to date.
+pub const CONFIG_VERSION: &str = "2";
+
+/// `-c key=value` arguments with [`HOSTED_CONFIG`], for `git` commands on hosted repositories.
+pub fn hosted_config_args() -> Vec<String> {
+    HOSTED_CONFIG.iter().flat_map(|(k, v)| ["-c".to_string(), format!("{k}={v}")]).collect()
+}
+
+/// Opens a hosted repository with gix: isolated from the host's configuration, with
+/// [`HOSTED_CONFIG`] (so its ref updates are logged whatever the repository's own config says).
+pub fn open_hosted(path: &Path) -> Result<gix::Repository, gix::Error> {
+    let overrides = HOSTED_CONFIG.iter().map(|(k, v)| format!("{k}={v}"));
+    let mut repo = gix::open_opts(path, gix::open::Options::isolated().config_overrides(overrides))?;
+    // Reflog entries need a committer; isolated repositories have none.
+    if repo.committer_or_set_fallback("GitBlixt", "gitblixt@localhost").is_err() {
+        tracing::debug!(path = %path.display(), "no fallback committer for reflogs");
+    }
+    Ok(repo)
+}
+
+/// Writes [`HOSTED_CONFIG`] into the repository's own config if it is older than
+/// [`CONFIG_VERSION`] (so `git gc` run by an administrator keeps what GitBlixt keeps, too).
+pub async fn upgrade_config(repo: &Path) -> Result<bool, StoreError> {
+    let file = repo.join("config");
+    let current = isolated_git().args(["config", "--file"]).arg(&file).args(["--get", "gitblixt.configVersion"]).stdin(Stdio::null()).output().await?;
+    if String::from_utf8_lossy(&current.stdout).trim() == CONFIG_VERSION {
+        return Ok(false);
+    }
+    write_config(&file).await?;
+    Ok(true)
+}
+
+async fn write_config(file: &Path) -> Result<(), StoreError> {
+    for (key, value) in HOSTED_CONFIG {
+        let status = isolated_git().args(["config", "--file"]).arg(file).args([key, value]).stdin(Stdio::null()).status().await?;
+        if !status.success() {
+            return Err(StoreError::Init(format!("git config {key} failed")));
+        }
+    }
+    Ok(())
+}
+
 /// `git`, shut off from the host's system and global configuration (and any inherited `GIT_DIR`),
 /// so hosted repositories behave the same on every machine.
 pub fn isolated_git() -> tokio::process::Command {
@@ -67,21 +126,7 @@ impl RepoStore {
         if !out.status.success() {
             return Err(StoreError::Init(String::from_utf8_lossy(&out.stderr).trim().to_string()));
         }
-        // Pushes are kept as packs (never exploded into loose objects) so that mirrors can
-        // reuse their deltas; the web server's own hooks are used, not the repository's.
-        for (key, value) in [("receive.unpackLimit", "1"), ("transfer.unpackLimit", "1"), ("http.receivepack", "true")]
-        {
-            let status = isolated_git()
-                .args(["config", "--file"])
-                .arg(dir.path().join("config"))
-                .args([key, value])
-                .stdin(Stdio::null())
-                .status()
-                .await?;
-            if !status.success() {
-                return Err(StoreError::Init(format!("git config {key} failed")));
-            }
-        }
+        write_config(&dir.path().join("config")).await?;
         Ok(dir)
     }
 
@@ -100,6 +145,35 @@ impl RepoStore {
             return Err(e.into());
         }
         Ok(dest)
+    }
+
+    /// Every repository folder in the store (`<owner>/<name>.git`).
+    pub fn all_paths(&self) -> std::io::Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for owner in std::fs::read_dir(&self.root)? {
+            let owner = owner?.path();
+            if !owner.is_dir() {
+                continue;
+            }
+            for repo in std::fs::read_dir(&owner)? {
+                let repo = repo?.path();
+                if repo.extension().is_some_and(|e| e == "git") && repo.is_dir() {
+                    out.push(repo);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Brings every repository's config up to [`CONFIG_VERSION`]; returns how many changed.
+    pub async fn upgrade_all(&self) -> Result<usize, StoreError> {
+        let mut changed = 0;
+        for path in self.all_paths()? {
+            if upgrade_config(&path).await? {
+                changed += 1;
+            }
+        }
+        Ok(changed)
     }
 
     /// Removes a repository from disk (used to undo a creation whose database row failed).

@@ -57,7 +57,7 @@ impl Setup {
         setup.commit("README", "hello\n");
         setup.push(&["push", "-q", "origin", "main"]);
         let remote = GithubRepo::parse("octocat/project").unwrap();
-        let mirror = mirrors::create(&st.db, repo.repo.id, alice.id, Direction::Push, &remote, None).await.unwrap();
+        let mirror = mirrors::create(&st.db, repo.repo.id, alice.id, Direction::Push, &remote, None, false).await.unwrap();
         (setup, mirror)
     }
 

@@ -33,10 +33,13 @@ pub async fn run(req: Request) -> Result<(), String> {
         return Err("--timeout and --stall-timeout must be positive".into());
     }
     let token = std::env::var("GITBLIXT_REMOTE_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::from);
+    // The command line's mirror memory is its own (`refs/gitblixt/synced/cli/`); what it
+    // replaces is kept under `refs/gitblixt/kept/cli-<ms>/`.
     let opts = TransferOptions {
         token,
         timeout: Duration::from_secs(req.timeout),
         stall_timeout: Duration::from_secs(req.stall_timeout),
+        safety: super::Safety { memory: Some("cli".to_string()), ..super::Safety::default() },
         ..TransferOptions::default()
     };
     let result: Result<TransferReport, MirrorError> = match req.direction {

@@ -40,12 +40,15 @@ pub enum MirrorError {
 
     #[error("Invalid remote URL: {detail}")]
     InvalidUrl { detail: String },
+    /// A branch or tag moved locally while the sync ran (a push): nothing was changed (retryable).
+    #[error("A branch or tag changed in GitBlixt while the sync ran, so nothing was overwritten; the sync will be retried.")]
+    RefsMoved,
 }
 
 impl MirrorError {
     /// Whether trying again later, unchanged, can succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, MirrorError::Server { .. } | MirrorError::Network { .. } | MirrorError::Timeout { .. })
+        matches!(self, MirrorError::Server { .. } | MirrorError::Network { .. } | MirrorError::Timeout { .. } | MirrorError::RefsMoved)
     }
 
     /// A stable short name for logs, JSON and the database.
@@ -63,6 +66,7 @@ impl MirrorError {
             MirrorError::Local { .. } => "local",
             MirrorError::InvalidUrl { .. } => "invalid_url",
             MirrorError::EmptyRemote => "empty_remote",
+            MirrorError::RefsMoved => "refs_moved",
         }
     }
 }

@@ -9,7 +9,7 @@
 //! * `FetchMode::Mirror` additionally prunes local heads/tags the remote no longer advertises.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::BTreeMap,
     path::{Path, PathBuf},
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -26,7 +26,7 @@ use gix::{
         FullName, Target,
     },
     remote::{
-        fetch::{refs::update::Mode, RefLogMessage, Status, Tags},
+        fetch::{RefLogMessage, Status, Tags},
         Direction,
     },
     ObjectId,
@@ -35,10 +35,43 @@ use gix::{
 use super::{EngineRef, FetchMode, MirrorError, Phase, RefOutcome, RefResult, TransferOptions, TransferReport};
 use secrecy::ExposeSecret;
 
-/// Fetches the remote's heads and tags into `local_bare_repo`. [`FetchMode::Mirror`] also deletes
-/// local heads and tags the remote no longer has; [`FetchMode::Once`] never deletes. Every
-/// overwritten or deleted ref's old id is in the result. Blocking: run it off the async runtime.
+/// Fetches the remote's heads and tags into `local_bare_repo` and updates local refs as
+/// [`super::plan`] decides for `mode` ([`FetchMode::Mirror`] also prunes); every tip replaced is
+/// kept first. Blocking: run it off the async runtime.
 pub fn fetch(remote_url: &str, local_bare_repo: &Path, mode: FetchMode, opts: &TransferOptions) -> Result<TransferReport, MirrorError> {
+    let what = What::Apply { mode, safety: opts.safety.clone() };
+    fetch_what(remote_url, local_bare_repo, what, opts).map(|(report, _)| report)
+}
+
+/// Fetches the remote's heads and tags' objects without changing any ref; returns the remote's
+/// heads and tags.
+pub fn fetch_objects(remote_url: &str, local_bare_repo: &Path, opts: &TransferOptions) -> Result<BTreeMap<String, ObjectId>, MirrorError> {
+    fetch_what(remote_url, local_bare_repo, What::ObjectsOnly, opts).map(|(_, remote)| remote)
+}
+
+/// Fetches the remote refs `names` into local refs (`(remote name, local name)`, forced).
+pub fn fetch_into(remote_url: &str, local_bare_repo: &Path, names: &[(String, String)], opts: &TransferOptions) -> Result<(), MirrorError> {
+    let specs = names.iter().map(|(remote, local)| format!("+{remote}:{local}")).collect();
+    fetch_what(remote_url, local_bare_repo, What::Refspecs(specs), opts).map(|_| ())
+}
+
+/// What a fetch does with what it receives.
+#[derive(Debug, Clone)]
+enum What {
+    /// Plan and apply the heads and tags (pull mirror, one-time fetch).
+    Apply { mode: FetchMode, safety: super::Safety },
+    /// Receive the objects of the heads and tags; write no ref.
+    ObjectsOnly,
+    /// Fetch with these refspecs, letting gix write the refs.
+    Refspecs(Vec<String>),
+}
+
+fn fetch_what(
+    remote_url: &str,
+    local_bare_repo: &Path,
+    what: What,
+    opts: &TransferOptions,
+) -> Result<(TransferReport, BTreeMap<String, ObjectId>), MirrorError> {
     let started = std::time::Instant::now();
     let secret = opts.token.as_ref().map(|t| t.expose_secret().to_string());
     super::remote::check_url(remote_url, secret.is_some())?;
@@ -71,17 +104,16 @@ pub fn fetch(remote_url: &str, local_bare_repo: &Path, mode: FetchMode, opts: &T
         progress: callback,
         progress_interval: Duration::from_millis(250),
     };
-    match fetch_raw(remote_url, local_bare_repo, mode, raw) {
-        Ok(r) => Ok(TransferReport {
-            refs: r
-                .refs
-                .into_iter()
-                .map(RefResult::from)
-                .collect(),
-            objects: r.objects as u64,
-            bytes: r.bytes,
-            seconds: started.elapsed().as_secs_f64(),
-        }),
+    match fetch_raw(remote_url, local_bare_repo, &what, raw) {
+        Ok(r) => Ok((
+            TransferReport {
+                refs: r.refs.into_iter().map(RefResult::from).collect(),
+                objects: r.objects as u64,
+                bytes: r.bytes,
+                seconds: started.elapsed().as_secs_f64(),
+            },
+            r.remote,
+        )),
         Err(e) => Err(classify_fetch_error(&e, secret.as_deref())),
     }
 }
@@ -92,9 +124,10 @@ fn classify_fetch_error(err: &FetchError, secret: Option<&str>) -> MirrorError {
     match err {
         FetchError::Interrupted => return MirrorError::Interrupted,
         FetchError::EmptyRemote => return MirrorError::EmptyRemote,
+        FetchError::RefsMoved => return MirrorError::RefsMoved,
         FetchError::InvalidUrl(_) => return MirrorError::InvalidUrl { detail: scrubbed() },
-        FetchError::NotBare(_) => return MirrorError::Local { detail: scrubbed() },
-        FetchError::Gix { stage: Stage::OpenRepo | Stage::Configure | Stage::Prune | Stage::UpdateRefs, .. } => {
+        FetchError::NotBare(_) | FetchError::Refs(_) => return MirrorError::Local { detail: scrubbed() },
+        FetchError::Gix { stage: Stage::OpenRepo | Stage::Configure | Stage::UpdateRefs, .. } => {
             return MirrorError::Local { detail: scrubbed() };
         }
         FetchError::Gix { .. } => {}
@@ -118,8 +151,9 @@ fn classify_fetch_error(err: &FetchError, secret: Option<&str>) -> MirrorError {
     }
 }
 
-pub const REFSPECS: [&str; 2] = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
-const PRUNE_PREFIXES: [&str; 2] = ["refs/heads/", "refs/tags/"];
+/// Heads and tags, with no local destination: gix receives their objects and writes no ref; the
+/// refs are then updated as [`super::plan`] decides, in one transaction of our own.
+pub const REFSPECS: [&str; 2] = ["refs/heads/*", "refs/tags/*"];
 
 #[derive(Debug, Clone, Default)]
 struct FetchReport {
@@ -130,6 +164,8 @@ struct FetchReport {
     pub bytes: u64,
     /// Path of the pack written by this fetch, if any.
     pub pack_path: Option<PathBuf>,
+    /// The remote's heads and tags.
+    pub remote: BTreeMap<String, ObjectId>,
 }
 
 /// One progress item as sampled by the progress reporter.
@@ -197,7 +233,6 @@ enum Stage {
     ListRefs,
     /// Negotiation, pack download/indexing and the ref update transaction.
     Receive,
-    Prune,
     /// Pointing an unborn HEAD at the remote's default branch.
     UpdateRefs,
 }
@@ -212,6 +247,10 @@ enum FetchError {
     Interrupted,
     #[error("the remote has no branches or tags")]
     EmptyRemote,
+    #[error("a local ref moved during the fetch")]
+    RefsMoved,
+    #[error("updating local refs failed: {0}")]
+    Refs(Box<dyn std::error::Error + Send + Sync + 'static>),
     #[error("{stage:?} failed: {}", join_chain(source))]
     Gix {
         stage: Stage,
@@ -277,7 +316,7 @@ impl FetchError {
 fn fetch_raw(
     remote_url: &str,
     local_bare_repo: &Path,
-    mode: FetchMode,
+    what: &What,
     opts: FetchOptions,
 ) -> Result<FetchReport, FetchError> {
     // --- URL sanity: never accept credentials in the URL (they would end up in errors/logs).
@@ -289,7 +328,8 @@ fn fetch_raw(
     }
 
     // --- Local repository, isolated from global/system config and environment.
-    let mut repo = gix::open_opts(local_bare_repo, gix::open::Options::isolated()).map_err(FetchError::gix(Stage::OpenRepo))?;
+    // Isolated from the host's configuration, with the hosted repositories' (reflogs for every ref).
+    let mut repo = app::ssr::store::open_hosted(local_bare_repo).map_err(FetchError::gix(Stage::OpenRepo))?;
     if !repo.is_bare() {
         return Err(FetchError::NotBare(local_bare_repo.to_owned()));
     }
@@ -299,7 +339,7 @@ fn fetch_raw(
 
     let progress_root = ProgressRoot::new(opts.progress.clone());
     let reporter = progress_root.spawn_reporter(opts.progress_interval);
-    let result = fetch_inner(&repo, url, mode, &opts, &progress_root);
+    let result = fetch_inner(&repo, url, what, &opts, &progress_root);
     drop(reporter); // stops thread, emits the final snapshot
 
     match result {
@@ -312,15 +352,19 @@ fn fetch_raw(
 fn fetch_inner(
     repo: &gix::Repository,
     url: gix::Url,
-    mode: FetchMode,
+    what: &What,
     opts: &FetchOptions,
     progress_root: &ProgressRoot,
 ) -> Result<FetchReport, FetchError> {
     let url_string = url.to_bstring();
+    let refspecs: Vec<&str> = match what {
+        What::Refspecs(specs) => specs.iter().map(String::as_str).collect(),
+        _ => REFSPECS.to_vec(),
+    };
     let remote = repo
         .remote_at(url)
         .map_err(FetchError::gix(Stage::Configure))?
-        .with_refspecs(REFSPECS, Direction::Fetch)
+        .with_refspecs(refspecs, Direction::Fetch)
         .map_err(FetchError::gix(Stage::Configure))?
         .with_fetch_tags(Tags::None);
 
@@ -377,79 +421,130 @@ fn fetch_inner(
         .map_err(FetchError::gix(Stage::Receive))?;
 
     let mut report = FetchReport::default();
-    let update_refs = match &outcome.status {
-        Status::Change {
-            write_pack_bundle,
-            update_refs,
-            ..
-        } => {
-            report.objects = write_pack_bundle.index.num_objects as usize;
-            report.pack_path = write_pack_bundle.data_path.clone();
-            report.bytes = write_pack_bundle
-                .data_path
-                .as_ref()
-                .and_then(|p| std::fs::metadata(p).ok())
-                .map_or(0, |m| m.len());
-            // gix only removes the .keep file if refs were edited or the pack is empty; never leave one behind.
-            if let Some(keep) = &write_pack_bundle.keep_path {
-                std::fs::remove_file(keep).ok();
-            }
-            update_refs
-        }
-        Status::NoPackReceived { update_refs, .. } => update_refs,
-    };
-
-    let refspecs = remote.refspecs(Direction::Fetch);
-    for (update, mapping, _spec, edit) in
-        update_refs.iter_mapping_updates(&outcome.ref_map.mappings, refspecs, &outcome.ref_map.extra_refspecs)
-    {
-        if mapping.local.is_none() {
-            continue; // the remote's HEAD, listed only to learn its default branch
-        }
-        let name = mapping
-            .local
+    let mut keep_file = None;
+    if let Status::Change { write_pack_bundle, .. } = &outcome.status {
+        report.objects = write_pack_bundle.index.num_objects as usize;
+        report.pack_path = write_pack_bundle.data_path.clone();
+        report.bytes = write_pack_bundle
+            .data_path
             .as_ref()
-            .map(|n| n.to_string())
-            .unwrap_or_else(|| remote_ref_name(&mapping.remote).to_string());
-        let new = mapping.remote.as_id().map(ToOwned::to_owned);
-        let old = edit.and_then(previous_id);
-        let outcome = match &update.mode {
-            Mode::New => RefOutcome::Created,
-            Mode::FastForward => RefOutcome::Updated,
-            Mode::Forced if old.is_none() && edit.is_some_and(|e| !matches!(e.change, Change::Update { expected: PreviousValue::MustExistAndMatch(_), .. })) => {
-                RefOutcome::Created
-            }
-            Mode::Forced => RefOutcome::ForceUpdated,
-            Mode::NoChangeNeeded | Mode::ImplicitTagNotSentByRemote => RefOutcome::Unchanged,
-            rejected => RefOutcome::Rejected(rejected.to_string()),
-        };
-        let old = match outcome {
-            RefOutcome::Unchanged => old.or(new),
-            _ => old,
-        };
-        report.refs.push(EngineRef { name, old, new, outcome });
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map_or(0, |m| m.len());
+        keep_file = write_pack_bundle.keep_path.clone();
     }
-
-    if mode == FetchMode::Mirror {
-        // Everything the remote advertised under the prune prefixes (rejected updates included: never prune those).
-        let advertised: BTreeSet<&BStr> = outcome
-            .ref_map
-            .remote_refs
-            .iter()
-            .map(|r| r.unpack().0)
-            .filter(|name| PRUNE_PREFIXES.iter().any(|p| name.starts_with(p.as_bytes())))
-            .collect();
-        // A remote that suddenly has nothing (emptied, or re-created) would prune every branch and
-        // tag here: refuse instead, so the mirror shows an error and nothing is lost.
-        if advertised.is_empty() && has_heads_or_tags(repo)? {
-            return Err(FetchError::EmptyRemote);
-        }
-        report.refs.extend(prune(repo, &advertised)?);
+    report.remote = advertised_heads_and_tags(&outcome.ref_map.remote_refs);
+    let applied = match what {
+        What::Apply { mode, safety } => apply(repo, *mode, safety, &report.remote).map(|refs| report.refs = refs),
+        What::ObjectsOnly | What::Refspecs(_) => Ok(()),
+    };
+    // The pack's .keep protected it until refs point into it; never leave one behind.
+    if let Some(keep) = keep_file {
+        std::fs::remove_file(keep).ok();
     }
-
-    adopt_remote_head(repo, &outcome.ref_map.remote_refs)?;
-    report.refs.sort_by(|a, b| a.name.cmp(&b.name));
+    applied?;
+    if matches!(what, What::Apply { .. }) {
+        adopt_remote_head(repo, &outcome.ref_map.remote_refs)?;
+    }
     Ok(report)
+}
+
+/// The remote's heads and tags as advertised (an annotated tag by its tag object's id).
+fn advertised_heads_and_tags(remote_refs: &[gix::protocol::handshake::Ref]) -> BTreeMap<String, ObjectId> {
+    remote_refs
+        .iter()
+        .filter_map(|r| {
+            let (name, target, _peeled) = r.unpack();
+            let name = name.to_str().ok()?;
+            (super::safety::is_mirrored(name)).then(|| Some((name.to_string(), target?.to_owned())))?
+        })
+        .collect()
+}
+
+/// Plans and applies the local ref changes: kept tips first (their own transaction), then every
+/// change together with the mirror's memory of it (one transaction).
+fn apply(repo: &gix::Repository, mode: FetchMode, safety: &super::Safety, remote: &BTreeMap<String, ObjectId>) -> Result<Vec<EngineRef>, FetchError> {
+    use super::plan::{self, Action};
+    use super::safety as s;
+    let local = s::mirrored_refs(repo).map_err(FetchError::Refs)?;
+    // A remote that suddenly has nothing (emptied, or re-created) would prune every branch the
+    // mirror brought in: refuse instead, so the mirror shows an error and nothing changes.
+    if mode == FetchMode::Mirror && remote.is_empty() && !local.is_empty() {
+        return Err(FetchError::EmptyRemote);
+    }
+    let memory = s::memory(repo, safety).map_err(FetchError::Refs)?;
+    let planned = plan::plan(mode, remote, &local, &memory, safety.overwrite_diverged, |old, new| s::is_fast_forward(repo, old, new));
+
+    let kept: BTreeMap<String, ObjectId> = planned.iter().filter_map(|p| p.kept().map(|id| (p.name.clone(), id))).collect();
+    s::keep(repo, safety, &kept).map_err(FetchError::Refs)?;
+
+    let mut edits = Vec::new();
+    for p in &planned {
+        let change = match p.action {
+            Action::Create => (None, p.remote),
+            Action::FastForward | Action::Force(_) => (p.local, p.remote),
+            Action::Delete(_) => (p.local, None),
+            Action::Unchanged | Action::Diverged => continue,
+        };
+        edits.push(s::cas_edit(&p.name, change.0, change.1, "gitblixt mirror").map_err(FetchError::Refs)?);
+    }
+    let mut after: BTreeMap<String, Option<ObjectId>> =
+        planned.iter().map(|p| (p.name.clone(), p.remembered(memory.get(&p.name).copied()))).collect();
+    for name in memory.keys() {
+        after.entry(name.clone()).or_insert(None); // neither here nor there any more: forget it
+    }
+    edits.extend(s::memory_edits(safety, &memory, &after).map_err(FetchError::Refs)?);
+    if !edits.is_empty() {
+        if let Err(e) = repo.edit_references(edits) {
+            // A push moved a ref since we looked: change nothing, try again later.
+            return Err(match s::mirrored_refs(repo) {
+                Ok(now) if now != local => FetchError::RefsMoved,
+                _ => FetchError::Refs(Box::new(e)),
+            });
+        }
+    }
+    Ok(planned.into_iter().map(|p| report_of(p, mode, &safety.keep_key)).collect())
+}
+
+/// The planned change as the run reports it.
+fn report_of(p: super::plan::Planned, mode: FetchMode, keep_key: &str) -> EngineRef {
+    use super::plan::{Action, ForceReason};
+    use super::safety::{is_branch, kept_ref, short_name};
+    let short = short_name(&p.name).to_string();
+    let what = if is_branch(&p.name) { format!("branch {short}") } else { format!("tag {short}") };
+    let (outcome, note) = match p.action {
+        Action::Create => (RefOutcome::Created, None),
+        Action::FastForward => (RefOutcome::Updated, None),
+        Action::Unchanged => (RefOutcome::Unchanged, None),
+        Action::Force(ForceReason::Upstream) => (
+            RefOutcome::ForceUpdated,
+            Some(format!("{what} was rewritten on GitHub; GitBlixt's previous tip is kept: restore it from this run")),
+        ),
+        Action::Force(ForceReason::OverwroteDiverged) => (
+            RefOutcome::ForceUpdated,
+            Some(format!("{what} had diverged and was overwritten with GitHub's; GitBlixt's tip is kept: restore it from this run")),
+        ),
+        Action::Delete(ForceReason::Upstream) => {
+            (RefOutcome::Deleted, Some(format!("{what} was deleted on GitHub; kept: restore it from this run")))
+        }
+        Action::Delete(ForceReason::OverwroteDiverged) => (
+            RefOutcome::Deleted,
+            Some(format!("{what} was deleted on GitHub and had commits pushed to GitBlixt; kept: restore it from this run")),
+        ),
+        Action::Diverged if mode == FetchMode::Once => (RefOutcome::Diverged, Some("kept GitBlixt's (diverged)".to_string())),
+        Action::Diverged if p.remote.is_none() => {
+            (RefOutcome::Diverged, Some(format!("{short} was deleted on GitHub but has commits pushed to GitBlixt; left as it is")))
+        }
+        Action::Diverged => (
+            RefOutcome::Diverged,
+            Some(format!("{short} has diverged: it has commits pushed to GitBlixt that GitHub doesn't have; left as it is")),
+        ),
+    };
+    let kept = p.kept().map(|_| kept_ref(keep_key, &p.name));
+    let (old, new) = match p.action {
+        Action::Unchanged => (p.remote, p.remote),
+        _ => (p.local, p.remote),
+    };
+    EngineRef { name: p.name, old, new, outcome, kept, note }
 }
 
 /// The fetch refspec that lists the remote's HEAD without writing anything locally.
@@ -493,84 +588,6 @@ fn adopt_remote_head(repo: &gix::Repository, remote_refs: &[gix::protocol::hands
     })
     .map_err(FetchError::gix(Stage::UpdateRefs))?;
     Ok(())
-}
-
-fn has_heads_or_tags(repo: &gix::Repository) -> Result<bool, FetchError> {
-    let platform = repo.references().map_err(FetchError::gix(Stage::Prune))?;
-    for prefix in PRUNE_PREFIXES {
-        let mut iter = platform.prefixed(prefix.as_bytes().as_bstr()).map_err(FetchError::gix(Stage::Prune))?;
-        if iter.next().is_some() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-fn remote_ref_name(source: &gix::remote::fetch::refmap::Source) -> &BStr {
-    match source {
-        gix::remote::fetch::refmap::Source::Ref(r) => r.unpack().0,
-        gix::remote::fetch::refmap::Source::ObjectId(_) => "<object id>".into(),
-    }
-}
-
-/// The object id the ref had before the edit, as recorded in the committed ref edit.
-fn previous_id(edit: &RefEdit) -> Option<ObjectId> {
-    match &edit.change {
-        Change::Update {
-            expected: PreviousValue::MustExistAndMatch(Target::Object(id)),
-            ..
-        } => Some(*id),
-        Change::Delete {
-            expected: PreviousValue::MustExistAndMatch(Target::Object(id)),
-            ..
-        } => Some(*id),
-        _ => None,
-    }
-}
-
-/// Delete local refs under `refs/heads/` and `refs/tags/` that are not in `advertised`, atomically.
-fn prune(repo: &gix::Repository, advertised: &BTreeSet<&BStr>) -> Result<Vec<EngineRef>, FetchError> {
-    let err = FetchError::gix(Stage::Prune);
-    let mut doomed: BTreeMap<FullName, Target> = BTreeMap::new();
-    let platform = repo.references().map_err(err)?;
-    for prefix in PRUNE_PREFIXES {
-        let iter = platform
-            .prefixed(prefix.as_bytes().as_bstr())
-            .map_err(FetchError::gix(Stage::Prune))?;
-        for reference in iter {
-            let reference = reference.map_err(FetchError::gix(Stage::Prune))?;
-            if !advertised.contains(reference.name().as_bstr()) {
-                doomed.insert(reference.name().to_owned(), reference.target().into_owned());
-            }
-        }
-    }
-    if doomed.is_empty() {
-        return Ok(Vec::new());
-    }
-    let edits: Vec<RefEdit> = doomed
-        .iter()
-        .map(|(name, target)| RefEdit {
-            change: Change::Delete {
-                expected: PreviousValue::MustExistAndMatch(target.clone()),
-                log: RefLog::AndReference,
-            },
-            name: name.clone(),
-            deref: false,
-        })
-        .collect();
-    repo.edit_references(edits).map_err(FetchError::gix(Stage::Prune))?;
-    Ok(doomed
-        .into_iter()
-        .map(|(name, target)| EngineRef {
-            name: name.as_bstr().to_string(),
-            old: match target {
-                Target::Object(id) => Some(id),
-                Target::Symbolic(_) => None,
-            },
-            new: None,
-            outcome: RefOutcome::Deleted,
-        })
-        .collect())
 }
 
 /// For http(s) URLs: derive options from the repo config, then configure the reqwest client via

@@ -3,18 +3,23 @@
 //! gix-pack, since gix has no high-level push).
 //!
 //! Only `refs/heads/*` and `refs/tags/*` ever move. Every run returns a per-ref result with old
-//! and new ids, so nothing a run overwrites or deletes is unrecoverable.
+//! and new ids, and keeps every tip it replaces on either side ([`safety`]), so nothing a run
+//! overwrites or deletes is lost.
 
 pub mod cli;
 mod delta;
 pub mod error;
 pub mod fetch;
+pub mod plan;
+pub mod preview;
 pub mod push;
 pub mod remote;
 pub mod report_text;
+pub mod safety;
 mod thin;
 
 pub use error::MirrorError;
+pub use safety::Safety;
 
 use secrecy::SecretString;
 use serde::Serialize;
@@ -33,6 +38,8 @@ pub enum RefOutcome {
     Unchanged,
     /// The remote refused this ref, with its reason (e.g. a hook declining, a protected branch).
     Rejected(String),
+    /// Left as it is: it has commits the other side lacks (see [`plan`]).
+    Diverged,
 }
 
 impl RefOutcome {
@@ -44,6 +51,7 @@ impl RefOutcome {
             RefOutcome::Deleted => "deleted",
             RefOutcome::Unchanged => "unchanged",
             RefOutcome::Rejected(_) => "rejected",
+            RefOutcome::Diverged => "diverged",
         }
     }
 }
@@ -56,6 +64,12 @@ pub struct RefResult {
     pub new: Option<String>,
     #[serde(flatten)]
     pub outcome: RefOutcome,
+    /// Where the replaced tip was kept (`refs/gitblixt/kept/<run>/<name>`), if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
+    /// What happened, in words, when it is more than the outcome says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A ref result with gix ids, as the push and fetch engines produce it.
@@ -65,6 +79,14 @@ pub(crate) struct EngineRef {
     pub old: Option<gix::ObjectId>,
     pub new: Option<gix::ObjectId>,
     pub outcome: RefOutcome,
+    pub kept: Option<String>,
+    pub note: Option<String>,
+}
+
+impl EngineRef {
+    pub fn new(name: impl Into<String>, old: Option<gix::ObjectId>, new: Option<gix::ObjectId>, outcome: RefOutcome) -> Self {
+        EngineRef { name: name.into(), old, new, outcome, kept: None, note: None }
+    }
 }
 
 impl From<EngineRef> for RefResult {
@@ -74,6 +96,8 @@ impl From<EngineRef> for RefResult {
             old: r.old.map(|id| id.to_string()),
             new: r.new.map(|id| id.to_string()),
             outcome: r.outcome,
+            kept: r.kept,
+            note: r.note,
         }
     }
 }
@@ -95,6 +119,9 @@ impl TransferReport {
     }
     pub fn rejected(&self) -> impl Iterator<Item = &RefResult> {
         self.refs.iter().filter(|r| matches!(r.outcome, RefOutcome::Rejected(_)))
+    }
+    pub fn diverged(&self) -> impl Iterator<Item = &RefResult> {
+        self.refs.iter().filter(|r| r.outcome == RefOutcome::Diverged)
     }
 }
 
@@ -120,13 +147,14 @@ pub struct Progress {
 
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
-/// How a fetch treats local refs.
+/// How a fetch treats local refs (see [`plan`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FetchMode {
-    /// Pull mirror: force-update, and delete heads and tags gone from the remote.
+    /// Pull mirror: follows the remote where the local ref is still what the mirror wrote, and
+    /// prunes refs the mirror brought in that the remote deleted.
     Mirror,
-    /// One-time fetch: create and update (force included), never delete.
+    /// One-time fetch: creates and fast-forwards, never deletes.
     Once,
 }
 
@@ -142,6 +170,8 @@ pub struct TransferOptions {
     /// Set to cancel the run.
     pub interrupt: Arc<AtomicBool>,
     pub progress: Option<ProgressFn>,
+    /// What the run keeps, remembers, and may overwrite.
+    pub safety: Safety,
 }
 
 impl std::fmt::Debug for TransferOptions {
@@ -150,6 +180,7 @@ impl std::fmt::Debug for TransferOptions {
             .field("token", &self.token.as_ref().map(|_| "***"))
             .field("timeout", &self.timeout)
             .field("stall_timeout", &self.stall_timeout)
+            .field("safety", &self.safety)
             .finish_non_exhaustive()
     }
 }
@@ -162,6 +193,7 @@ impl Default for TransferOptions {
             stall_timeout: Duration::from_secs(120),
             interrupt: Arc::new(AtomicBool::new(false)),
             progress: None,
+            safety: Safety::default(),
         }
     }
 }
@@ -172,9 +204,10 @@ pub const TOKEN_USER: &str = "x-access-token";
 /// Runs a blocking transfer off the async runtime, with the whole-run timeout: when it passes, the
 /// interrupt flag is raised and the run ends as [`MirrorError::Timeout`]. (The stall timeout is
 /// enforced inside the transfer, per read.)
-async fn run_blocking<F>(opts: &TransferOptions, transfer: F) -> Result<TransferReport, MirrorError>
+async fn run_blocking<T, F>(opts: &TransferOptions, transfer: F) -> Result<T, MirrorError>
 where
-    F: FnOnce(TransferOptions) -> Result<TransferReport, MirrorError> + Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(TransferOptions) -> Result<T, MirrorError> + Send + 'static,
 {
     let timed_out = Arc::new(AtomicBool::new(false));
     let watchdog = {
@@ -217,4 +250,11 @@ pub async fn fetch(
     let local = local.to_path_buf();
     let url = remote_url.to_string();
     run_blocking(opts, move |o| fetch::fetch(&url, &local, mode, &o)).await
+}
+
+/// What enabling a push mirror onto `remote_url` would replace there (see [`preview`]).
+pub async fn preview_push(local: &std::path::Path, remote_url: &str, opts: &TransferOptions) -> Result<Vec<preview::Replacement>, MirrorError> {
+    let local = local.to_path_buf();
+    let url = remote_url.to_string();
+    run_blocking(opts, move |o| preview::preview_push(&local, &url, &o)).await
 }

@@ -49,8 +49,14 @@ enum PushProgress {
     Remote,
 }
 
+/// Fetches GitHub's `(ref, kept ref)` tips that the push is about to replace and the local
+/// repository lacks, into the kept namespace.
+type FetchKept = Box<dyn FnMut(&[(String, String)]) -> Result<(), MirrorError> + Send>;
+
 struct PushOptions {
     token: Option<String>,
+    safety: super::Safety,
+    fetch_kept: FetchKept,
     should_interrupt: Arc<AtomicBool>,
     /// Per-read (stall) timeout of the HTTP client.
     timeout: std::time::Duration,
@@ -81,6 +87,8 @@ enum PushError {
     Protocol(String),
     Unsupported(String),
     Interrupted,
+    /// Keeping the tips the push replaces failed: nothing was pushed.
+    Keep(MirrorError),
 }
 
 impl std::fmt::Display for PushError {
@@ -96,6 +104,7 @@ impl std::fmt::Display for PushError {
             PushError::Protocol(msg) => return write!(f, "protocol error: {msg}"),
             PushError::Unsupported(msg) => return write!(f, "unsupported: {msg}"),
             PushError::Interrupted => return f.write_str("interrupted"),
+            PushError::Keep(e) => return write!(f, "keeping GitHub's replaced tips failed: {e}"),
         };
         f.write_str(ctx)?;
         let mut cur = src;
@@ -119,9 +128,7 @@ fn boxed(err: impl std::error::Error + Send + Sync + 'static) -> BoxError {
     Box::new(err)
 }
 
-fn is_mirrored(name: &str) -> bool {
-    name.starts_with("refs/heads/") || name.starts_with("refs/tags/")
-}
+use super::safety::{self, is_mirrored};
 
 /// A ref update to send to receive-pack.
 struct Command {
@@ -134,7 +141,9 @@ struct Command {
 
 /// Mirrors all local `refs/heads/*` and `refs/tags/*` of `local_bare_repo` to `remote_url`
 /// (`file://`, `http://` or `https://`): creates, updates (force included) and deletes remote heads
-/// and tags so they equal the local ones. Blocking: run it off the async runtime.
+/// and tags so they equal the local ones. A remote tip it overwrites or deletes that is not the
+/// one this mirror last pushed (someone pushed to GitHub directly) is kept in the local
+/// repository first, fetched if need be. Blocking: run it off the async runtime.
 pub fn push_mirror(local_bare_repo: &Path, remote_url: &str, opts: &TransferOptions) -> Result<TransferReport, MirrorError> {
     let started = std::time::Instant::now();
     let secret = opts.token.as_ref().map(|t| t.expose_secret().to_string());
@@ -145,8 +154,14 @@ pub fn push_mirror(local_bare_repo: &Path, remote_url: &str, opts: &TransferOpti
             f(p)
         }
     };
+    let fetch_kept: FetchKept = {
+        let (url, local, opts) = (remote_url.to_string(), local_bare_repo.to_path_buf(), TransferOptions { progress: None, ..opts.clone() });
+        Box::new(move |names| super::fetch::fetch_into(&url, &local, names, &opts))
+    };
     let inner = PushOptions {
         token: secret.clone(),
+        safety: opts.safety.clone(),
+        fetch_kept,
         should_interrupt: opts.interrupt.clone(),
         timeout: opts.stall_timeout,
         progress: Box::new(move |p| match p {
@@ -194,6 +209,7 @@ pub fn push_mirror(local_bare_repo: &Path, remote_url: &str, opts: &TransferOpti
 fn to_mirror_error(err: PushError, secret: Option<&str>) -> MirrorError {
     match err {
         PushError::Interrupted => MirrorError::Interrupted,
+        PushError::Keep(e) => e,
         PushError::OpenRepository(_) | PushError::LocalRefs(_) | PushError::Objects(_) | PushError::Pack(_) => {
             MirrorError::Local { detail: super::error::scrub(&err.to_string(), secret) }
         }
@@ -209,8 +225,7 @@ fn to_mirror_error(err: PushError, secret: Option<&str>) -> MirrorError {
 
 fn push_inner(local_bare_repo: &Path, remote_url: &str, mut opts: PushOptions) -> Result<PushReport, PushError> {
     let interrupted = || opts.should_interrupt.load(Ordering::Relaxed);
-    let repo = gix::open_opts(local_bare_repo, gix::open::Options::isolated())
-        .map_err(|e| PushError::OpenRepository(boxed(e)))?;
+    let repo = app::ssr::store::open_hosted(local_bare_repo).map_err(|e| PushError::OpenRepository(boxed(e)))?;
     let object_hash = repo.object_hash();
     if object_hash != gix::hash::Kind::Sha1 {
         return Err(PushError::Unsupported(format!(
@@ -352,14 +367,9 @@ fn push_inner(local_bare_repo: &Path, remote_url: &str, mut opts: PushOptions) -
     let mut commands = Vec::<Command>::new();
     for (name, new) in &local {
         match remote.get(name) {
-            Some(old) if old == new => results.push(EngineRef {
-                name: name.clone(),
-                old: Some(*old),
-                new: Some(*new),
-                outcome: RefOutcome::Unchanged,
-            }),
+            Some(old) if old == new => results.push(EngineRef::new(name.clone(), Some(*old), Some(*new), RefOutcome::Unchanged)),
             Some(old) => {
-                let on_success = if is_fast_forward(&repo, *old, *new) {
+                let on_success = if safety::is_fast_forward(&repo, *old, *new) {
                     RefOutcome::Updated
                 } else {
                     RefOutcome::ForceUpdated
@@ -384,12 +394,12 @@ fn push_inner(local_bare_repo: &Path, remote_url: &str, mut opts: PushOptions) -
             continue;
         }
         if !cap_delete_refs {
-            results.push(EngineRef {
-                name: name.clone(),
-                old: Some(*old),
-                new: None,
-                outcome: RefOutcome::Rejected("remote does not support deleting refs".into()),
-            });
+            results.push(EngineRef::new(
+                name.clone(),
+                Some(*old),
+                None,
+                RefOutcome::Rejected("remote does not support deleting refs".into()),
+            ));
             continue;
         }
         commands.push(Command {
@@ -400,8 +410,12 @@ fn push_inner(local_bare_repo: &Path, remote_url: &str, mut opts: PushOptions) -
         });
     }
 
+    let memory = safety::memory(&repo, &opts.safety).map_err(PushError::LocalRefs)?;
+    let kept = keep_replaced(&repo, &commands, &memory, &local, &opts.safety, &mut opts.fetch_kept)?;
+
     let mut report = PushReport::default();
     if commands.is_empty() {
+        remember(&repo, &opts.safety, &memory, &local, &remote, &results);
         // Nothing to do: like `git push`, send no pack. Stateful connections (file://, ssh) get a
         // flush-pkt so receive-pack terminates cleanly; over HTTP no POST is made at all.
         if transport.connection_persists_across_multiple_requests() {
@@ -593,18 +607,125 @@ fn push_inner(local_bare_repo: &Path, remote_url: &str, mut opts: PushOptions) -
                 None => RefOutcome::Rejected("remote did not report a status for this ref".into()),
             }
         };
-        results.push(EngineRef {
-            name: cmd.name,
-            old: cmd.old,
-            new: cmd.new,
-            outcome,
-        });
+        let mut result = EngineRef::new(cmd.name, cmd.old, cmd.new, outcome);
+        if let Some(k) = kept.get(&result.name) {
+            result.kept = Some(k.kept_ref.clone());
+            result.note = Some(k.note.clone());
+        }
+        results.push(result);
     }
     drop(reader);
     drop(transport);
+    remember(&repo, &opts.safety, &memory, &local, &remote, &results);
     results.sort_by(|a, b| a.name.cmp(&b.name));
     report.refs = results;
     Ok(report)
+}
+
+/// A GitHub tip the push replaces, kept in the local repository.
+struct Kept {
+    kept_ref: String,
+    note: String,
+}
+
+/// Keeps every remote tip a command overwrites (not as a fast-forward) or deletes, unless it is
+/// the tip this mirror itself last pushed there: those the local repository lacks are fetched
+/// first. Fails (and nothing is pushed) when a tip cannot be kept.
+fn keep_replaced(
+    repo: &gix::Repository,
+    commands: &[Command],
+    memory: &BTreeMap<String, ObjectId>,
+    local: &BTreeMap<String, ObjectId>,
+    keep_safety: &super::Safety,
+    fetch_kept: &mut FetchKept,
+) -> Result<BTreeMap<String, Kept>, PushError> {
+    let replaced: Vec<(&Command, ObjectId)> = commands
+        .iter()
+        .filter_map(|c| c.old.map(|old| (c, old)))
+        .filter(|(c, old)| {
+            let fast_forward = c.new.is_some() && safety::is_branch(&c.name) && c.on_success == RefOutcome::Updated;
+            !fast_forward && memory.get(&c.name) != Some(old)
+        })
+        .collect();
+    if replaced.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let key = keep_safety.keep_key.clone();
+    let missing: Vec<(String, String)> = replaced
+        .iter()
+        .filter(|(_, old)| !repo.has_object(old))
+        .map(|(c, _)| (c.name.clone(), safety::kept_ref(&key, &c.name)))
+        .collect();
+    if !missing.is_empty() {
+        fetch_kept(&missing).map_err(PushError::Keep)?;
+    }
+    let present: BTreeMap<String, ObjectId> =
+        replaced.iter().filter(|(_, old)| repo.has_object(old)).map(|(c, old)| (c.name.clone(), *old)).collect();
+    let fetched: std::collections::BTreeSet<&String> = missing.iter().map(|(name, _)| name).collect();
+    let to_write: BTreeMap<String, ObjectId> = present.into_iter().filter(|(name, _)| !fetched.contains(name)).collect();
+    safety::keep(repo, keep_safety, &to_write).map_err(|e| PushError::Keep(MirrorError::Local { detail: e.to_string() }))?;
+    let mut out = BTreeMap::new();
+    for (cmd, old) in replaced {
+        let kept_ref = safety::kept_ref(&key, &cmd.name);
+        // The fetched tip must be the one the command replaces (GitHub may have moved since; then
+        // GitHub rejects the stale command and nothing is lost).
+        if !repo.has_object(old) {
+            return Err(PushError::Keep(MirrorError::Local { detail: format!("{} could not be fetched from the remote to keep it", cmd.name) }));
+        }
+        let only_there = safety::commits_only_in(repo, old, local.values().copied(), 100_000);
+        let short = safety::short_name(&cmd.name);
+        let commits = match only_there {
+            1 => "1 commit".to_string(),
+            n => format!("{n} commits"),
+        };
+        let verb = if cmd.new.is_some() { "overwrote" } else { "deleted" };
+        let note = match memory.get(&cmd.name) {
+            Some(_) => format!("{verb} {commits} pushed directly to GitHub on {short}; kept, restore from this run"),
+            None if only_there > 0 => format!("{verb} GitHub's {short} ({commits} only on GitHub); kept, restore from this run"),
+            None => format!("{verb} GitHub's {short}; kept, restore from this run"),
+        };
+        out.insert(cmd.name.clone(), Kept { kept_ref, note });
+    }
+    Ok(out)
+}
+
+/// Records what GitHub has now for every ref the push settled, as the mirror's memory. A failure
+/// is only logged: the next run then keeps more than it needs to, never less.
+fn remember(
+    repo: &gix::Repository,
+    safety: &super::Safety,
+    memory: &BTreeMap<String, ObjectId>,
+    local: &BTreeMap<String, ObjectId>,
+    remote: &BTreeMap<String, ObjectId>,
+    results: &[EngineRef],
+) {
+    if safety.memory.is_none() {
+        return;
+    }
+    let mut after: BTreeMap<String, Option<ObjectId>> = BTreeMap::new();
+    for r in results {
+        match r.outcome {
+            RefOutcome::Created | RefOutcome::Updated | RefOutcome::ForceUpdated | RefOutcome::Unchanged => {
+                after.insert(r.name.clone(), r.new);
+            }
+            RefOutcome::Deleted => {
+                after.insert(r.name.clone(), None);
+            }
+            RefOutcome::Rejected(_) | RefOutcome::Diverged => {}
+        }
+    }
+    for name in memory.keys().filter(|n| !local.contains_key(*n) && !remote.contains_key(*n)) {
+        after.insert(name.clone(), None);
+    }
+    let result = safety::memory_edits(safety, memory, &after).and_then(|edits| {
+        if !edits.is_empty() {
+            repo.edit_references(edits)?;
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "could not record what the push mirror pushed");
+    }
 }
 
 fn write_pkt_line(out: &mut dyn Write, data: &[u8]) -> std::io::Result<()> {
@@ -665,37 +786,6 @@ fn peel(
             kind => return Ok((tags, id, kind)),
         }
     }
-}
-
-/// Whether `old` is an ancestor of `new` (both peeled to commits). Only used to label the outcome.
-fn is_fast_forward(repo: &gix::Repository, old: ObjectId, new: ObjectId) -> bool {
-    let (Ok((_, old_c, gix::object::Kind::Commit)), Ok((_, new_c, gix::object::Kind::Commit))) =
-        (peel(repo, old), peel(repo, new))
-    else {
-        return false;
-    };
-    let Ok(old_time) = repo.find_commit(old_c).and_then(|c| Ok(c.time()?.seconds)) else {
-        return false;
-    };
-    // Allow for a day of clock skew; commits older than that can't lead to `old`.
-    let Ok(walk) = repo
-        .rev_walk([new_c])
-        .sorting(gix::revision::walk::Sorting::ByCommitTimeCutoff {
-            order: gix::traverse::commit::simple::CommitTimeOrder::NewestFirst,
-            seconds: old_time - 86_400,
-        })
-        .all()
-    else {
-        return false;
-    };
-    for info in walk {
-        match info {
-            Ok(info) if info.id == old_c => return true,
-            Ok(_) => {}
-            Err(_) => return false,
-        }
-    }
-    false
 }
 
 /// Determine all objects reachable from `new_tips` but not from any of `remote_tips` that exist

@@ -14,8 +14,9 @@ fn short(id: &Option<String>) -> &str {
 /// `created refs/heads/x 0000000..1a2b3c4`, with the remote's reason for rejected refs.
 pub fn ref_line(r: &RefResult) -> String {
     let base = format!("{} {} {}..{}", r.outcome.label(), r.name, short(&r.old), short(&r.new));
-    match &r.outcome {
-        RefOutcome::Rejected(reason) => format!("{base} ({reason})"),
+    match (&r.outcome, &r.note) {
+        (RefOutcome::Rejected(reason), _) => format!("{base} ({reason})"),
+        (_, Some(note)) => format!("{base} ({note})"),
         _ => base,
     }
 }
@@ -52,6 +53,8 @@ mod tests {
             old: None,
             new: Some("1a2b3c4d5e".into()),
             outcome: RefOutcome::Created,
+            kept: None,
+            note: None,
         };
         assert_eq!(ref_line(&r), "created refs/heads/x 0000000..1a2b3c4");
         let r = RefResult {
@@ -59,6 +62,8 @@ mod tests {
             old: Some("aaaaaaaaaa".into()),
             new: Some("bbbbbbbbbb".into()),
             outcome: RefOutcome::Rejected("pre-receive hook declined".into()),
+            kept: None,
+            note: None,
         };
         assert_eq!(ref_line(&r), "rejected refs/heads/main aaaaaaa..bbbbbbb (pre-receive hook declined)");
     }

@@ -2,14 +2,14 @@
 //! engine, record the per-ref result, and say how the run ended (the spec's messages on errors).
 
 use super::SyncConfig;
-use crate::mirror::{self, FetchMode, MirrorError, Phase, Progress, TransferOptions, TransferReport};
+use crate::mirror::{self, safety, FetchMode, MirrorError, Phase, Progress, Safety, TransferOptions, TransferReport};
 use app::github_repo::GithubRepo;
 use app::model::SyncProgress;
 use app::ssr::AppState;
 use app::ssr::db::now;
 use app::ssr::github::connection::{self, ConnectionError};
 use app::ssr::mirror_service;
-use app::ssr::mirrors::{self, Claimed, Direction, RunEnd, RunRecord};
+use app::ssr::mirrors::{self, Claimed, Direction, RunEnd, RunRecord, RunStart};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,14 +21,27 @@ pub fn backoff_seconds(failures: i64) -> i64 {
 
 pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig) -> RunEnd {
     let m = &claimed.mirror;
-    let started = now();
     let remote_name = format!("{}/{}", m.remote_owner, m.remote_name);
-    let outcome = transfer(state, claimed, config).await;
+    let start = RunStart { mirror_id: Some(m.id), repository_id: m.repository_id, direction: &m.direction, remote: &remote_name, trigger: &claimed.trigger };
+    // Recorded first: what the run keeps is named after it, and a crash leaves a trace.
+    let run_id = match mirrors::start_run(&state.db, &start).await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(error = %e, mirror = m.id, "could not record the start of a sync");
+            let message = "GitBlixt could not record the sync in its database; it will be retried.".to_string();
+            return RunEnd::Failed { message, retry_at: Some(now() + backoff_seconds(m.failure_count)) };
+        }
+    };
+    let outcome = transfer(state, claimed, config, run_id).await;
     let (end, report) = match outcome {
         Ok(report) if report.rejected().next().is_some() => {
             let rejected: Vec<String> = report.rejected().map(|r| r.name.clone()).collect();
             let message = format!("GitHub rejected {}: see the run's details.", rejected.join(", "));
             (RunEnd::Failed { message, retry_at: None }, Some(report))
+        }
+        Ok(report) if m.direction == Direction::Pull.as_str() && report.diverged().next().is_some() => {
+            let names: Vec<&str> = report.diverged().map(|r| safety::short_name(&r.name)).collect();
+            (RunEnd::Failed { message: diverged_message(&names), retry_at: None }, Some(report))
         }
         Ok(report) => (RunEnd::Success, Some(report)),
         Err(failure) => {
@@ -37,7 +50,7 @@ pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig) -> Ru
         }
     };
     let refs = report.as_ref().map(|r| {
-        let changed: Vec<_> = r.refs.iter().filter(|x| x.outcome != mirror::RefOutcome::Unchanged).collect();
+        let changed: Vec<_> = r.changed().collect();
         serde_json::to_string(&changed).unwrap_or_else(|_| "[]".into())
     });
     let (outcome, error) = match &end {
@@ -45,32 +58,36 @@ pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig) -> Ru
         RunEnd::Failed { message, .. } => ("error", Some(message.as_str())),
     };
     let record = RunRecord {
-        mirror_id: Some(m.id),
-        repository_id: m.repository_id,
-        direction: &m.direction,
-        remote: &remote_name,
-        trigger: &claimed.trigger,
-        started_at: started,
         outcome,
         error,
         refs: refs.as_deref().unwrap_or("[]"),
         objects: report.as_ref().map_or(0, |r| r.objects as i64),
         bytes: report.as_ref().map_or(0, |r| r.bytes as i64),
     };
-    if let Err(e) = mirrors::record_run(&state.db, &record).await {
-        // The mirror may have been removed while it ran: then there is nothing to record it on.
-        match mirrors::get(&state.db, m.id).await {
-            Ok(None) => tracing::debug!(mirror = m.id, "mirror removed during its sync"),
-            _ => tracing::error!(error = %e, mirror = m.id, "could not record a sync run"),
-        }
+    if let Err(e) = mirrors::finish_run(&state.db, run_id, &record).await {
+        tracing::error!(error = %e, mirror = m.id, run = run_id, "could not record the end of a sync run");
     }
     match &end {
-        RunEnd::Success => tracing::info!(mirror = m.id, direction = %m.direction, remote = %remote_name, trigger = %claimed.trigger, "mirror synced"),
+        RunEnd::Success => tracing::info!(mirror = m.id, run = run_id, direction = %m.direction, remote = %remote_name, trigger = %claimed.trigger, "mirror synced"),
         RunEnd::Failed { message, retry_at } => {
-            tracing::warn!(mirror = m.id, direction = %m.direction, remote = %remote_name, error = %message, retry = retry_at.is_some(), "mirror sync failed")
+            tracing::warn!(mirror = m.id, run = run_id, direction = %m.direction, remote = %remote_name, error = %message, retry = retry_at.is_some(), "mirror sync failed")
         }
     }
     end
+}
+
+/// The pull mirror's error when branches diverged, naming them.
+pub fn diverged_message(names: &[&str]) -> String {
+    match names {
+        [one] => format!(
+            "{one} has diverged: it has commits pushed to GitBlixt that GitHub doesn't have. Push them to GitHub, or turn on Overwrite diverged branches"
+        ),
+        [rest @ .., last] => format!(
+            "{} and {last} have diverged: they have commits pushed to GitBlixt that GitHub doesn't have. Push them to GitHub, or turn on Overwrite diverged branches",
+            rest.join(", ")
+        ),
+        [] => String::new(),
+    }
 }
 
 struct Failure {
@@ -84,7 +101,7 @@ impl Failure {
     }
 }
 
-async fn transfer(state: &AppState, claimed: &Claimed, config: &SyncConfig) -> Result<TransferReport, Failure> {
+async fn transfer(state: &AppState, claimed: &Claimed, config: &SyncConfig, run_id: i64) -> Result<TransferReport, Failure> {
     let m = &claimed.mirror;
     let repo = app::ssr::repos::find_by_id(&state.db, m.repository_id)
         .await
@@ -114,6 +131,12 @@ async fn transfer(state: &AppState, claimed: &Claimed, config: &SyncConfig) -> R
         token,
         timeout: config.run_timeout,
         progress: Some(progress_reporter(state, m.repository_id, m.id)),
+        safety: Safety {
+            keep_key: run_id.to_string(),
+            // A one-time fetch has no memory: nothing it finds counts as written by it before.
+            memory: (direction != Direction::Fetch).then(|| m.id.to_string()),
+            overwrite_diverged: m.overwrite_diverged,
+        },
         ..TransferOptions::default()
     };
     let result = match direction {
@@ -167,6 +190,15 @@ fn spec_message(err: &MirrorError, remote: &GithubRepo) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn diverged_branches_are_named() {
+        assert_eq!(
+            super::diverged_message(&["main"]),
+            "main has diverged: it has commits pushed to GitBlixt that GitHub doesn't have. Push them to GitHub, or turn on Overwrite diverged branches"
+        );
+        assert!(super::diverged_message(&["a", "b", "c"]).starts_with("a, b and c have diverged: they have commits"));
+    }
+
     #[test]
     fn backoff_doubles_and_is_capped() {
         assert_eq!(super::backoff_seconds(0), 30);

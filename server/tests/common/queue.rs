@@ -13,7 +13,7 @@ pub async fn exercise_queue(st: &AppState) {
     let alice = app::ssr::accounts::create_user(db, &UserName::parse("queue-alice").unwrap(), "alice-password", false).await.unwrap();
     let repo = app::ssr::repos::create(db, &st.store, &alice, &RepoName::parse("q").unwrap(), "", false).await.unwrap();
     let remote = GithubRepo::parse("octocat/q").unwrap();
-    let id = mirrors::create(db, repo.repo.id, alice.id, Direction::Push, &remote, None).await.unwrap();
+    let id = mirrors::create(db, repo.repo.id, alice.id, Direction::Push, &remote, None, false).await.unwrap();
 
     // The initial sync is claimable at once, by exactly one of two racing workers.
     let (a, b) = tokio::join!(mirrors::claim_next(db, "w1", 60), mirrors::claim_next(db, "w2", 60));
@@ -56,7 +56,7 @@ pub async fn exercise_queue(st: &AppState) {
     assert!(mirrors::claim_next(db, "w2", 1).await.unwrap().is_none());
 
     // Paused mirrors are never claimed, even when requested.
-    let other = mirrors::create(db, repo.repo.id, alice.id, Direction::Pull, &GithubRepo::parse("octocat/q2").unwrap(), Some(5)).await.unwrap();
+    let other = mirrors::create(db, repo.repo.id, alice.id, Direction::Pull, &GithubRepo::parse("octocat/q2").unwrap(), Some(5), false).await.unwrap();
     mirrors::set_paused(db, repo.repo.id, other, true).await.unwrap();
     assert!(mirrors::claim_next(db, "w2", 1).await.unwrap().is_none(), "paused mirrors never run");
 }

@@ -224,7 +224,7 @@ async fn setup(scratch: &Path, history: &Path) -> Result<Bench, String> {
     git(&root, &["clone", "-q", history, work.to_str().ok_or("path")?])?;
     let url = format!("http://oauth2:{token}@{}/bench/{MIRRORED}.git", server.addr);
     git(&work, &["push", "-q", &url, "main", "v1"])?;
-    let mirror = mirrors::create(&st.db, repo.repo.id, user.id, Direction::Push, &GithubRepo::parse(&format!("{OWNER}/{MIRRORED}")).map_err(err)?, None)
+    let mirror = mirrors::create(&st.db, repo.repo.id, user.id, Direction::Push, &GithubRepo::parse(&format!("{OWNER}/{MIRRORED}")).map_err(err)?, None, false)
         .await
         .map_err(err)?;
     st.sync_wake.notify_waiters();
