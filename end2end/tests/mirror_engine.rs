@@ -4,7 +4,7 @@
 
 use github_double::gitcli::{git, ok};
 use github_double::http_backend::{Auth, Fault, HttpBackend};
-use gitblixt::mirror::{self, FetchMode, MirrorError, RefOutcome, TransferOptions, TransferReport};
+use gitblixt::mirror::{self, FetchMode, MirrorError, RefOutcome, Safety, TransferOptions, TransferReport};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::Ordering;
@@ -201,52 +201,207 @@ async fn push_and_fetch_loose_and_packed_repositories() {
     }
 }
 
+/// A pull mirror's options: memory `mirror`, what it replaces kept under run `run`.
+fn pull(mirror: &str, run: &str, overwrite_diverged: bool) -> TransferOptions {
+    TransferOptions { safety: Safety { keep_key: run.into(), memory: Some(mirror.into()), overwrite_diverged }, ..opts() }
+}
+
+fn rev(dir: &Path, name: &str) -> String {
+    ok(dir, &["rev-parse", name]).trim().to_string()
+}
+
+fn exists(dir: &Path, name: &str) -> bool {
+    git(dir, &["rev-parse", "--verify", "-q", name]).status.success()
+}
+
+fn result<'a>(report: &'a TransferReport, name: &str) -> &'a mirror::RefResult {
+    report.refs.iter().find(|r| r.name == name).unwrap_or_else(|| panic!("{name} in {report:?}"))
+}
+
+/// Commits to `branch` of the bare repository `bare` through a clone, as a user's push would.
+fn push_commit(bare: &Path, branch: &str, file: &str) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let clone = tmp.path().join("c");
+    ok(tmp.path(), &["clone", "-q", bare.to_str().unwrap(), "c"]);
+    ok(&clone, &["checkout", "-q", "-B", branch, &format!("origin/{branch}")]);
+    let id = commit(&clone, file, file);
+    ok(&clone, &["push", "-q", "origin", branch]);
+    id
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fetch_mirror_prunes_and_fetch_once_never_deletes() {
+async fn pull_mirror_follows_upstream_rewrites_keeps_replaced_tips_and_leaves_local_work() {
     let f = Fixture::new(Auth::Password(TOKEN.into())).await;
     // The remote is the source here: fill it with git itself, plus refs that must not arrive.
     ok(&f.work, &["push", "-q", "--mirror", f.remote().to_str().unwrap()]);
-    let main = ok(&f.work, &["rev-parse", "main"]).trim().to_string();
+    let main = rev(&f.work, "main");
     ok(&f.remote(), &["update-ref", "refs/pull/7/head", &main]);
     ok(&f.remote(), &["update-ref", "refs/notes/x", &main]);
 
     let tmp = tempfile::tempdir().unwrap();
     ok(tmp.path(), &["init", "-q", "--bare", "mirror.git"]);
-    ok(tmp.path(), &["init", "-q", "--bare", "once.git"]);
-    let (m, o) = (tmp.path().join("mirror.git"), tmp.path().join("once.git"));
-    let r = mirror::fetch(&f.url(), &m, FetchMode::Mirror, &opts()).await.unwrap();
+    let m = tmp.path().join("mirror.git");
+    let r = mirror::fetch(&f.url(), &m, FetchMode::Mirror, &pull("1", "10", false)).await.unwrap();
     assert_eq!(outcome(&r, "refs/heads/main"), RefOutcome::Created);
     assert_eq!(refs(&m), refs(&f.work));
-    assert!(!git(&m, &["rev-parse", "--verify", "refs/pull/7/head"]).status.success());
-    assert!(!git(&m, &["rev-parse", "--verify", "refs/notes/x"]).status.success());
+    assert!(!exists(&m, "refs/pull/7/head") && !exists(&m, "refs/notes/x"));
+    assert_eq!(rev(&m, "refs/gitblixt/synced/1/refs/heads/main"), main, "the mirror remembers what it wrote");
     fsck(&m);
+
+    // No-op: nothing received, nothing changed.
+    let r = mirror::fetch(&f.url(), &m, FetchMode::Mirror, &pull("1", "11", false)).await.unwrap();
+    assert!(r.refs.iter().all(|x| x.outcome == RefOutcome::Unchanged), "{r:?}");
+    assert_eq!(r.objects, 0);
+
+    // In GitBlixt: a user pushes a commit to main and creates a branch of their own.
+    let local_work = push_commit(&m, "main", "local-work");
+    ok(&m, &["branch", "mine", &main]);
+    // On GitHub: topic is force-pushed, the tag `light` deleted, main gets a commit of its own.
+    let (topic, light) = (rev(&f.work, "topic"), rev(&f.work, "light"));
+    ok(&f.work, &["checkout", "-q", "topic"]);
+    ok(&f.work, &["commit", "-q", "--amend", "-m", "rewritten upstream"]);
+    ok(&f.work, &["checkout", "-q", "main"]);
+    let upstream_main = commit(&f.work, "upstream", "u");
+    ok(&f.work, &["push", "-q", "--force", f.remote().to_str().unwrap(), "main", "topic", ":refs/tags/light"]);
+
+    let r = mirror::fetch(&f.url(), &m, FetchMode::Mirror, &pull("1", "12", false)).await.unwrap();
+    // main diverged: left as it is, reported.
+    let main_result = result(&r, "refs/heads/main");
+    assert_eq!(main_result.outcome, RefOutcome::Diverged);
+    assert!(main_result.note.as_deref().unwrap().contains("main has diverged"), "{main_result:?}");
+    assert_eq!(rev(&m, "main"), local_work);
+    // topic was the mirror's: the upstream force push is applied, the old tip kept.
+    assert_eq!(outcome(&r, "refs/heads/topic"), RefOutcome::ForceUpdated);
+    assert_eq!(rev(&m, "topic"), rev(&f.work, "topic"));
+    assert_eq!(rev(&m, "refs/gitblixt/kept/12/refs/heads/topic"), topic);
+    assert_eq!(result(&r, "refs/heads/topic").kept.as_deref(), Some("refs/gitblixt/kept/12/refs/heads/topic"));
+    // light was pruned, and kept; `mine` (created in GitBlixt) is never pruned.
+    assert_eq!(outcome(&r, "refs/tags/light"), RefOutcome::Deleted);
+    assert!(!exists(&m, "refs/tags/light"));
+    assert_eq!(rev(&m, "refs/gitblixt/kept/12/refs/tags/light"), light);
+    assert_eq!(rev(&m, "mine"), main);
+    fsck(&m);
+
+    // Told to overwrite diverged branches: main becomes GitHub's, GitBlixt's tip is kept.
+    let r = mirror::fetch(&f.url(), &m, FetchMode::Mirror, &pull("1", "13", true)).await.unwrap();
+    assert_eq!(outcome(&r, "refs/heads/main"), RefOutcome::ForceUpdated);
+    assert_eq!(rev(&m, "main"), upstream_main);
+    assert_eq!(rev(&m, "refs/gitblixt/kept/13/refs/heads/main"), local_work);
+    assert_eq!(rev(&m, "mine"), main);
+    // Every head and tag but `mine` is GitHub's.
+    ok(&m, &["branch", "-D", "mine"]);
+    assert_eq!(refs(&m), refs(&f.remote()));
+    // Kept tips survive the most aggressive gc.
+    ok(&m, &["gc", "-q", "--prune=now"]);
+    assert_eq!(ok(&m, &["cat-file", "-t", &local_work]).trim(), "commit");
+    assert_eq!(ok(&m, &["cat-file", "-t", &topic]).trim(), "commit");
+    fsck(&m);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_once_creates_and_fast_forwards_but_never_overwrites_unless_asked() {
+    let f = Fixture::new(Auth::Password(TOKEN.into())).await;
+    ok(&f.work, &["push", "-q", "--mirror", f.remote().to_str().unwrap()]);
+    let tmp = tempfile::tempdir().unwrap();
+    ok(tmp.path(), &["init", "-q", "--bare", "once.git"]);
+    let o = tmp.path().join("once.git");
     // Public: fetched without any credentials.
     let r = mirror::fetch(&f.url(), &o, FetchMode::Once, &TransferOptions::default()).await.unwrap();
     assert!(r.refs.iter().all(|x| x.outcome == RefOutcome::Created));
 
-    // No-op.
-    let r = mirror::fetch(&f.url(), &m, FetchMode::Mirror, &opts()).await.unwrap();
-    assert!(r.refs.iter().all(|x| x.outcome == RefOutcome::Unchanged), "{r:?}");
-    assert_eq!(r.objects, 0);
+    // GitBlixt has its own main now; GitHub rewrites topic, moves main on, and retags v1.
+    let mine = push_commit(&o, "main", "mine");
+    let (topic, v1) = (rev(&o, "topic"), rev(&o, "v1"));
+    ok(&f.work, &["checkout", "-q", "topic"]);
+    ok(&f.work, &["commit", "-q", "--amend", "-m", "rewritten"]);
+    ok(&f.work, &["checkout", "-q", "main"]);
+    commit(&f.work, "more", "more");
+    ok(&f.work, &["tag", "-f", "-a", "v1", "-m", "moved"]);
+    ok(&f.work, &["branch", "new-upstream"]);
+    ok(&f.work, &["push", "-q", "--force", "--mirror", f.remote().to_str().unwrap()]);
+    let r = mirror::fetch(&f.url(), &o, FetchMode::Once, &TransferOptions { safety: Safety { keep_key: "20".into(), ..Safety::default() }, ..opts() }).await.unwrap();
+    for name in ["refs/heads/main", "refs/heads/topic", "refs/tags/v1"] {
+        let x = result(&r, name);
+        assert_eq!((x.outcome.clone(), x.note.as_deref()), (RefOutcome::Diverged, Some("kept GitBlixt's (diverged)")), "{name}");
+    }
+    assert_eq!(outcome(&r, "refs/heads/new-upstream"), RefOutcome::Created);
+    assert_eq!((rev(&o, "main"), rev(&o, "topic"), rev(&o, "v1")), (mine.clone(), topic.clone(), v1.clone()));
+    assert!(!exists(&o, "refs/gitblixt/kept/20/refs/heads/main"), "nothing replaced, nothing kept");
 
-    // The remote force-pushes main and deletes topic and a tag.
-    let topic = ok(&f.work, &["rev-parse", "topic"]).trim().to_string();
-    ok(&f.work, &["commit", "-q", "--amend", "-m", "rewritten upstream"]);
-    ok(&f.work, &["push", "-q", "--force", f.remote().to_str().unwrap(), "main", ":topic", ":refs/tags/light"]);
-    let r = mirror::fetch(&f.url(), &m, FetchMode::Mirror, &opts()).await.unwrap();
-    let main_result = r.refs.iter().find(|x| x.name == "refs/heads/main").unwrap();
-    assert_eq!(main_result.outcome, RefOutcome::ForceUpdated);
-    assert_eq!(main_result.old.as_deref(), Some(main.as_str()), "the overwritten id is kept");
-    let topic_result = r.refs.iter().find(|x| x.name == "refs/heads/topic").unwrap();
-    assert_eq!((topic_result.outcome.clone(), topic_result.old.as_deref()), (RefOutcome::Deleted, Some(topic.as_str())));
-    assert_eq!(outcome(&r, "refs/tags/light"), RefOutcome::Deleted);
-    assert_eq!(refs(&m), refs(&f.remote()));
-    fsck(&m);
-
-    let r = mirror::fetch(&f.url(), &o, FetchMode::Once, &opts()).await.unwrap();
+    // With Overwrite diverged branches: GitHub's, each GitBlixt tip kept.
+    let r = mirror::fetch(&f.url(), &o, FetchMode::Once, &TransferOptions { safety: Safety { keep_key: "21".into(), overwrite_diverged: true, ..Safety::default() }, ..opts() }).await.unwrap();
     assert_eq!(outcome(&r, "refs/heads/main"), RefOutcome::ForceUpdated);
-    assert!(r.refs.iter().all(|x| x.outcome != RefOutcome::Deleted));
-    assert!(git(&o, &["rev-parse", "--verify", "refs/heads/topic"]).status.success(), "once never deletes");
+    assert_eq!((rev(&o, "refs/gitblixt/kept/21/refs/heads/main"), rev(&o, "refs/gitblixt/kept/21/refs/heads/topic"), rev(&o, "refs/gitblixt/kept/21/refs/tags/v1")), (mine, topic, v1));
+    assert_eq!(refs(&o), refs(&f.remote()));
+    fsck(&o);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_keeps_what_it_replaces_that_it_did_not_push_itself() {
+    let f = Fixture::new(Auth::Password(TOKEN.into())).await;
+    let push_opts = |run: &str| TransferOptions { safety: Safety { keep_key: run.into(), memory: Some("5".into()), overwrite_diverged: false }, ..opts() };
+    mirror::push(&f.local, &f.url(), &push_opts("30")).await.unwrap();
+    assert_eq!(refs(&f.remote()), refs(&f.local));
+    assert_eq!(rev(&f.local, "refs/gitblixt/synced/5/refs/heads/main"), rev(&f.local, "main"));
+
+    // GitBlixt rewrites main itself (the mirror's own last push is replaced: the local reflog
+    // has it, nothing is kept).
+    ok(&f.work, &["commit", "-q", "--amend", "-m", "rewritten here"]);
+    f.sync_local();
+    let r = mirror::push(&f.local, &f.url(), &push_opts("31")).await.unwrap();
+    assert_eq!(outcome(&r, "refs/heads/main"), RefOutcome::ForceUpdated);
+    assert!(result(&r, "refs/heads/main").kept.is_none());
+    assert!(!exists(&f.local, "refs/gitblixt/kept/31/refs/heads/main"));
+
+    // Someone pushes two commits to GitHub's main directly, and a branch only GitHub has.
+    let direct = tempfile::tempdir().unwrap();
+    ok(direct.path(), &["clone", "-q", f.remote().to_str().unwrap(), "d"]);
+    let d = direct.path().join("d");
+    ok(&d, &["checkout", "-q", "-B", "main", "origin/main"]);
+    commit(&d, "direct-1", "1");
+    let direct_tip = commit(&d, "direct-2", "2");
+    ok(&d, &["push", "-q", "origin", "main", "main:refs/heads/github-only"]);
+    // GitBlixt moves main on too: the next push overwrites GitHub's main and deletes github-only.
+    commit(&f.work, "here", "here");
+    f.sync_local();
+    assert!(!git(&f.local, &["cat-file", "-e", &direct_tip]).status.success(), "GitBlixt does not have GitHub's commits");
+    let r = mirror::push(&f.local, &f.url(), &push_opts("32")).await.unwrap();
+    let main = result(&r, "refs/heads/main");
+    assert_eq!(main.outcome, RefOutcome::ForceUpdated);
+    assert_eq!(main.note.as_deref(), Some("overwrote 2 commits pushed directly to GitHub on main; kept, restore from this run"));
+    assert_eq!(rev(&f.local, "refs/gitblixt/kept/32/refs/heads/main"), direct_tip, "fetched from GitHub and kept");
+    assert_eq!(outcome(&r, "refs/heads/github-only"), RefOutcome::Deleted);
+    assert_eq!(rev(&f.local, "refs/gitblixt/kept/32/refs/heads/github-only"), direct_tip);
+    assert_eq!(refs(&f.remote()), refs(&f.local), "mirror semantics: GitHub equals GitBlixt");
+    // Kept refs are never pushed.
+    assert!(!exists(&f.remote(), "refs/gitblixt/kept/32/refs/heads/main"));
+    fsck(&f.local);
+    fsck(&f.remote());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_lists_what_a_first_push_would_replace() {
+    let f = Fixture::new(Auth::Password(TOKEN.into())).await;
+    // An empty remote: nothing to replace.
+    assert!(mirror::preview_push(&f.local, &f.url(), &opts()).await.unwrap().is_empty());
+    // GitHub has main behind GitBlixt's (an ancestor: no loss), a branch and a tag of its own,
+    // and a topic with a commit GitBlixt lacks.
+    let main_parent = rev(&f.work, "main~1");
+    ok(&f.work, &["push", "-q", f.remote().to_str().unwrap(), &format!("{main_parent}:refs/heads/main")]);
+    let other = f._tmp.path().join("other");
+    ok(f._tmp.path(), &["clone", "-q", f.work.to_str().unwrap(), "other"]);
+    ok(&other, &["checkout", "-q", "topic"]);
+    commit(&other, "only-on-github", "x");
+    ok(&other, &["push", "-q", f.remote().to_str().unwrap(), "topic", "topic:refs/heads/feature", "main~1:refs/tags/gh-tag"]);
+    let r = mirror::preview_push(&f.local, &f.url(), &opts()).await.unwrap();
+    let names: Vec<(&str, Option<&str>, u64)> = r.iter().map(|x| (x.name.as_str(), x.gitblixt.as_deref(), x.commits_only_on_github)).collect();
+    let topic_here = rev(&f.local, "topic");
+    assert_eq!(
+        names,
+        vec![("refs/heads/feature", None, 1), ("refs/heads/topic", Some(topic_here.as_str()), 1), ("refs/tags/gh-tag", None, 0)]
+    );
+    // Nothing changed in GitBlixt.
+    assert!(!exists(&f.local, "refs/heads/feature"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

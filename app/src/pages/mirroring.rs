@@ -7,8 +7,8 @@ use crate::format::{date_time, short_id};
 #[cfg(feature = "hydrate")]
 use crate::model::LiveFrame;
 use crate::api::get_github_account;
-use crate::mirror_api::{EnableMirror, FetchFromRemote, MirrorAction, SetMirrorInterval, get_mirrors};
-use crate::model::{GithubAccount, MirrorState, MirrorView, MirrorsView, PULL_INTERVALS, RunView};
+use crate::mirror_api::{EnableMirror, FetchFromRemote, KeptRefAction, MirrorAction, SetMirrorInterval, SetOverwriteDiverged, get_mirrors};
+use crate::model::{EnableAnswer, GithubAccount, KeptRef, MirrorState, MirrorView, MirrorsView, PULL_INTERVALS, RemovedMirror, Replacement, RunView, short_ref};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use crate::live_client::LinkState;
@@ -20,9 +20,14 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
     let fetch = ServerAction::<FetchFromRemote>::new();
     let act = ServerAction::<MirrorAction>::new();
     let interval = ServerAction::<SetMirrorInterval>::new();
+    let overwrite = ServerAction::<SetOverwriteDiverged>::new();
+    let kept = ServerAction::<KeptRefAction>::new();
     let key = (owner.clone(), repo.clone());
     let versions = move || {
-        (enable_push.version().get(), enable_pull.version().get(), fetch.version().get(), act.version().get(), interval.version().get())
+        (
+            (enable_push.version().get(), enable_pull.version().get(), fetch.version().get()),
+            (act.version().get(), interval.version().get(), overwrite.version().get(), kept.version().get()),
+        )
     };
     let data = Resource::new(move || (key.clone(), versions()), |((owner, repo), _)| get_mirrors(owner, repo));
     // The live socket's latest snapshot; it takes precedence over `data` once it arrives.
@@ -40,7 +45,7 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
             }
         }),
     });
-    let ctx = Ctx { owner: owner.clone(), repo: repo.clone(), act, interval };
+    let ctx = Ctx { owner: owner.clone(), repo: repo.clone(), act, interval, overwrite, kept };
     let list = move |kind: Kind, ctx: Ctx| {
         view! {
             <Transition fallback=|| view! { <p>"Loading mirrors…"</p> }>
@@ -56,6 +61,7 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
                                     Kind::Push => v.push,
                                     Kind::Pull => v.pull,
                                     Kind::Fetch => v.fetches,
+                                    Kind::Removed => return view! { <RemovedMirrors removed=v.removed ctx=ctx.clone() /> }.into_any(),
                                 };
                                 view! {
                                     {warning.map(|w| view! { <p class="warning" role="note">{w}</p> })}
@@ -70,6 +76,7 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
             </Transition>
         }
     };
+    let confirm_names = (owner.clone(), repo.clone());
     let hidden = move || {
         view! {
             <input type="hidden" name="owner" value=owner.clone() />
@@ -77,6 +84,16 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
         }
     };
     let (hidden_push, hidden_pull, hidden_fetch) = (hidden(), hidden(), hidden());
+    let confirm = {
+        let (owner, repo) = confirm_names;
+        move || match enable_push.value().get() {
+            Some(Ok(EnableAnswer::ConfirmReplace { replacements })) => {
+                let remote = enable_push.input().get().map(|i| i.remote).unwrap_or_default();
+                Some(view! { <ConfirmReplace owner=owner.clone() repo=repo.clone() remote replacements action=enable_push /> })
+            }
+            _ => None,
+        }
+    };
     // Each section is type-erased: one nested view type for the whole page overflowed rustc's
     // query depth in release builds and inflated the wasm.
     let push_section = view! {
@@ -95,6 +112,7 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
                 <ActionError value=move || enable_push.value().get() />
                 <button type="submit">"Enable mirror"</button>
             </ActionForm>
+            {confirm}
             {list(Kind::Push, ctx.clone())}
         </section>
     }
@@ -102,7 +120,9 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
     let pull_section = view! {
         <section class="card mirroring" id="pull-mirroring">
             <h2>"Pull mirroring"</h2>
-            <p class="muted">"GitBlixt fetches all branches and tags from GitHub at the interval you choose."</p>
+            <p class="muted">
+                "GitBlixt fetches all branches and tags from GitHub at the interval you choose. A branch that has commits pushed to GitBlixt which GitHub doesn't have has diverged: it is left as it is and the mirror shows an error, unless you turn on Overwrite diverged branches. Whatever a sync overwrites or deletes is kept and can be restored from its run."
+            </p>
             <ActionForm action=enable_pull attr:class="form inline-form">
                 {hidden_pull}
                 <input type="hidden" name="direction" value="pull" />
@@ -112,6 +132,10 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
                 </label>
                 <label>
                     "Sync interval" <IntervalSelect name="interval" selected=15 />
+                </label>
+                <label class="check">
+                    <input type="checkbox" name="overwrite_diverged" />
+                    " Overwrite diverged branches"
                 </label>
                 <ActionError value=move || enable_pull.value().get() />
                 <button type="submit">"Enable mirror"</button>
@@ -124,7 +148,7 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
         <section class="card mirroring" id="fetch-from-remote">
             <h2>"Fetch from remote"</h2>
             <p class="muted">
-                "Fetches all branches and tags from a GitHub repository once, for example to catch up after an import. Private repositories use your connected GitHub account; public ones are fetched without authentication. Nothing is deleted here."
+                "Fetches all branches and tags from a GitHub repository once, for example to catch up after an import. Private repositories use your connected GitHub account; public ones are fetched without authentication. New branches and tags are created and existing branches fast-forwarded; nothing is deleted, and a branch that has diverged keeps GitBlixt's commits unless you choose to overwrite it (its tip is then kept and can be restored)."
             </p>
             <ActionForm action=fetch attr:class="form inline-form">
                 {hidden_fetch}
@@ -132,13 +156,18 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
                     "GitHub repository (fetch)"
                     <input type="text" name="remote" placeholder="owner/repo" required maxlength="200" />
                 </label>
+                <label class="check">
+                    <input type="checkbox" name="overwrite_diverged" />
+                    " Overwrite diverged branches"
+                </label>
                 <ActionError value=move || fetch.value().get() />
                 <button type="submit">"Fetch"</button>
             </ActionForm>
-            {list(Kind::Fetch, ctx)}
+            {list(Kind::Fetch, ctx.clone())}
         </section>
     }
     .into_any();
+    let removed_section = view! { <div id="removed-mirrors">{list(Kind::Removed, ctx.clone())}</div> }.into_any();
     view! {
         <p class="live-status" aria-live="polite">
             {move || match link.get() {
@@ -151,10 +180,92 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
         <GithubReadiness />
         <ActionError value=move || act.value().get() />
         <ActionError value=move || interval.value().get() />
+        <ActionError value=move || overwrite.value().get() />
+        <ActionError value=move || kept.value().get() />
+        {move || {
+            let said = match kept.value().get() {
+                Some(Ok(Some(restored))) => format!("Restored as {}.", short_ref(&restored)),
+                Some(Ok(None)) => "Discarded.".to_string(),
+                _ => return None,
+            };
+            Some(view! { <p class="notice" role="status" id="restored">{said}</p> })
+        }}
         {push_section}
         {pull_section}
         {fetch_section}
+        {removed_section}
     }
+}
+
+/// Enabling a push mirror onto a GitHub repository with content: what the first sync would
+/// replace, and the explicit confirmation.
+#[component]
+fn ConfirmReplace(owner: String, repo: String, remote: String, replacements: Vec<Replacement>, action: ServerAction<EnableMirror>) -> impl IntoView {
+    let deleted = replacements.iter().filter(|r| r.gitblixt.is_none()).count();
+    let overwritten = replacements.len() - deleted;
+    let only_github = replacements.iter().filter(|r| r.commits_only_on_github > 0).count();
+    let summary = format!(
+        "{remote} on GitHub is not empty: the first sync would overwrite {} and delete {} there{}. Their tips will be kept in GitBlixt, where each can be restored from the sync's run.",
+        crate::format::count(overwritten, "branch or tag", "branches and tags"),
+        crate::format::count(deleted, "branch or tag", "branches and tags"),
+        if only_github > 0 { format!(" ({} with commits only on GitHub)", crate::format::count(only_github, "ref", "refs")) } else { String::new() },
+    );
+    view! {
+        <div class="confirm-replace" id="confirm-replace" role="alertdialog">
+            <p class="warning">{summary}</p>
+            <ul class="refs">
+                {replacements
+                    .into_iter()
+                    .map(|r| {
+                        let what = if r.gitblixt.is_some() { "overwritten" } else { "deleted" };
+                        let only = match r.commits_only_on_github {
+                            0 => String::new(),
+                            1 => " — 1 commit only on GitHub".to_string(),
+                            n => format!(" — {n} commits only on GitHub"),
+                        };
+                        view! { <li><code>{what}</code> " " {r.name} " " <code>{short_id(&r.github).to_string()}</code> {only}</li> }
+                    })
+                    .collect_view()}
+            </ul>
+            <ActionForm action attr:class="inline">
+                <input type="hidden" name="owner" value=owner />
+                <input type="hidden" name="repo" value=repo />
+                <input type="hidden" name="direction" value="push" />
+                <input type="hidden" name="remote" value=remote />
+                <input type="hidden" name="confirm_replace" value="on" />
+                <button type="submit" class="danger">"Replace GitHub's branches and tags"</button>
+            </ActionForm>
+        </div>
+    }
+    .into_any()
+}
+
+/// Runs of mirrors that were removed, with what they kept.
+#[component]
+fn RemovedMirrors(removed: Vec<RemovedMirror>, ctx: Ctx) -> impl IntoView {
+    (!removed.is_empty()).then(|| {
+        view! {
+            <section class="card mirroring">
+                <h2>"Removed mirrors"</h2>
+                <p class="muted">"The history of mirrors that were removed, and the branches and tags their syncs kept."</p>
+                <ul class="mirrors">
+                    {removed
+                        .into_iter()
+                        .map(|m| {
+                            let remote = m.remote.clone();
+                            view! {
+                                <li class="mirror removed" data-remote=remote>
+                                    <p><strong class="remote">{m.remote}</strong> " " <span class="muted">{format!("({} mirror, removed)", m.direction)}</span></p>
+                                    <Runs runs=m.runs ctx=ctx.clone() open=true />
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            </section>
+        }
+        .into_any()
+    })
 }
 
 /// Says, before anything is typed, whether push and pull mirrors can work for this user: the
@@ -206,6 +317,7 @@ enum Kind {
     Push,
     Pull,
     Fetch,
+    Removed,
 }
 
 #[derive(Clone)]
@@ -214,6 +326,8 @@ struct Ctx {
     repo: String,
     act: ServerAction<MirrorAction>,
     interval: ServerAction<SetMirrorInterval>,
+    overwrite: ServerAction<SetOverwriteDiverged>,
+    kept: ServerAction<KeptRefAction>,
 }
 
 #[component]
@@ -293,6 +407,21 @@ fn MirrorItem(m: MirrorView, kind: Kind, ctx: Ctx) -> impl IntoView {
             </ActionForm>
         }
     });
+    let overwrite_form = (kind == Kind::Pull).then(|| {
+        let ctx = ctx.clone();
+        let (label, on) = if m.overwrite_diverged {
+            ("Overwrite diverged branches: on. Turn off", "false")
+        } else {
+            ("Overwrite diverged branches: off. Turn on", "true")
+        };
+        view! {
+            <ActionForm action=ctx.overwrite attr:class="inline overwrite-diverged">
+                <MirrorFields ctx=ctx.clone() id=m.id />
+                <input type="hidden" name="on" value=on />
+                <button type="submit">{label}</button>
+            </ActionForm>
+        }
+    });
     let next = (kind == Kind::Pull && !m.paused)
         .then(|| m.next_sync_at.map(|n| view! { <p class="muted">"Next scheduled sync: " {date_time(n)}</p> }))
         .flatten();
@@ -301,7 +430,7 @@ fn MirrorItem(m: MirrorView, kind: Kind, ctx: Ctx) -> impl IntoView {
         Kind::Fetch if m.state != MirrorState::Syncing => {
             let mut runs = m.runs.clone();
             let latest = (!runs.is_empty()).then(|| runs.remove(0));
-            (latest.map(|r| view! { <FetchResult run=r /> }), runs)
+            (latest.map(|r| view! { <FetchResult run=r ctx=ctx.clone() /> }), runs)
         }
         _ => (None, m.runs.clone()),
     };
@@ -322,8 +451,9 @@ fn MirrorItem(m: MirrorView, kind: Kind, ctx: Ctx) -> impl IntoView {
                 {pause}
                 {button("remove", "Remove")}
                 {interval_form}
+                {overwrite_form}
             </div>
-            <Runs runs />
+            <Runs runs ctx=ctx.clone() open=m.error.is_some() />
         </li>
     }
     .into_any()
@@ -331,24 +461,27 @@ fn MirrorItem(m: MirrorView, kind: Kind, ctx: Ctx) -> impl IntoView {
 
 /// What the latest one-time fetch changed.
 #[component]
-fn FetchResult(run: RunView) -> impl IntoView {
+fn FetchResult(run: RunView, ctx: Ctx) -> impl IntoView {
     let count = |what: &str| run.refs.iter().filter(|c| c.outcome == what).count();
     let summary = if run.outcome != "success" {
         None
     } else if run.refs.is_empty() {
         Some("Already up to date: nothing new on GitHub.".to_string())
     } else {
+        let diverged = count("diverged");
         Some(format!(
-            "{} created, {} updated, {} force-updated.",
+            "{} created, {} updated, {} force-updated{}.",
             refs_count(count("created")),
             refs_count(count("updated")),
-            refs_count(count("force-updated"))
+            refs_count(count("force-updated")),
+            if diverged > 0 { format!(", {} kept GitBlixt's (diverged)", refs_count(diverged)) } else { String::new() }
         ))
     };
     view! {
         <div class="fetch-result">
             {summary.map(|s| view! { <p>{s}</p> })}
             <RefList refs=run.refs />
+            <KeptList kept=run.kept ctx />
         </div>
     }
     .into_any()
@@ -358,11 +491,47 @@ fn refs_count(n: usize) -> String {
     if n == 1 { "1 ref".to_string() } else { format!("{n} refs") }
 }
 
+/// The tips a run kept, each with Restore and Discard.
 #[component]
-fn Runs(runs: Vec<RunView>) -> impl IntoView {
+fn KeptList(kept: Vec<KeptRef>, ctx: Ctx) -> impl IntoView {
+    (!kept.is_empty()).then(|| {
+        view! {
+            <ul class="kept">
+                {kept
+                    .into_iter()
+                    .map(|k| {
+                        let form = |action: &'static str, label: &'static str| {
+                            let (ctx, k) = (ctx.clone(), k.clone());
+                            view! {
+                                <ActionForm action=ctx.kept attr:class="inline">
+                                    <input type="hidden" name="owner" value=ctx.owner.clone() />
+                                    <input type="hidden" name="repo" value=ctx.repo.clone() />
+                                    <input type="hidden" name="run" value=k.run_id.to_string() />
+                                    <input type="hidden" name="name" value=k.name.clone() />
+                                    <input type="hidden" name="action" value=action />
+                                    <button type="submit" class=if action == "discard" { "danger" } else { "" }>{label}</button>
+                                </ActionForm>
+                            }
+                        };
+                        view! {
+                            <li class="kept-ref" data-ref=k.name.clone()>
+                                "Kept " {short_ref(&k.name).to_string()} " at " <code>{short_id(&k.id).to_string()}</code> " "
+                                {form("restore", "Restore")} {form("discard", "Discard")}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+        .into_any()
+    })
+}
+
+#[component]
+fn Runs(runs: Vec<RunView>, ctx: Ctx, #[prop(optional)] open: bool) -> impl IntoView {
     (!runs.is_empty()).then(|| {
         view! {
-            <details class="runs">
+            <details class="runs" open=open>
                 <summary>"Recent syncs"</summary>
                 <ul>
                     {runs
@@ -373,6 +542,7 @@ fn Runs(runs: Vec<RunView>) -> impl IntoView {
                                     {format!("{} · {} · {}", date_time(r.started_at), r.trigger, r.outcome)}
                                     {r.error.map(|e| view! { <span class="error">{format!(" — {e}")}</span> })}
                                     <RefList refs=r.refs />
+                                    <KeptList kept=r.kept ctx=ctx.clone() />
                                 </li>
                             }
                         })
@@ -401,6 +571,7 @@ fn RefList(refs: Vec<crate::model::RefChange>) -> impl IntoView {
                         <li>
                             <code>{c.outcome}</code> " " {c.name} " " <code>{ids}</code>
                             {c.reason.map(|r| format!(" ({r})"))}
+                            {c.note.map(|n| view! { <span class="note">{format!(" — {n}")}</span> })}
                         </li>
                     }
                 })

@@ -151,9 +151,25 @@ fn classify_fetch_error(err: &FetchError, secret: Option<&str>) -> MirrorError {
     }
 }
 
-/// Heads and tags, with no local destination: gix receives their objects and writes no ref; the
-/// refs are then updated as [`super::plan`] decides, in one transaction of our own.
-pub const REFSPECS: [&str; 2] = ["refs/heads/*", "refs/tags/*"];
+/// The remote's heads and tags land in a hidden staging namespace (`<prefix>refs/heads/*`, …;
+/// gix needs a destination for a glob): only it is written by gix, into packed-refs. The heads and
+/// tags themselves are then updated as [`super::plan`] decides, in one transaction of our own.
+fn staging_refspecs(prefix: &str) -> Vec<String> {
+    vec![format!("+refs/heads/*:{prefix}refs/heads/*"), format!("+refs/tags/*:{prefix}refs/tags/*")]
+}
+
+/// A mirror's staging namespace persists (its view of the remote, so an unchanged remote writes
+/// nothing); a fetch without memory stages under its run and drops the staging refs afterwards.
+fn staging_prefix(what: &What) -> Option<(String, bool)> {
+    match what {
+        What::Apply { safety, .. } => Some(match &safety.memory {
+            Some(memory) => (format!("{}remote/{memory}/", super::safety::HIDDEN_PREFIX), false),
+            None => (format!("{}incoming/{}/", super::safety::HIDDEN_PREFIX, safety.keep_key), true),
+        }),
+        What::ObjectsOnly => Some((format!("{}incoming/preview-{}/", super::safety::HIDDEN_PREFIX, std::process::id()), true)),
+        What::Refspecs(_) => None,
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 struct FetchReport {
@@ -357,14 +373,16 @@ fn fetch_inner(
     progress_root: &ProgressRoot,
 ) -> Result<FetchReport, FetchError> {
     let url_string = url.to_bstring();
-    let refspecs: Vec<&str> = match what {
-        What::Refspecs(specs) => specs.iter().map(String::as_str).collect(),
-        _ => REFSPECS.to_vec(),
+    let staging = staging_prefix(what);
+    let refspecs: Vec<String> = match (what, &staging) {
+        (What::Refspecs(specs), _) => specs.clone(),
+        (_, Some((prefix, _))) => staging_refspecs(prefix),
+        (_, None) => Vec::new(),
     };
     let remote = repo
         .remote_at(url)
         .map_err(FetchError::gix(Stage::Configure))?
-        .with_refspecs(refspecs, Direction::Fetch)
+        .with_refspecs(refspecs.iter().map(String::as_str), Direction::Fetch)
         .map_err(FetchError::gix(Stage::Configure))?
         .with_fetch_tags(Tags::None);
 
@@ -417,6 +435,7 @@ fn fetch_inner(
 
     let outcome = prepare
         .with_reflog_message(RefLogMessage::Prefixed { action: "gitblixt mirror".into() })
+        .with_write_packed_refs_only(staging.is_some())
         .receive(progress_root.child("fetch", *b"MFET"), &opts.should_interrupt)
         .map_err(FetchError::gix(Stage::Receive))?;
 
@@ -434,8 +453,9 @@ fn fetch_inner(
     }
     report.remote = advertised_heads_and_tags(&outcome.ref_map.remote_refs);
     let applied = match what {
-        What::Apply { mode, safety } => apply(repo, *mode, safety, &report.remote).map(|refs| report.refs = refs),
-        What::ObjectsOnly | What::Refspecs(_) => Ok(()),
+        What::Apply { mode, safety } => apply(repo, *mode, safety, &report.remote, staging.as_ref()).map(|refs| report.refs = refs),
+        What::ObjectsOnly => staging.as_ref().map_or(Ok(()), |s| drop_staging(repo, s, &report.remote)),
+        What::Refspecs(_) => Ok(()),
     };
     // The pack's .keep protected it until refs point into it; never leave one behind.
     if let Some(keep) = keep_file {
@@ -462,7 +482,13 @@ fn advertised_heads_and_tags(remote_refs: &[gix::protocol::handshake::Ref]) -> B
 
 /// Plans and applies the local ref changes: kept tips first (their own transaction), then every
 /// change together with the mirror's memory of it (one transaction).
-fn apply(repo: &gix::Repository, mode: FetchMode, safety: &super::Safety, remote: &BTreeMap<String, ObjectId>) -> Result<Vec<EngineRef>, FetchError> {
+fn apply(
+    repo: &gix::Repository,
+    mode: FetchMode,
+    safety: &super::Safety,
+    remote: &BTreeMap<String, ObjectId>,
+    staging: Option<&(String, bool)>,
+) -> Result<Vec<EngineRef>, FetchError> {
     use super::plan::{self, Action};
     use super::safety as s;
     let local = s::mirrored_refs(repo).map_err(FetchError::Refs)?;
@@ -493,6 +519,9 @@ fn apply(repo: &gix::Repository, mode: FetchMode, safety: &super::Safety, remote
         after.entry(name.clone()).or_insert(None); // neither here nor there any more: forget it
     }
     edits.extend(s::memory_edits(safety, &memory, &after).map_err(FetchError::Refs)?);
+    if let Some(staging) = staging {
+        edits.extend(staging_edits(repo, staging, remote)?);
+    }
     if !edits.is_empty() {
         if let Err(e) = repo.edit_references(edits) {
             // A push moved a ref since we looked: change nothing, try again later.
@@ -503,6 +532,25 @@ fn apply(repo: &gix::Repository, mode: FetchMode, safety: &super::Safety, remote
         }
     }
     Ok(planned.into_iter().map(|p| report_of(p, mode, &safety.keep_key)).collect())
+}
+
+/// Deletes the staging refs that are not kept (all of them for a one-off fetch; those of refs the
+/// remote no longer has for a mirror's persistent staging).
+fn staging_edits(repo: &gix::Repository, (prefix, drop_all): &(String, bool), remote: &BTreeMap<String, ObjectId>) -> Result<Vec<RefEdit>, FetchError> {
+    let staged = super::safety::refs_under(repo, prefix).map_err(FetchError::Refs)?;
+    staged
+        .keys()
+        .filter(|name| *drop_all || !remote.contains_key(*name))
+        .map(|name| super::safety::delete_edit(&format!("{prefix}{name}")).map_err(FetchError::Refs))
+        .collect()
+}
+
+fn drop_staging(repo: &gix::Repository, staging: &(String, bool), remote: &BTreeMap<String, ObjectId>) -> Result<(), FetchError> {
+    let edits = staging_edits(repo, staging, remote)?;
+    if !edits.is_empty() {
+        repo.edit_references(edits).map_err(|e| FetchError::Refs(Box::new(e)))?;
+    }
+    Ok(())
 }
 
 /// The planned change as the run reports it.
