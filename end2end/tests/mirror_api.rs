@@ -521,7 +521,7 @@ async fn mirrors_are_listed_created_changed_synced_and_removed() {
     assert_eq!(api.get(&one, &token).await.1, got);
     assert_eq!(mirrors::get(&st.db, pull).await.unwrap().unwrap(), row);
     let (status, body) = api.patch(&one, &token, json!({})).await;
-    assert_eq!((status, body["message"].as_str()), (400, Some("Nothing to change: give interval_minutes and/or paused.")));
+    assert_eq!((status, body["message"].as_str()), (400, Some("Nothing to change: give interval_minutes, paused and/or overwrite_diverged.")));
     let (status, _) = api.patch(&one, &token, json!({"interval_minutes": 60, "paused": true, "remote": "octocat/other"})).await;
     assert_eq!(status, 400);
     // A paused mirror does not sync.

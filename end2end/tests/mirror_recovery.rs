@@ -1,5 +1,6 @@
 //! A GitBlixt process killed in the middle of a sync loses nothing: the run's lease expires and
-//! another process (here: the restarted server) runs the sync to completion. Uses the real
+//! another process (here: the restarted server) runs the sync to completion; a run killed after
+//! it changed refs but before it recorded its end leaves what it replaced kept. Uses the real
 //! `gitblixt` binary, killed with SIGKILL.
 
 mod support;
@@ -65,7 +66,8 @@ async fn a_sync_killed_midway_is_completed_after_its_lease_expires() {
     let dead = mirrors::get(&st.db, mirror).await.unwrap().unwrap();
     assert!(dead.leased_by.is_some() && dead.sync_requested_at.is_some(), "the killed run left its lease and request: {dead:?}");
     assert!(double.refs("octocat", "project").is_empty(), "nothing reached GitHub before the kill");
-    assert_eq!(mirrors::count_runs(&st.db, mirror).await.unwrap(), 0);
+    let killed = mirrors::recent_runs(&st.db, mirror, 10).await.unwrap();
+    assert_eq!(killed.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(), vec!["running"], "the run was recorded when it started");
 
     // A new server takes the work over once the dead run's lease has expired, and completes it.
     double.set_fault(DoubleFault::default());
@@ -80,8 +82,8 @@ async fn a_sync_killed_midway_is_completed_after_its_lease_expires() {
     second.kill().unwrap();
     second.wait().unwrap();
     let runs = mirrors::recent_runs(&st.db, mirror, 10).await.unwrap();
-    assert_eq!(runs.len(), 1, "exactly one completed run");
-    assert_eq!(runs[0].outcome, "success");
+    assert_eq!(runs.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(), vec!["success", "interrupted"], "one completed run after the killed one");
+    assert_eq!(runs[1].error.as_deref(), Some(mirrors::INTERRUPTED));
     assert!(
         runs[0].started_at >= dead.leased_until.unwrap(),
         "the second server waited for the lease to expire ({} < {})",
@@ -90,4 +92,54 @@ async fn a_sync_killed_midway_is_completed_after_its_lease_expires() {
     );
     let log = std::fs::read_to_string(data.path().join("second.log")).unwrap_or_default();
     assert!(log.contains("mirror synced"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_between_changing_refs_and_recording_them_leaves_the_keep() {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let double = GithubDouble::start().await.unwrap();
+    let (up, upstream) = support::github_repo_with_commit(&double, "octocat", "upstream", false);
+    let data = tempfile::tempdir().unwrap();
+    let mut config = Config::for_data_dir(data.path().to_path_buf());
+    config.github = GithubConfig { web_url: double.web_url.clone(), api_url: double.api_url.clone(), oauth_app: None };
+    let st = gitblixt::open_state(&config, "http://127.0.0.1".into()).await.unwrap();
+    let alice = accounts::create_user(&st.db, &UserName::parse("alice").unwrap(), "alice-password-1", false).await.unwrap();
+    let repo = app::ssr::repos::create(&st.db, &st.store, &alice, &RepoName::parse("project").unwrap(), "", false).await.unwrap();
+    let tokens = Tokens { access: double.issue_token("octocat", &["repo"]).into(), refresh: None, scopes: vec!["repo".into()], expires_at: None, refresh_expires_at: None };
+    connection::store(&st.db, &st.cipher, alice.id, "octocat", 1, &tokens).await.unwrap();
+    let local = st.store.path(&UserName::parse("alice").unwrap(), &RepoName::parse("project").unwrap());
+    let mirror = mirrors::create(&st.db, repo.repo.id, alice.id, Direction::Pull, &GithubRepo::parse("octocat/upstream").unwrap(), Some(60), false).await.unwrap();
+    let mut server = serve(data.path(), &double, "first.log");
+    until("the first pull ran", || async { support::refs_of(&local) == support::refs_of(&upstream) }).await;
+    until("the first run was recorded", || async { mirrors::get(&st.db, mirror).await.unwrap().unwrap().status == "active" }).await;
+    let before = ok(&local, &["rev-parse", "main"]).trim().to_string();
+
+    // GitHub rewrites main; the next run applies it (keeping GitBlixt's old main). The test holds
+    // the database's write lock from the moment that run is recorded as started, so the run can
+    // change refs but never record its end: it is killed right after changing them.
+    ok(up.path(), &["commit", "-q", "--amend", "-m", "rewritten"]);
+    ok(up.path(), &["push", "-q", "--force", upstream.to_str().unwrap(), "main"]);
+    let rewritten = ok(up.path(), &["rev-parse", "main"]).trim().to_string();
+    let mut blocker = diesel::sqlite::SqliteConnection::establish(&config.database_url).unwrap();
+    mirrors::request_sync(&st.db, mirror, mirrors::Trigger::Manual).await.unwrap();
+    until("the run started", || async { mirrors::recent_runs(&st.db, mirror, 1).await.unwrap()[0].outcome == "running" }).await;
+    blocker.batch_execute("BEGIN IMMEDIATE").unwrap();
+    until("the run changed main", || async { ok(&local, &["rev-parse", "main"]).trim() == rewritten }).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    blocker.batch_execute("ROLLBACK").unwrap();
+    let run = mirrors::recent_runs(&st.db, mirror, 1).await.unwrap().remove(0);
+    assert_eq!(run.outcome, "running", "the run never recorded its end");
+    let kept = format!("refs/gitblixt/kept/{}/refs/heads/main", run.id);
+    assert_eq!(ok(&local, &["rev-parse", &kept]).trim(), before, "GitBlixt's old main was kept before it was replaced");
+
+    // Restarted, GitBlixt shows the run as interrupted with what it kept, restorable.
+    let mut server = serve(data.path(), &double, "second.log");
+    until("the cut-off run is marked interrupted", || async { mirrors::recent_runs(&st.db, mirror, 5).await.unwrap().iter().any(|r| r.id == run.id && r.outcome == "interrupted") }).await;
+    let views = app::ssr::mirror_service::views(&st, repo.repo.id).await.unwrap();
+    let shown = views.pull[0].runs.iter().find(|r| r.id == run.id).unwrap();
+    assert_eq!(shown.kept.iter().map(|k| (k.name.as_str(), k.id.as_str())).collect::<Vec<_>>(), vec![("refs/heads/main", before.as_str())]);
+    server.kill().unwrap();
+    server.wait().unwrap();
 }

@@ -259,3 +259,66 @@ test('the page reconnects by itself after a server restart and shows what happen
     await stopped(server);
   }
 });
+
+// Fills octocat/<name> on the GitHub double through git smart HTTP: an unrelated main, a branch
+// and a tag GitBlixt will not have.
+async function githubRepoWithContent(name: string) {
+  await control('/_double/repos', { owner: 'octocat', name, private: false });
+  const r = await fetch(double() + '/_double/tokens', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ login: 'octocat', scopes: ['repo'] }),
+  });
+  const { token } = await r.json();
+  const work = mkdtempSync(join(tmpdir(), 'gitblixt-e2e-github-'));
+  git(work, 'init', '-q', '-b', 'main');
+  git(work, '-c', 'user.name=GH', '-c', 'user.email=gh@example.com', 'commit', '-q', '--allow-empty', '-m', 'on github');
+  git(work, 'branch', 'gh-branch');
+  git(work, 'tag', 'gh-tag');
+  const host = new URL(double()).host;
+  git(work, 'push', '-q', `http://x-access-token:${token}@${host}/octocat/${name}.git`, 'main', 'gh-branch', 'gh-tag');
+}
+
+const githubRefs = async (name: string): Promise<Record<string, string>> =>
+  (await fetch(`${double()}/_double/repos/octocat/${name}/refs`)).json();
+
+test('push mirror onto a GitHub repository with content: asks first, keeps what it replaces, Restore and Discard', async ({ page }) => {
+  await signUpAndConnect(page, 'kate');
+  await githubRepoWithContent('kate-existing');
+  const before = await githubRefs('kate-existing');
+  await createRepo(page, base(), 'kate', 'site');
+  pushContent(base(), 'kate', 'site');
+  await openSettings(page, base(), 'kate', 'site');
+
+  const push = page.locator('#push-mirroring');
+  await push.getByLabel('GitHub repository (push)').fill('octocat/kate-existing');
+  await push.getByRole('button', { name: 'Enable mirror' }).click();
+  const confirm = page.locator('#confirm-replace');
+  await expect(confirm).toContainText('the first sync would overwrite 1 branch or tag and delete 2 branches and tags there');
+  await expect(confirm.locator('li')).toHaveText([
+    /deleted refs\/heads\/gh-branch .* — 1 commit only on GitHub/,
+    /overwritten refs\/heads\/main .* — 1 commit only on GitHub/,
+    /deleted refs\/tags\/gh-tag .* — 1 commit only on GitHub/,
+  ]);
+  await expect(push.locator('li.mirror')).toHaveCount(0);
+  expect(await githubRefs('kate-existing')).toEqual(before);
+
+  await confirm.getByRole('button', { name: "Replace GitHub's branches and tags" }).click();
+  const mirror = push.locator('li.mirror', { hasText: 'octocat/kate-existing' });
+  await expect(mirror.locator('.status')).toContainText('Active');
+  await mirror.locator('details.runs summary').click();
+  const kept = mirror.locator('li.kept-ref');
+  await expect(kept).toHaveCount(3);
+  await expect(mirror.locator('details.runs')).toContainText("deleted GitHub's gh-branch (1 commit only on GitHub); kept, restore from this run");
+
+  // Restore gh-branch: back in GitBlixt, and the push mirror brings it back to GitHub.
+  await kept.filter({ hasText: 'gh-branch' }).getByRole('button', { name: 'Restore' }).click();
+  await expect(page.locator('#restored')).toHaveText('Restored as gh-branch.');
+  await expect(kept).toHaveCount(2);
+  await expect.poll(async () => (await githubRefs('kate-existing'))['refs/heads/gh-branch'], { timeout: 15_000 }).toBe(before['refs/heads/gh-branch']);
+  // Discard the tag: gone from the list.
+  await kept.filter({ hasText: 'gh-tag' }).getByRole('button', { name: 'Discard' }).click();
+  await expect(page.locator('#restored')).toHaveText('Discarded.');
+  await expect(kept).toHaveCount(1);
+  expect(await sameDocument(page)).toBe(true);
+});
