@@ -1,8 +1,10 @@
 //! Git smart HTTP: `info/refs`, `git-upload-pack` and `git-receive-pack` under
 //! `/<owner>/<repo>.git/`, served by `git upload-pack`/`git receive-pack --stateless-rpc`.
 //!
-//! After a successful push, the refs it changed (from the post-receive hook) are published as a
-//! "refs updated" event.
+//! After a push, the refs it changed (from the post-receive hook) go through
+//! [`app::ssr::mirror_service::refs_changed`]: the push mirrors' sync requests are in the database
+//! *before* the response to the git client completes, so a push the client saw succeed is never
+//! forgotten by a crash (DESIGN.md "Never silent").
 
 use crate::git_auth::{self, Credentials, GitPrincipal};
 use app::names::{RepoName, UserName};
@@ -15,7 +17,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use std::path::PathBuf;
 use std::process::Stdio;
 use tokio::io::AsyncReadExt;
@@ -297,9 +299,11 @@ async fn rpc(state: GitState, owner: String, repo: String, headers: HeaderMap, b
             tracing::debug!(error = %e, "git request body ended early");
         }
     });
-    // git exits after its stdout is closed; wait for it, then report what the push changed.
+    // git exits after its stdout is closed; wait for it, then record what the push changed. This
+    // runs in its own task, so a client that hangs up cannot stop it.
     let repository = found.full_name();
     let app = state.app.clone();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let mut err = Vec::new();
         let _ = stderr.read_to_end(&mut err).await;
@@ -315,8 +319,24 @@ async fn rpc(state: GitState, owner: String, repo: String, headers: HeaderMap, b
         if let (Some(report), Some(principal)) = (report, principal) {
             after_push(&app, &found, &principal, report).await;
         }
+        let _ = done_tx.send(());
     });
-    let mut response = Response::new(Body::from_stream(ReaderStream::new(stdout)));
+    // receive-pack: the response ends only once the push's mirror requests are recorded, so
+    // `git push` returns after they are durable. (git has sent its report by then; the client
+    // waits for the end of the response.)
+    let stdout = ReaderStream::new(stdout);
+    let body = match service {
+        Service::ReceivePack => {
+            let recorded = futures_util::stream::once(async move {
+                let _ = done_rx.await;
+                None::<Result<bytes::Bytes, std::io::Error>>
+            })
+            .filter_map(std::future::ready);
+            Body::from_stream(stdout.chain(recorded))
+        }
+        Service::UploadPack => Body::from_stream(stdout),
+    };
+    let mut response = Response::new(body);
     let content_type = format!("application/x-{}-result", service.name());
     if let Ok(v) = HeaderValue::from_str(&content_type) {
         response.headers_mut().insert(header::CONTENT_TYPE, v);
@@ -325,8 +345,8 @@ async fn rpc(state: GitState, owner: String, repo: String, headers: HeaderMap, b
     response
 }
 
-/// Reads the hook's report and publishes the refs that changed; gives an empty repository's
-/// HEAD a branch that exists.
+/// Reads the hook's report and records the refs that changed (push mirror requests first, then
+/// the event); gives an empty repository's HEAD a branch that exists.
 async fn after_push(app: &AppState, found: &FoundRepo, principal: &GitPrincipal, report: tempfile::NamedTempFile) {
     let text = match tokio::fs::read_to_string(report.path()).await {
         Ok(t) => t,
@@ -344,13 +364,17 @@ async fn after_push(app: &AppState, found: &FoundRepo, principal: &GitPrincipal,
     if let Err(e) = fix_unborn_head(path).await {
         tracing::warn!(repository = %found.full_name(), error = %e, "could not set the default branch");
     }
-    app.events.publish_refs_updated(RefsUpdated {
+    let event = RefsUpdated {
         repository_id: found.repo.id,
         repository: found.full_name(),
         pusher_id: principal.user.id,
         pusher: principal.user.name.clone(),
         updates,
-    });
+    };
+    if let Err(e) = app::ssr::mirror_service::refs_changed(app, event).await {
+        // The convergence sweep requests the sync within a minute.
+        tracing::error!(repository = %found.full_name(), error = %e, "could not request push mirror syncs after a push");
+    }
 }
 
 /// If HEAD names a branch that does not exist but others do, point it at one that does (as hosts

@@ -166,6 +166,20 @@ async fn check_remote(state: &AppState, user_id: i64, remote: &GithubRepo, direc
     .map_err(github_error)
 }
 
+/// Every ref change GitBlixt accepts or makes (a push over HTTP or SSH, a Restore, a pull mirror
+/// or fetch changing refs) goes through here: the repository's push mirrors' sync requests are
+/// written to the database first — durable before the change is acknowledged — then the event is
+/// published and the workers are woken. Returns how many push mirrors were asked to sync.
+pub async fn refs_changed(state: &AppState, event: RefsUpdated) -> Result<usize, super::db::DbError> {
+    let requested = mirrors::request_push_mirrors(&state.db, event.repository_id).await?;
+    if requested > 0 {
+        tracing::debug!(repository = %event.repository, mirrors = requested, "push mirror sync requested");
+        changed(state, event.repository_id);
+    }
+    state.events.publish_refs_updated(event);
+    Ok(requested)
+}
+
 fn changed(state: &AppState, repository_id: i64) {
     state.events.mirrors_changed(repository_id);
     state.sync_wake.notify_waiters();
@@ -396,13 +410,14 @@ pub async fn kept_action(state: &AppState, user: &User, repo: &FoundRepo, run_id
     if let Some(restored) = &result {
         tracing::info!(repository = %repo.full_name(), run = run_id, name, restored_as = %restored, user = %user.name, "kept tip restored");
         let id = kept_refs_id(state, repo, restored).await;
-        state.events.publish_refs_updated(RefsUpdated {
+        let event = RefsUpdated {
             repository_id: repo.repo.id,
             repository: repo.full_name(),
             pusher_id: user.id,
             pusher: user.name.clone(),
             updates: vec![RefUpdate { old: "0".repeat(40), new: id, name: restored.clone() }],
-        });
+        };
+        refs_changed(state, event).await?;
     } else {
         tracing::info!(repository = %repo.full_name(), run = run_id, name, user = %user.name, "kept tip discarded");
     }

@@ -1,6 +1,7 @@
 //! The sync service: workers that claim requested mirrors from the durable queue
-//! ([`app::ssr::mirrors`]) and run them with the mirror engine; the trigger that requests a sync of
-//! every push mirror after a push; the scheduler of pull mirrors.
+//! ([`app::ssr::mirrors`]) and run them with the mirror engine; the scheduler of pull mirrors.
+//! (Pushes request their push mirrors' syncs themselves, durably, through
+//! [`app::ssr::mirror_service::refs_changed`].)
 
 mod run;
 
@@ -45,7 +46,6 @@ impl SyncService {
         let wake = state.sync_wake.clone();
         let instance = format!("{}-{}", std::process::id(), rand_suffix());
         let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(push_trigger(state.clone(), wake.clone())));
         tasks.push(tokio::spawn(scheduler(state.clone(), wake.clone(), config.poll)));
         for n in 0..config.workers.max(1) {
             let worker = format!("{instance}/{n}");
@@ -59,28 +59,6 @@ fn rand_suffix() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{nanos:x}")
-}
-
-/// Every push to a repository requests a sync of its push mirrors, right away.
-async fn push_trigger(state: AppState, wake: Arc<Notify>) {
-    let mut events = state.events.subscribe_refs_updated();
-    loop {
-        match events.recv().await {
-            Ok(event) => match mirrors::request_push_mirrors(&state.db, event.repository_id).await {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::debug!(repository = %event.repository, mirrors = n, "push mirror sync requested");
-                    wake.notify_waiters();
-                    state.events.mirrors_changed(event.repository_id);
-                }
-                Err(e) => tracing::error!(error = %e, repository = %event.repository, "could not request push mirror syncs"),
-            },
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "push events were missed; the next push or Sync now catches up");
-            }
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-        }
-    }
 }
 
 /// Requests syncs of pull mirrors whose interval has passed.
