@@ -292,7 +292,8 @@ pub struct Replacement {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EnableAnswer {
     Enabled { id: i64 },
-    ConfirmReplace { replacements: Vec<Replacement> },
+    /// `remote` is the GitHub repository as GitBlixt understood it (`owner/repo`).
+    ConfirmReplace { remote: String, replacements: Vec<Replacement> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -328,6 +329,12 @@ pub struct MirrorView {
     /// Pull mirrors: overwrite branches that diverged in GitBlixt (keeping their tips).
     #[serde(default)]
     pub overwrite_diverged: bool,
+    /// Push mirrors: when a run last ended with GitHub equal to GitBlixt.
+    #[serde(default)]
+    pub in_sync_at: Option<i64>,
+    /// Tips this mirror's runs replaced that are still kept (restorable), newest run first.
+    #[serde(default)]
+    pub kept: Vec<KeptRef>,
     pub runs: Vec<RunView>,
     /// While syncing: how far the transfer is.
     #[serde(default)]

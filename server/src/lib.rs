@@ -203,6 +203,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Ok(n) => tracing::info!(repositories = n, "repository configuration brought up to date"),
         Err(e) => tracing::warn!(error = %e, "could not bring every repository's configuration up to date"),
     }
+    // With SQLite only this process uses the database: leases still held were a killed process's.
+    if state.db.backend_name() == "sqlite" {
+        match app::ssr::mirrors::release_all_leases(&state.db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(mirrors = n, "leases left by a stopped process released"),
+            Err(e) => tracing::warn!(error = %e, "could not release leases left by a stopped process"),
+        }
+    }
     match app::ssr::mirrors::interrupt_orphaned_runs(&state.db).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(runs = n, "runs cut off by the last stop are marked interrupted"),
@@ -221,7 +229,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .await
             .map_err(StartError::Serve);
         refresher.abort();
-        drop(sync);
+        // Running syncs are interrupted and recorded, their leases released with the request
+        // kept, so the next start resumes them at once.
+        sync.stop(std::time::Duration::from_secs(20)).await;
         drop(peers);
         served
     });

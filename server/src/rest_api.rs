@@ -226,7 +226,7 @@ async fn create_mirror(
             let Json(view) = one(&state, &repo, id, false).await?;
             Ok((StatusCode::CREATED, Json(view)))
         }
-        EnableAnswer::ConfirmReplace { replacements } => Err(ApiError {
+        EnableAnswer::ConfirmReplace { replacements, .. } => Err(ApiError {
             status: StatusCode::CONFLICT,
             message: format!(
                 "The first sync would overwrite or delete {} on GitHub (listed in `replace`; their tips would be kept in GitBlixt). Send \"confirm_replace\": true to enable the mirror anyway.",

@@ -87,8 +87,7 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
     let confirm = {
         let (owner, repo) = confirm_names;
         move || match enable_push.value().get() {
-            Some(Ok(EnableAnswer::ConfirmReplace { replacements })) => {
-                let remote = enable_push.input().get().map(|i| i.remote).unwrap_or_default();
+            Some(Ok(EnableAnswer::ConfirmReplace { remote, replacements })) => {
                 Some(view! { <ConfirmReplace owner=owner.clone() repo=repo.clone() remote replacements action=enable_push /> })
             }
             _ => None,
@@ -256,7 +255,7 @@ fn RemovedMirrors(removed: Vec<RemovedMirror>, ctx: Ctx) -> impl IntoView {
                             view! {
                                 <li class="mirror removed" data-remote=remote>
                                     <p><strong class="remote">{m.remote}</strong> " " <span class="muted">{format!("({} mirror, removed)", m.direction)}</span></p>
-                                    <Runs runs=m.runs ctx=ctx.clone() open=true />
+                                    <Runs runs=m.runs ctx=ctx.clone() open=true with_kept=true />
                                 </li>
                             }
                         })
@@ -422,6 +421,9 @@ fn MirrorItem(m: MirrorView, kind: Kind, ctx: Ctx) -> impl IntoView {
             </ActionForm>
         }
     });
+    let in_sync = (kind == Kind::Push)
+        .then(|| m.in_sync_at.map(|t| view! { <p class="muted in-sync">"In sync with GitHub as of " {date_time(t)}</p> }))
+        .flatten();
     let next = (kind == Kind::Pull && !m.paused)
         .then(|| m.next_sync_at.map(|n| view! { <p class="muted">"Next scheduled sync: " {date_time(n)}</p> }))
         .flatten();
@@ -430,7 +432,7 @@ fn MirrorItem(m: MirrorView, kind: Kind, ctx: Ctx) -> impl IntoView {
         Kind::Fetch if m.state != MirrorState::Syncing => {
             let mut runs = m.runs.clone();
             let latest = (!runs.is_empty()).then(|| runs.remove(0));
-            (latest.map(|r| view! { <FetchResult run=r ctx=ctx.clone() /> }), runs)
+            (latest.map(|r| view! { <FetchResult run=r /> }), runs)
         }
         _ => (None, m.runs.clone()),
     };
@@ -444,8 +446,15 @@ fn MirrorItem(m: MirrorView, kind: Kind, ctx: Ctx) -> impl IntoView {
                 {progress}
             </p>
             {m.error.clone().map(|e| view! { <p class="error mirror-error" role="alert">{e}</p> })}
+            {in_sync}
             {next}
             {result}
+            {(!m.kept.is_empty()).then(|| view! {
+                <div class="kept-tips">
+                    <p>"Kept by this mirror's syncs — what they replaced, restorable:"</p>
+                    <KeptList kept=m.kept.clone() ctx=ctx.clone() />
+                </div>
+            })}
             <div class="actions">
                 {button("sync", if kind == Kind::Fetch { "Fetch again" } else { "Sync now" })}
                 {pause}
@@ -453,7 +462,7 @@ fn MirrorItem(m: MirrorView, kind: Kind, ctx: Ctx) -> impl IntoView {
                 {interval_form}
                 {overwrite_form}
             </div>
-            <Runs runs ctx=ctx.clone() open=m.error.is_some() />
+            <Runs runs ctx=ctx.clone() open=m.error.is_some() with_kept=false />
         </li>
     }
     .into_any()
@@ -461,7 +470,7 @@ fn MirrorItem(m: MirrorView, kind: Kind, ctx: Ctx) -> impl IntoView {
 
 /// What the latest one-time fetch changed.
 #[component]
-fn FetchResult(run: RunView, ctx: Ctx) -> impl IntoView {
+fn FetchResult(run: RunView) -> impl IntoView {
     let count = |what: &str| run.refs.iter().filter(|c| c.outcome == what).count();
     let summary = if run.outcome != "success" {
         None
@@ -481,7 +490,6 @@ fn FetchResult(run: RunView, ctx: Ctx) -> impl IntoView {
         <div class="fetch-result">
             {summary.map(|s| view! { <p>{s}</p> })}
             <RefList refs=run.refs />
-            <KeptList kept=run.kept ctx />
         </div>
     }
     .into_any()
@@ -528,7 +536,7 @@ fn KeptList(kept: Vec<KeptRef>, ctx: Ctx) -> impl IntoView {
 }
 
 #[component]
-fn Runs(runs: Vec<RunView>, ctx: Ctx, #[prop(optional)] open: bool) -> impl IntoView {
+fn Runs(runs: Vec<RunView>, ctx: Ctx, #[prop(optional)] open: bool, with_kept: bool) -> impl IntoView {
     (!runs.is_empty()).then(|| {
         view! {
             <details class="runs" open=open>
@@ -542,7 +550,7 @@ fn Runs(runs: Vec<RunView>, ctx: Ctx, #[prop(optional)] open: bool) -> impl Into
                                     {format!("{} · {} · {}", date_time(r.started_at), r.trigger, r.outcome)}
                                     {r.error.map(|e| view! { <span class="error">{format!(" — {e}")}</span> })}
                                     <RefList refs=r.refs />
-                                    <KeptList kept=r.kept ctx=ctx.clone() />
+                                    {with_kept.then(|| view! { <KeptList kept=r.kept ctx=ctx.clone() /> })}
                                 </li>
                             }
                         })

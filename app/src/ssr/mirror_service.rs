@@ -68,6 +68,9 @@ pub fn run_view(r: mirrors::RunRow, kept: &[KeptRef]) -> RunView {
 
 pub async fn view(state: &AppState, m: MirrorRow, kept: &[KeptRef]) -> Result<MirrorView, AppError> {
     let runs = mirrors::recent_runs(&state.db, m.id, RUNS_SHOWN).await?.into_iter().map(|r| run_view(r, kept)).collect();
+    let run_ids: Vec<i64> = kept.iter().map(|k| k.run_id).collect();
+    let ours = mirrors::runs_of_mirror(&state.db, m.id, &run_ids).await?;
+    let mirror_kept = kept.iter().filter(|k| ours.contains(&k.run_id)).cloned().collect();
     let mirror_state = state_of(&m);
     let progress = (mirror_state == MirrorState::Syncing).then(|| state.events.progress_of(m.id)).flatten();
     Ok(MirrorView {
@@ -82,6 +85,8 @@ pub async fn view(state: &AppState, m: MirrorRow, kept: &[KeptRef]) -> Result<Mi
         next_sync_at: m.next_sync_at,
         error: if m.status == "error" { m.last_error } else { None },
         overwrite_diverged: m.overwrite_diverged,
+        in_sync_at: m.in_sync_at,
+        kept: mirror_kept,
         runs,
         progress,
     })
@@ -228,7 +233,7 @@ pub async fn enable(state: &AppState, user: &User, repo: &FoundRepo, request: &E
     if direction == Direction::Push && !confirm_replace {
         let replacements = preview_push(state, user.id, repo, &remote).await?;
         if !replacements.is_empty() {
-            return Ok(EnableAnswer::ConfirmReplace { replacements });
+            return Ok(EnableAnswer::ConfirmReplace { remote: remote.to_string(), replacements });
         }
     }
     let id = mirrors::create(&state.db, repo.repo.id, user.id, direction, &remote, interval, overwrite_diverged).await.map_err(|e| {

@@ -50,6 +50,8 @@ pub enum Trigger {
     Manual,
     Retry,
     Fetch,
+    /// The convergence sweep found GitHub behind (a trigger was lost).
+    Sweep,
 }
 
 impl Trigger {
@@ -61,6 +63,7 @@ impl Trigger {
             Trigger::Manual => "manual",
             Trigger::Retry => "retry",
             Trigger::Fetch => "fetch",
+            Trigger::Sweep => "sweep",
         }
     }
 }
@@ -111,6 +114,12 @@ pub struct MirrorRow {
     pub last_finished_ms: Option<i64>,
     /// Pull mirrors: overwrite branches that diverged in GitBlixt (keeping their tips).
     pub overwrite_diverged: bool,
+    /// Push mirrors: digest of the heads and tags GitHub equalled after the last successful run.
+    pub pushed_digest: Option<String>,
+    /// Push mirrors: when a run last ended with GitHub equal to GitBlixt.
+    pub in_sync_at: Option<i64>,
+    /// Incremented by every claim; a run's writes check it (fencing).
+    pub lease_token: i64,
 }
 
 /// A mirror a worker holds the lease of.
@@ -120,6 +129,8 @@ pub struct Claimed {
     /// The request sequence number this run serves.
     pub seq: i64,
     pub trigger: String,
+    /// The fencing token of this lease: every write of the run checks it.
+    pub token: i64,
 }
 
 /// Creates a mirror with its initial sync requested (for a fetch: the fetch).
@@ -275,12 +286,15 @@ pub async fn claim_next(db: &Db, worker: &str, lease_seconds: i64) -> Result<Opt
                     .find(mirror.id)
                     .filter(mirrors::leased_until.is_null().or(mirrors::leased_until.lt(at)))
                     .filter(mirrors::request_seq.eq(mirror.request_seq))
+                    .filter(mirrors::lease_token.eq(mirror.lease_token))
+                    .filter(mirrors::sync_requested_at.is_not_null())
                     .filter(mirrors::paused.eq(false)),
             )
             // A request arriving from now on waits for the next run: its time starts afresh.
             .set((
                 mirrors::leased_by.eq(Some(worker)),
                 mirrors::leased_until.eq(Some(at + lease_seconds)),
+                mirrors::lease_token.eq(mirror.lease_token + 1),
                 mirrors::pending_since_ms.eq(None::<i64>),
                 mirrors::requested_trigger.eq(None::<String>),
             ))
@@ -289,7 +303,7 @@ pub async fn claim_next(db: &Db, worker: &str, lease_seconds: i64) -> Result<Opt
         ))?;
         if taken == 1 {
             let trigger = mirror.requested_trigger.clone().unwrap_or_else(|| Trigger::Manual.as_str().to_string());
-            return Ok(Some(Claimed { seq: mirror.request_seq, trigger, mirror }));
+            return Ok(Some(Claimed { seq: mirror.request_seq, trigger, token: mirror.lease_token + 1, mirror }));
         }
     }
 }
@@ -297,77 +311,161 @@ pub async fn claim_next(db: &Db, worker: &str, lease_seconds: i64) -> Result<Opt
 /// How a run ended, for the mirror row.
 #[derive(Debug, Clone)]
 pub enum RunEnd {
-    Success,
+    /// For push mirrors: the digest of the heads and tags GitHub now has.
+    Success { pushed_digest: Option<String> },
+    /// GitBlixt stopped (or the lease was lost) while it ran: the request stays, nothing else
+    /// about the mirror changes.
+    Interrupted,
     /// The error message (the spec's where it has one) and, for errors worth retrying by
     /// themselves, when to retry.
     Failed { message: String, retry_at: Option<i64> },
 }
 
-/// Releases the lease after a run and records its end on the mirror. The request is cleared only
-/// if no newer request arrived during the run.
-pub async fn finish(db: &Db, claimed: &Claimed, worker: &str, end: &RunEnd) -> Result<(), DbError> {
+/// Releases the lease after a run and records its end on the mirror — only while the run still
+/// holds its lease (fencing token): a run that lost it changes nothing. The request is cleared
+/// only if no newer request arrived during the run. Returns whether the run still held the lease.
+pub async fn finish(db: &Db, claimed: &Claimed, worker: &str, end: &RunEnd) -> Result<bool, DbError> {
     let at = now();
     let id = claimed.mirror.id;
+    let token = claimed.token;
     let next_sync = claimed.mirror.interval_minutes.map(|m| at + m * 60);
     with_conn!(db, |conn| {
-        match end {
-            RunEnd::Success => {
-                diesel::update(mirrors::table.find(id))
-                    .set((
-                        mirrors::status.eq("active"),
-                        mirrors::last_error.eq(None::<String>),
-                        mirrors::last_sync_at.eq(Some(at)),
-                        mirrors::last_success_at.eq(Some(at)),
-                        mirrors::failure_count.eq(0_i64),
-                        mirrors::retry_at.eq(None::<i64>),
-                        mirrors::next_sync_at.eq(next_sync),
-                    ))
-                    .execute(conn)
-                    .await?;
+        diesel_async::AsyncConnection::transaction(conn, async move |conn| -> Result<bool, DbError> {
+            let held = mirrors::table.find(id).filter(mirrors::lease_token.eq(token)).filter(mirrors::leased_by.eq(worker));
+            let ours = held.select(mirrors::id).first::<i64>(conn).await.optional()?.is_some();
+            if !ours {
+                return Ok(false);
             }
-            RunEnd::Failed { message, retry_at } => {
-                diesel::update(mirrors::table.find(id))
-                    .set((
-                        mirrors::status.eq("error"),
-                        mirrors::last_error.eq(Some(message.as_str())),
-                        mirrors::last_sync_at.eq(Some(at)),
-                        mirrors::failure_count.eq(mirrors::failure_count + 1),
-                        mirrors::retry_at.eq(*retry_at),
-                        mirrors::next_sync_at.eq(next_sync),
-                    ))
-                    .execute(conn)
-                    .await?;
-                if retry_at.is_some() {
-                    // Keep it requested: it runs again once the backoff has passed.
-                    diesel::update(mirrors::table.find(id).filter(mirrors::sync_requested_at.is_null()))
-                        .set(mirrors::sync_requested_at.eq(Some(at)))
+            match end {
+                RunEnd::Success { pushed_digest } => {
+                    diesel::update(held)
+                        .set((
+                            mirrors::status.eq("active"),
+                            mirrors::last_error.eq(None::<String>),
+                            mirrors::last_sync_at.eq(Some(at)),
+                            mirrors::last_success_at.eq(Some(at)),
+                            mirrors::failure_count.eq(0_i64),
+                            mirrors::retry_at.eq(None::<i64>),
+                            mirrors::next_sync_at.eq(next_sync),
+                        ))
                         .execute(conn)
                         .await?;
-                    diesel::update(mirrors::table.find(id).filter(mirrors::requested_trigger.is_null()))
-                        .set(mirrors::requested_trigger.eq(Some(Trigger::Retry.as_str())))
+                    if let Some(digest) = pushed_digest {
+                        diesel::update(held)
+                            .set((mirrors::pushed_digest.eq(Some(digest.as_str())), mirrors::in_sync_at.eq(Some(at))))
+                            .execute(conn)
+                            .await?;
+                    }
+                }
+                RunEnd::Failed { message, retry_at } => {
+                    diesel::update(held)
+                        .set((
+                            mirrors::status.eq("error"),
+                            mirrors::last_error.eq(Some(message.as_str())),
+                            mirrors::last_sync_at.eq(Some(at)),
+                            mirrors::failure_count.eq(mirrors::failure_count + 1),
+                            mirrors::retry_at.eq(*retry_at),
+                            mirrors::next_sync_at.eq(next_sync),
+                        ))
                         .execute(conn)
                         .await?;
                 }
+                RunEnd::Interrupted => {}
             }
-        }
-        diesel::update(mirrors::table.find(id)).set(mirrors::last_finished_ms.eq(Some(now_ms()))).execute(conn).await?;
-        if !matches!(end, RunEnd::Failed { retry_at: Some(_), .. }) {
-            diesel::update(mirrors::table.find(id).filter(mirrors::request_seq.eq(claimed.seq)))
-                .set((
-                    mirrors::sync_requested_at.eq(None::<i64>),
-                    mirrors::requested_trigger.eq(None::<String>),
-                    mirrors::pending_since_ms.eq(None::<i64>),
-                    mirrors::debounce_until_ms.eq(None::<i64>),
-                ))
+            let keep_request = matches!(end, RunEnd::Failed { retry_at: Some(_), .. } | RunEnd::Interrupted);
+            if keep_request {
+                // Keep it requested: it runs again once the backoff has passed, or at once after a restart.
+                let trigger = if matches!(end, RunEnd::Interrupted) { claimed.trigger.as_str() } else { Trigger::Retry.as_str() };
+                diesel::update(held.filter(mirrors::sync_requested_at.is_null()))
+                    .set(mirrors::sync_requested_at.eq(Some(at)))
+                    .execute(conn)
+                    .await?;
+                diesel::update(held.filter(mirrors::requested_trigger.is_null()))
+                    .set(mirrors::requested_trigger.eq(Some(trigger)))
+                    .execute(conn)
+                    .await?;
+            } else {
+                diesel::update(held.filter(mirrors::request_seq.eq(claimed.seq)))
+                    .set((
+                        mirrors::sync_requested_at.eq(None::<i64>),
+                        mirrors::requested_trigger.eq(None::<String>),
+                        mirrors::pending_since_ms.eq(None::<i64>),
+                        mirrors::debounce_until_ms.eq(None::<i64>),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            diesel::update(held)
+                .set((mirrors::last_finished_ms.eq(Some(now_ms())), mirrors::leased_by.eq(None::<String>), mirrors::leased_until.eq(None::<i64>)))
                 .execute(conn)
                 .await?;
-        }
-        diesel::update(mirrors::table.find(id).filter(mirrors::leased_by.eq(worker)))
-            .set((mirrors::leased_by.eq(None::<String>), mirrors::leased_until.eq(None::<i64>)))
-            .execute(conn)
-            .await?;
-        Ok(())
+            Ok(true)
+        })
+        .await
     })
+}
+
+/// Extends a running run's lease (heartbeat). `false`: the lease is no longer this run's.
+pub async fn renew_lease(db: &Db, claimed: &Claimed, worker: &str, lease_seconds: i64) -> Result<bool, DbError> {
+    let until = now() + lease_seconds;
+    with_conn!(db, |conn| Ok(diesel::update(
+        mirrors::table.find(claimed.mirror.id).filter(mirrors::lease_token.eq(claimed.token)).filter(mirrors::leased_by.eq(worker))
+    )
+    .set(mirrors::leased_until.eq(Some(until)))
+    .execute(conn)
+    .await?
+        == 1))
+}
+
+/// Releases every lease (start of a single-process instance: whoever held them is gone), so
+/// requests left by a killed process run at once. Returns how many.
+pub async fn release_all_leases(db: &Db) -> Result<usize, DbError> {
+    with_conn!(db, |conn| Ok(diesel::update(mirrors::table.filter(mirrors::leased_by.is_not_null()))
+        .set((mirrors::leased_by.eq(None::<String>), mirrors::leased_until.eq(None::<i64>)))
+        .execute(conn)
+        .await?))
+}
+
+/// A push mirror the convergence sweep looks at.
+#[derive(Debug, Clone)]
+pub struct SweepItem {
+    pub id: i64,
+    pub repository_id: i64,
+    pub pushed_digest: Option<String>,
+}
+
+/// Healthy push mirrors with no request pending and no run going (those in error wait for the
+/// next push, interval or Sync now, as the spec says).
+pub async fn sweep_candidates(db: &Db) -> Result<Vec<SweepItem>, DbError> {
+    let at = now();
+    let rows: Vec<(i64, i64, Option<String>)> = with_conn!(db, |conn| Ok::<_, DbError>(
+        mirrors::table
+            .filter(mirrors::direction.eq(Direction::Push.as_str()))
+            .filter(mirrors::paused.eq(false))
+            .filter(mirrors::status.eq("active"))
+            .filter(mirrors::sync_requested_at.is_null())
+            .filter(mirrors::leased_until.is_null().or(mirrors::leased_until.lt(at)))
+            .select((mirrors::id, mirrors::repository_id, mirrors::pushed_digest))
+            .load(conn)
+            .await?
+    ))?;
+    Ok(rows.into_iter().map(|(id, repository_id, pushed_digest)| SweepItem { id, repository_id, pushed_digest }).collect())
+}
+
+/// The digest of a repository's heads and tags (`name id` lines, sorted), as push mirrors record
+/// what they pushed and the sweep compares.
+pub fn refs_digest<'a>(refs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<(&str, &str)> = refs.into_iter().collect();
+    sorted.sort_unstable();
+    let mut hasher = Sha256::new();
+    for (name, id) in sorted {
+        hasher.update(name.as_bytes());
+        hasher.update(b" ");
+        hasher.update(id.as_bytes());
+        hasher.update(b"\n");
+    }
+    hex::encode(hasher.finalize())
 }
 
 /// What a run is, recorded when it starts (so what it keeps is named after it and a crash
@@ -530,6 +628,19 @@ pub async fn run_of(db: &Db, repository_id: i64, id: i64) -> Result<Option<RunRo
         .first(conn)
         .await
         .optional()?))
+}
+
+/// Which of the runs `ids` are runs of `mirror_id`.
+pub async fn runs_of_mirror(db: &Db, mirror_id: i64, ids: &[i64]) -> Result<Vec<i64>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    with_conn!(db, |conn| Ok(mirror_syncs::table
+        .filter(mirror_syncs::mirror_id.eq(mirror_id))
+        .filter(mirror_syncs::id.eq_any(ids))
+        .select(mirror_syncs::id)
+        .load(conn)
+        .await?))
 }
 
 /// The latest runs of the repository's removed mirrors, newest first.

@@ -101,6 +101,9 @@ diesel::table! {
         debounce_until_ms -> Nullable<BigInt>,
         last_finished_ms -> Nullable<BigInt>,
         overwrite_diverged -> Bool,
+        pushed_digest -> Nullable<Text>,
+        in_sync_at -> Nullable<BigInt>,
+        lease_token -> BigInt,
     }
 }
 

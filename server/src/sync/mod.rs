@@ -1,13 +1,22 @@
 //! The sync service: workers that claim requested mirrors from the durable queue
-//! ([`app::ssr::mirrors`]) and run them with the mirror engine; the scheduler of pull mirrors.
-//! (Pushes request their push mirrors' syncs themselves, durably, through
-//! [`app::ssr::mirror_service::refs_changed`].)
+//! ([`app::ssr::mirrors`]) and run them with the mirror engine; the scheduler of pull mirrors; the
+//! convergence sweep of push mirrors. (Pushes request their push mirrors' syncs themselves,
+//! durably, through [`app::ssr::mirror_service::refs_changed`].)
+//!
+//! One run per mirror (DESIGN.md "Never silent"): a run's lease is short and renewed while the run
+//! lives (heartbeat); every write of the run checks the lease's fencing token, so a run that lost
+//! its lease changes nothing; a stop interrupts running transfers, records them as interrupted and
+//! releases their leases with the request kept, so the next start resumes at once.
 
 mod run;
+pub use run::STOPPED;
+mod sweep;
 
 use app::ssr::AppState;
-use app::ssr::mirrors;
-use std::sync::Arc;
+use app::ssr::mirrors::{self, Claimed, RunEnd};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -15,27 +24,61 @@ use tokio::sync::Notify;
 pub struct SyncConfig {
     /// Runs at the same time (`GITBLIXT_SYNC_WORKERS`, default 4).
     pub workers: usize,
-    /// A run may take at most this long; its lease lasts a little longer.
+    /// A run may take at most this long (`GITBLIXT_SYNC_TIMEOUT`).
     pub run_timeout: Duration,
     /// How often the queue is looked at without a wake-up (pull schedules, expired leases, backoff).
     pub poll: Duration,
+    /// A run's lease; renewed every third of it while the run lives. A crashed process's runs are
+    /// taken over after it expires.
+    pub lease: Duration,
+    /// How often push mirrors are compared with their repositories (and at start).
+    pub sweep: Duration,
 }
 
 impl Default for SyncConfig {
     fn default() -> Self {
-        SyncConfig { workers: 4, run_timeout: Duration::from_secs(30 * 60), poll: Duration::from_secs(5) }
+        SyncConfig {
+            workers: 4,
+            run_timeout: Duration::from_secs(30 * 60),
+            poll: Duration::from_secs(5),
+            lease: Duration::from_secs(60),
+            sweep: Duration::from_secs(60),
+        }
     }
 }
 
-/// A running sync service; stops when dropped.
+/// The interrupt flags of the runs going on in this process, by mirror.
+#[derive(Clone, Default)]
+struct Running(Arc<Mutex<HashMap<i64, Arc<AtomicBool>>>>);
+
+impl Running {
+    fn add(&self, mirror: i64) -> Arc<AtomicBool> {
+        let flag = Arc::new(AtomicBool::new(false));
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(mirror, flag.clone());
+        flag
+    }
+    fn remove(&self, mirror: i64) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&mirror);
+    }
+    fn interrupt_all(&self) {
+        for flag in self.0.lock().unwrap_or_else(|p| p.into_inner()).values() {
+            flag.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A running sync service. [`SyncService::stop`] ends it gracefully; dropping it aborts it.
 pub struct SyncService {
     pub wake: Arc<Notify>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    stopping: Arc<AtomicBool>,
+    running: Running,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for SyncService {
     fn drop(&mut self) {
-        for t in &self.tasks {
+        for t in self.workers.iter().chain(&self.background) {
             t.abort();
         }
     }
@@ -45,13 +88,32 @@ impl SyncService {
     pub fn start(state: AppState, config: SyncConfig) -> Self {
         let wake = state.sync_wake.clone();
         let instance = format!("{}-{}", std::process::id(), rand_suffix());
-        let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(scheduler(state.clone(), wake.clone(), config.poll)));
-        for n in 0..config.workers.max(1) {
-            let worker = format!("{instance}/{n}");
-            tasks.push(tokio::spawn(worker_loop(state.clone(), wake.clone(), config.clone(), worker)));
+        let stopping = Arc::new(AtomicBool::new(false));
+        let running = Running::default();
+        let background = vec![
+            tokio::spawn(scheduler(state.clone(), wake.clone(), config.poll)),
+            tokio::spawn(sweep::every(state.clone(), config.sweep)),
+        ];
+        let workers = (0..config.workers.max(1))
+            .map(|n| {
+                let worker = Worker { state: state.clone(), config: config.clone(), name: format!("{instance}/{n}"), stopping: stopping.clone(), running: running.clone() };
+                tokio::spawn(worker.run_loop())
+            })
+            .collect();
+        SyncService { wake, stopping, running, workers, background }
+    }
+
+    /// Stops claiming, interrupts the runs going on and waits (at most `grace`) for them to be
+    /// recorded as interrupted with their leases released.
+    pub async fn stop(mut self, grace: Duration) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.running.interrupt_all();
+        self.wake.notify_waiters();
+        let workers = std::mem::take(&mut self.workers);
+        let all = futures_util::future::join_all(workers);
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!("mirror syncs did not stop in time; their leases expire by themselves");
         }
-        SyncService { wake, tasks }
     }
 }
 
@@ -80,37 +142,85 @@ async fn scheduler(state: AppState, wake: Arc<Notify>, poll: Duration) {
     }
 }
 
-async fn worker_loop(state: AppState, wake: Arc<Notify>, config: SyncConfig, worker: String) {
-    // The lease outlives the run's timeout a little, so only a crashed run's lease ever expires.
-    let timeout = config.run_timeout.as_secs() as i64;
-    let lease = timeout + timeout.min(60);
-    loop {
-        // Register interest before looking, so a request made while we look is not missed.
-        let notified = wake.notified();
-        match mirrors::claim_next(&state.db, &worker, lease).await {
-            Ok(Some(claimed)) => {
-                let repository_id = claimed.mirror.repository_id;
-                state.events.mirrors_changed(repository_id);
-                let end = run::run(&state, &claimed, &config).await;
-                if let Err(e) = mirrors::finish(&state.db, &claimed, &worker, &end).await {
-                    tracing::error!(error = %e, mirror = claimed.mirror.id, "could not record the end of a sync");
+struct Worker {
+    state: AppState,
+    config: SyncConfig,
+    name: String,
+    stopping: Arc<AtomicBool>,
+    running: Running,
+}
+
+impl Worker {
+    async fn run_loop(self) {
+        let wake = self.state.sync_wake.clone();
+        let lease = self.config.lease.as_secs().max(3) as i64;
+        while !self.stopping.load(Ordering::SeqCst) {
+            // Register interest before looking, so a request made while we look is not missed.
+            let notified = wake.notified();
+            match mirrors::claim_next(&self.state.db, &self.name, lease).await {
+                Ok(Some(claimed)) => {
+                    self.one(&claimed, lease).await;
+                    continue;
                 }
-                state.events.mirrors_changed(repository_id);
-                continue;
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "claiming a mirror sync failed"),
             }
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "claiming a mirror sync failed"),
+            // Sleep until woken, the next poll, or the end of the earliest waiting burst.
+            let mut nap = self.config.poll;
+            if let Ok(Some(due)) = mirrors::next_debounce_ms(&self.state.db).await {
+                let wait = (due - mirrors::now_ms()).max(10) as u64;
+                nap = nap.min(Duration::from_millis(wait));
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep(nap) => {}
+            }
         }
-        // Sleep until woken, the next poll, or the end of the earliest waiting burst.
-        let mut nap = config.poll;
-        if let Ok(Some(due)) = mirrors::next_debounce_ms(&state.db).await {
-            let wait = (due - mirrors::now_ms()).max(10) as u64;
-            nap = nap.min(Duration::from_millis(wait));
+    }
+
+    /// One claimed run, its lease renewed while it lives.
+    async fn one(&self, claimed: &Claimed, lease: i64) {
+        let repository_id = claimed.mirror.repository_id;
+        let interrupt = self.running.add(claimed.mirror.id);
+        self.state.events.mirrors_changed(repository_id);
+        let heartbeat = tokio::spawn(heartbeat(self.state.clone(), claimed.clone(), self.name.clone(), lease, interrupt.clone()));
+        let end = run::run(&self.state, claimed, &self.config, interrupt.clone()).await;
+        heartbeat.abort();
+        self.running.remove(claimed.mirror.id);
+        match mirrors::finish(&self.state.db, claimed, &self.name, &end).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(mirror = claimed.mirror.id, "the run lost its lease; its end was not recorded on the mirror"),
+            Err(e) => tracing::error!(error = %e, mirror = claimed.mirror.id, "could not record the end of a sync"),
         }
-        tokio::select! {
-            _ = notified => {}
-            _ = tokio::time::sleep(nap) => {}
+        if matches!(end, RunEnd::Interrupted) {
+            tracing::info!(mirror = claimed.mirror.id, "sync interrupted; it resumes at the next start");
         }
+        self.state.events.mirrors_changed(repository_id);
     }
 }
 
+/// Renews the run's lease every third of its length; raises the interrupt if the lease was lost
+/// (another process took the mirror over), so the run stops instead of competing.
+async fn heartbeat(state: AppState, claimed: Claimed, worker: String, lease: i64, interrupt: Arc<AtomicBool>) {
+    let period = Duration::from_secs((lease / 3).max(1) as u64);
+    let mut renewed = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(period).await;
+        match mirrors::renew_lease(&state.db, &claimed, &worker, lease).await {
+            Ok(true) => renewed = tokio::time::Instant::now(),
+            Ok(false) => {
+                tracing::warn!(mirror = claimed.mirror.id, "lease lost; interrupting the run");
+                interrupt.store(true, Ordering::SeqCst);
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, mirror = claimed.mirror.id, "could not renew a lease");
+                // Stop before the lease can expire and another process take the mirror over.
+                if renewed.elapsed() + period >= Duration::from_secs(lease as u64) {
+                    interrupt.store(true, Ordering::SeqCst);
+                    return;
+                }
+            }
+        }
+    }
+}

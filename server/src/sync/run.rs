@@ -9,7 +9,10 @@ use app::ssr::AppState;
 use app::ssr::db::now;
 use app::ssr::github::connection::{self, ConnectionError};
 use app::ssr::mirror_service;
+use app::ssr::events::{RefUpdate, RefsUpdated};
 use app::ssr::mirrors::{self, Claimed, Direction, RunEnd, RunRecord, RunStart};
+use crate::mirror::RefOutcome;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,7 +22,10 @@ pub fn backoff_seconds(failures: i64) -> i64 {
     (30_i64 << exp).min(3600)
 }
 
-pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig) -> RunEnd {
+/// What the run row says when GitBlixt stopped (or the lease was lost) during the run.
+pub const STOPPED: &str = "GitBlixt stopped while this sync ran; it was interrupted and runs again at once when GitBlixt starts.";
+
+pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig, interrupt: Arc<AtomicBool>) -> RunEnd {
     let m = &claimed.mirror;
     let remote_name = format!("{}/{}", m.remote_owner, m.remote_name);
     let start = RunStart { mirror_id: Some(m.id), repository_id: m.repository_id, direction: &m.direction, remote: &remote_name, trigger: &claimed.trigger };
@@ -32,8 +38,9 @@ pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig) -> Ru
             return RunEnd::Failed { message, retry_at: Some(now() + backoff_seconds(m.failure_count)) };
         }
     };
-    let outcome = transfer(state, claimed, config, run_id).await;
+    let outcome = within_timeout(transfer(state, claimed, config, run_id, interrupt.clone()), config.run_timeout, &interrupt).await;
     let (end, report) = match outcome {
+        Err(failure) if failure.interrupted => (RunEnd::Interrupted, None),
         Ok(report) if report.rejected().next().is_some() => {
             let rejected: Vec<String> = report.rejected().map(|r| r.name.clone()).collect();
             let message = format!("GitHub rejected {}: see the run's details.", rejected.join(", "));
@@ -43,7 +50,12 @@ pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig) -> Ru
             let names: Vec<&str> = report.diverged().map(|r| safety::short_name(&r.name)).collect();
             (RunEnd::Failed { message: diverged_message(&names), retry_at: None }, Some(report))
         }
-        Ok(report) => (RunEnd::Success, Some(report)),
+        Ok(report) => {
+            let pushed_digest = (m.direction == Direction::Push.as_str()).then(|| {
+                mirrors::refs_digest(report.refs.iter().filter(|r| r.outcome != RefOutcome::Deleted).filter_map(|r| r.new.as_deref().map(|id| (r.name.as_str(), id))))
+            });
+            (RunEnd::Success { pushed_digest }, Some(report))
+        }
         Err(failure) => {
             let retry_at = failure.retryable.then(|| now() + backoff_seconds(m.failure_count));
             (RunEnd::Failed { message: failure.message, retry_at }, None)
@@ -54,8 +66,9 @@ pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig) -> Ru
         serde_json::to_string(&changed).unwrap_or_else(|_| "[]".into())
     });
     let (outcome, error) = match &end {
-        RunEnd::Success => ("success", None),
+        RunEnd::Success { .. } => ("success", None),
         RunEnd::Failed { message, .. } => ("error", Some(message.as_str())),
+        RunEnd::Interrupted => ("interrupted", Some(STOPPED)),
     };
     let record = RunRecord {
         outcome,
@@ -68,12 +81,61 @@ pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig) -> Ru
         tracing::error!(error = %e, mirror = m.id, run = run_id, "could not record the end of a sync run");
     }
     match &end {
-        RunEnd::Success => tracing::info!(mirror = m.id, run = run_id, direction = %m.direction, remote = %remote_name, trigger = %claimed.trigger, "mirror synced"),
+        RunEnd::Success { .. } => tracing::info!(mirror = m.id, run = run_id, direction = %m.direction, remote = %remote_name, trigger = %claimed.trigger, "mirror synced"),
         RunEnd::Failed { message, retry_at } => {
             tracing::warn!(mirror = m.id, run = run_id, direction = %m.direction, remote = %remote_name, error = %message, retry = retry_at.is_some(), "mirror sync failed")
         }
+        RunEnd::Interrupted => tracing::info!(mirror = m.id, run = run_id, "mirror sync interrupted"),
+    }
+    if m.direction != Direction::Push.as_str() {
+        if let Some(report) = &report {
+            local_refs_changed(state, m, report).await;
+        }
     }
     end
+}
+
+/// A pull mirror or fetch that changed refs: the repository's push mirrors follow, like after a push.
+async fn local_refs_changed(state: &AppState, m: &mirrors::MirrorRow, report: &TransferReport) {
+    let zero = || "0".repeat(40);
+    let updates: Vec<RefUpdate> = report
+        .refs
+        .iter()
+        .filter(|r| matches!(r.outcome, RefOutcome::Created | RefOutcome::Updated | RefOutcome::ForceUpdated | RefOutcome::Deleted))
+        .map(|r| RefUpdate { old: r.old.clone().unwrap_or_else(zero), new: r.new.clone().unwrap_or_else(zero), name: r.name.clone() })
+        .collect();
+    if updates.is_empty() {
+        return;
+    }
+    let Ok(Some(found)) = app::ssr::repos::find_by_id(&state.db, m.repository_id).await else { return };
+    let event = RefsUpdated {
+        repository_id: m.repository_id,
+        repository: found.full_name(),
+        pusher_id: m.user_id,
+        pusher: format!("{} mirror of {}/{}", m.direction, m.remote_owner, m.remote_name),
+        updates,
+    };
+    if let Err(e) = mirror_service::refs_changed(state, event).await {
+        tracing::error!(error = %e, mirror = m.id, "could not request push mirror syncs after a pull");
+    }
+}
+
+/// The whole run (credentials included) within the run timeout: when it passes, the transfer is
+/// interrupted and awaited (it stops within the stall timeout at worst, holding its lease until
+/// then), and the run fails as timed out.
+async fn within_timeout<F>(run: F, timeout: Duration, interrupt: &Arc<AtomicBool>) -> Result<TransferReport, Failure>
+where
+    F: std::future::Future<Output = Result<TransferReport, Failure>>,
+{
+    tokio::pin!(run);
+    tokio::select! {
+        result = &mut run => result,
+        _ = tokio::time::sleep(timeout) => {
+            interrupt.store(true, Ordering::SeqCst);
+            let _ = run.await;
+            Err(Failure { message: MirrorError::Timeout { detail: format!("the run took longer than {} s", timeout.as_secs()) }.to_string(), retryable: true, interrupted: false })
+        }
+    }
 }
 
 /// The pull mirror's error when branches diverged, naming them.
@@ -93,19 +155,27 @@ pub fn diverged_message(names: &[&str]) -> String {
 struct Failure {
     message: String,
     retryable: bool,
+    /// Interrupted from outside (GitBlixt stopping, or the lease lost): not the mirror's failure.
+    interrupted: bool,
 }
 
 impl Failure {
     fn final_(message: impl Into<String>) -> Self {
-        Failure { message: message.into(), retryable: false }
+        Failure { message: message.into(), retryable: false, interrupted: false }
+    }
+    fn retryable(message: impl Into<String>) -> Self {
+        Failure { message: message.into(), retryable: true, interrupted: false }
     }
 }
 
-async fn transfer(state: &AppState, claimed: &Claimed, config: &SyncConfig, run_id: i64) -> Result<TransferReport, Failure> {
+async fn transfer(state: &AppState, claimed: &Claimed, config: &SyncConfig, run_id: i64, interrupt: Arc<AtomicBool>) -> Result<TransferReport, Failure> {
     let m = &claimed.mirror;
     let repo = app::ssr::repos::find_by_id(&state.db, m.repository_id)
         .await
-        .map_err(|e| Failure { message: format!("database error: {e}"), retryable: true })?
+        .map_err(|e| {
+            tracing::error!(error = %e, mirror = m.id, "reading the mirror's repository");
+            Failure::retryable("GitBlixt could not read its database; the sync will be retried.")
+        })?
         .ok_or_else(|| Failure::final_("the repository no longer exists"))?;
     let local = state.store.path(&repo.owner_name(), &repo.repo_name());
     let remote = GithubRepo::parse(&format!("{}/{}", m.remote_owner, m.remote_name))
@@ -115,13 +185,13 @@ async fn transfer(state: &AppState, claimed: &Claimed, config: &SyncConfig, run_
         // Public repositories are fetched without authentication, private ones with the token.
         mirror_service::fetch_credentials(state, m.user_id, &remote)
             .await
-            .map_err(|f| Failure { message: f.message, retryable: f.retryable })?
+            .map_err(|f| Failure { message: f.message, retryable: f.retryable, interrupted: false })?
     } else {
         match connection::access_token(&state.github, &state.db, &state.cipher, m.user_id).await {
             Ok(token) => Some(token),
             Err(e @ (ConnectionError::NotConnected | ConnectionError::Expired)) => return Err(Failure::final_(e.to_string())),
             Err(ConnectionError::Unreachable(e)) => {
-                return Err(Failure { message: format!("GitHub could not be reached to refresh the OAuth token: {e}"), retryable: true })
+                return Err(Failure::retryable(format!("GitHub could not be reached to refresh the OAuth token: {e}")))
             }
             Err(e) => return Err(Failure::final_(format!("the GitHub connection could not be read: {e}"))),
         }
@@ -131,6 +201,7 @@ async fn transfer(state: &AppState, claimed: &Claimed, config: &SyncConfig, run_
         token,
         timeout: config.run_timeout,
         progress: Some(progress_reporter(state, m.repository_id, m.id)),
+        interrupt: interrupt.clone(),
         safety: Safety {
             keep_key: run_id.to_string(),
             // A one-time fetch has no memory: nothing it finds counts as written by it before.
@@ -145,7 +216,11 @@ async fn transfer(state: &AppState, claimed: &Claimed, config: &SyncConfig, run_
         Direction::Fetch => mirror::fetch(&url, &local, FetchMode::Once, &opts).await,
     };
     state.events.sync_ended(m.id);
-    result.map_err(|e| Failure { message: spec_message(&e, &remote), retryable: e.is_retryable() })
+    result.map_err(|e| Failure {
+        interrupted: e == MirrorError::Interrupted && interrupt.load(Ordering::SeqCst),
+        message: spec_message(&e, &remote),
+        retryable: e.is_retryable(),
+    })
 }
 
 /// Publishes the engine's progress as the mirror's live progress: every phase change, and at most

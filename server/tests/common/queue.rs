@@ -28,10 +28,10 @@ pub async fn exercise_queue(st: &AppState) {
     mirrors::request_sync(db, id, Trigger::Manual).await.unwrap();
     mirrors::request_sync(db, id, Trigger::Manual).await.unwrap();
     assert!(mirrors::claim_next(db, "w3", 60).await.unwrap().is_none(), "one run per mirror at a time");
-    mirrors::finish(db, &claimed, &holder, &RunEnd::Success).await.unwrap();
+    mirrors::finish(db, &claimed, &holder, &RunEnd::Success { pushed_digest: None }).await.unwrap();
     let follow_up = mirrors::claim_next(db, "w1", 60).await.unwrap().expect("one follow-up run");
     assert_eq!(follow_up.trigger, "manual");
-    mirrors::finish(db, &follow_up, "w1", &RunEnd::Success).await.unwrap();
+    mirrors::finish(db, &follow_up, "w1", &RunEnd::Success { pushed_digest: None }).await.unwrap();
     assert!(mirrors::claim_next(db, "w1", 60).await.unwrap().is_none(), "and only one");
 
     // A push right after a run is part of a burst: it waits for a quiet moment, then runs once.
@@ -44,7 +44,7 @@ pub async fn exercise_queue(st: &AppState) {
     tokio::time::sleep(std::time::Duration::from_millis((due - mirrors::now_ms()).max(0) as u64 + 5)).await;
     let burst = mirrors::claim_next(db, "w1", 60).await.unwrap().expect("the burst runs");
     assert_eq!(burst.trigger, "push");
-    mirrors::finish(db, &burst, "w1", &RunEnd::Success).await.unwrap();
+    mirrors::finish(db, &burst, "w1", &RunEnd::Success { pushed_digest: None }).await.unwrap();
     assert!(mirrors::claim_next(db, "w1", 60).await.unwrap().is_none());
     // Sync now never waits.
     mirrors::request_sync(db, id, Trigger::Manual).await.unwrap();
@@ -54,6 +54,24 @@ pub async fn exercise_queue(st: &AppState) {
     mirrors::request_sync(db, id, Trigger::Manual).await.unwrap();
     drop(now); // w1 "crashes" holding the lease (60 s): nobody may claim it meanwhile
     assert!(mirrors::claim_next(db, "w2", 1).await.unwrap().is_none());
+
+    // Fencing: a run whose lease expired and was taken over writes nothing, renews nothing.
+    let fenced = mirrors::create(db, repo.repo.id, alice.id, Direction::Push, &GithubRepo::parse("octocat/fenced").unwrap(), None, false).await.unwrap();
+    let stale = mirrors::claim_next(db, "old", -1).await.unwrap().expect("claimed with a lease already expired");
+    assert_eq!(stale.mirror.id, fenced);
+    let fresh = mirrors::claim_next(db, "new", 60).await.unwrap().expect("the expired lease is taken over");
+    assert_eq!((fresh.mirror.id, fresh.token), (fenced, stale.token + 1));
+    assert!(!mirrors::renew_lease(db, &stale, "old", 60).await.unwrap(), "the old run cannot renew");
+    let failed = RunEnd::Failed { message: "late".into(), retry_at: None };
+    assert!(!mirrors::finish(db, &stale, "old", &failed).await.unwrap(), "the old run's end is not recorded");
+    let row = mirrors::get(db, fenced).await.unwrap().unwrap();
+    assert_eq!((row.status.as_str(), row.leased_by.as_deref(), row.last_error.as_deref()), ("new", Some("new"), None));
+    assert!(mirrors::renew_lease(db, &fresh, "new", 60).await.unwrap());
+    assert!(mirrors::finish(db, &fresh, "new", &RunEnd::Success { pushed_digest: Some("d".into()) }).await.unwrap());
+    let row = mirrors::get(db, fenced).await.unwrap().unwrap();
+    assert_eq!((row.status.as_str(), row.pushed_digest.as_deref(), row.leased_by), ("active", Some("d"), None));
+    assert!(row.in_sync_at.is_some());
+    mirrors::delete(db, repo.repo.id, fenced).await.unwrap();
 
     // Paused mirrors are never claimed, even when requested.
     let other = mirrors::create(db, repo.repo.id, alice.id, Direction::Pull, &GithubRepo::parse("octocat/q2").unwrap(), Some(5), false).await.unwrap();

@@ -1,0 +1,136 @@
+//! Never silent: every push the git client saw succeed reaches GitHub — across SIGKILL right after
+//! the push, a lost trigger, and a stop in the middle of a sync — without another push. Real
+//! `git`, the GitHub double; the kill trials use the real `gitblixt` binary.
+
+mod support;
+
+use app::github_repo::GithubRepo;
+use app::names::{RepoName, UserName};
+use app::ssr::accounts;
+use app::ssr::github::connection::{self, Tokens};
+use app::ssr::mirrors::{self, Direction};
+use gitblixt::config::{Config, GithubConfig};
+use github_double::github::{DoubleFault, GithubDouble};
+use github_double::gitcli::ok;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{Setup, gitblixt_bin, until};
+
+/// The real binary on `data`, and the address it listens on (from its "GitBlixt is running at"
+/// line on stderr; the rest of its output is drained).
+fn serve(data: &std::path::Path, double: &GithubDouble) -> (Child, String) {
+    let mut child = Command::new(gitblixt_bin())
+        .arg("serve")
+        .env("GITBLIXT_DATA", data)
+        .env("GITBLIXT_ADDR", "127.0.0.1:0")
+        .env("GITHUB_URL", &double.web_url)
+        .env("GITHUB_API_URL", &double.api_url)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("gitblixt exited before listening").unwrap();
+        if let Some(url) = line.strip_prefix("GitBlixt is running at ") {
+            break url.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_right_after_an_acknowledged_push_still_reaches_github_20_times_in_a_row() {
+    let double = GithubDouble::start().await.unwrap();
+    double.create_repo("octocat", "project", false);
+    let data = tempfile::tempdir().unwrap();
+    let mut config = Config::for_data_dir(data.path().to_path_buf());
+    config.github = GithubConfig { web_url: double.web_url.clone(), api_url: double.api_url.clone(), oauth_app: None };
+    let st = gitblixt::open_state(&config, "http://127.0.0.1".into()).await.unwrap();
+    let alice = accounts::create_user(&st.db, &UserName::parse("alice").unwrap(), "alice-password-1", false).await.unwrap();
+    let repo = app::ssr::repos::create(&st.db, &st.store, &alice, &RepoName::parse("project").unwrap(), "", false).await.unwrap();
+    let tokens = Tokens { access: double.issue_token("octocat", &["repo"]).into(), refresh: None, scopes: vec!["repo".into()], expires_at: None, refresh_expires_at: None };
+    connection::store(&st.db, &st.cipher, alice.id, "octocat", 1, &tokens).await.unwrap();
+    mirrors::create(&st.db, repo.repo.id, alice.id, Direction::Push, &GithubRepo::parse("octocat/project").unwrap(), None, false).await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    ok(work.path(), &["init", "-q", "-b", "main"]);
+
+    let trials = 20;
+    let mut converged = 0;
+    for n in 0..trials {
+        let (mut server, url) = serve(data.path(), &double);
+        std::fs::write(work.path().join("file"), format!("{n}\n")).unwrap();
+        ok(work.path(), &["add", "-A"]);
+        ok(work.path(), &["commit", "-q", "-m", &format!("trial {n}")]);
+        let pushed = ok(work.path(), &["rev-parse", "HEAD"]).trim().to_string();
+        let remote = url.replace("http://", "http://alice:alice-password-1@") + "/alice/project.git";
+        ok(work.path(), &["push", "-q", &remote, "main"]);
+        // The push was acknowledged: kill at once, before the sync can have got far.
+        server.kill().unwrap();
+        server.wait().unwrap();
+        let (mut restarted, _) = serve(data.path(), &double);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while double.refs("octocat", "project").get("refs/heads/main") != Some(&pushed) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if double.refs("octocat", "project").get("refs/heads/main") == Some(&pushed) {
+            converged += 1;
+        }
+        restarted.kill().unwrap();
+        restarted.wait().unwrap();
+    }
+    eprintln!("kill right after an acknowledged push: GitHub converged {converged} of {trials} times");
+    assert_eq!(converged, trials);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_trigger_converges_through_the_sweep() {
+    let (s, mirror) = Setup::start_with(|c| c.sync.sweep = Duration::from_millis(300)).await;
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+    // A ref change GitBlixt never heard of (as if receive-pack died before its hook, or the
+    // process crashed between the push and its request): written straight into the repository.
+    let local = s.server.state.store.path(&UserName::parse("alice").unwrap(), &RepoName::parse("project").unwrap());
+    s.commit("unannounced", "x");
+    ok(s.work(), &["push", "-q", local.to_str().unwrap(), "main", "main:refs/heads/side"]);
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+    let runs = mirrors::recent_runs(&s.server.state.db, mirror, 1).await.unwrap();
+    assert_eq!(runs[0].trigger, "sweep");
+    let m = mirrors::get(&s.server.state.db, mirror).await.unwrap().unwrap();
+    assert!(m.in_sync_at.is_some() && m.pushed_digest.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_mid_sync_records_it_as_interrupted_and_the_next_start_resumes_at_once() {
+    let (s, mirror) = Setup::start().await;
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+    s.double.set_fault(DoubleFault { latency: Duration::from_secs(2), ..DoubleFault::default() });
+    s.commit("slow", "slow");
+    s.push(&["push", "-q", "origin", "main"]);
+    let st = s.server.state.clone();
+    until("the sync is running", || async { mirrors::get(&st.db, mirror).await.unwrap().unwrap().leased_by.is_some() }).await;
+    let Setup { data, double, server, work, token } = s;
+    server.stop().await.unwrap();
+    let m = mirrors::get(&st.db, mirror).await.unwrap().unwrap();
+    assert_eq!((m.leased_by.as_deref(), m.sync_requested_at.is_some(), m.status.as_str()), (None, true, "active"), "{m:?}");
+    let run = mirrors::recent_runs(&st.db, mirror, 1).await.unwrap().remove(0);
+    assert_eq!((run.outcome.as_str(), run.error.as_deref()), ("interrupted", Some(gitblixt::sync::STOPPED)));
+
+    // Started again: the interrupted sync runs at once, and GitHub catches up.
+    double.set_fault(DoubleFault::default());
+    let mut config = Config::for_data_dir(data.path().to_path_buf());
+    config.github = GithubConfig { web_url: double.web_url.clone(), api_url: double.api_url.clone(), oauth_app: None };
+    let started = Instant::now();
+    let server = gitblixt::start(config).await.unwrap();
+    let s = Setup { data, double, server, work, token };
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+    assert!(started.elapsed() < Duration::from_secs(10), "resumed in seconds, not after a lease: {:?}", started.elapsed());
+    let runs = mirrors::recent_runs(&s.server.state.db, mirror, 2).await.unwrap();
+    assert_eq!((runs[0].outcome.as_str(), runs[1].outcome.as_str()), ("success", "interrupted"));
+}
