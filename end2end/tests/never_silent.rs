@@ -11,7 +11,7 @@ use app::ssr::github::connection::{self, Tokens};
 use app::ssr::mirrors::{self, Direction};
 use gitblixt::config::{Config, GithubConfig};
 use github_double::github::{DoubleFault, GithubDouble};
-use github_double::gitcli::ok;
+use github_double::gitcli::{git, ok};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -57,6 +57,9 @@ async fn sigkill_right_after_an_acknowledged_push_still_reaches_github_20_times_
     mirrors::create(&st.db, repo.repo.id, alice.id, Direction::Push, &GithubRepo::parse("octocat/project").unwrap(), None, false).await.unwrap();
     let work = tempfile::tempdir().unwrap();
     ok(work.path(), &["init", "-q", "-b", "main"]);
+    let local = st.store.path(&UserName::parse("alice").unwrap(), &RepoName::parse("project").unwrap());
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
 
     let trials = 20;
     let mut converged = 0;
@@ -67,7 +70,16 @@ async fn sigkill_right_after_an_acknowledged_push_still_reaches_github_20_times_
         ok(work.path(), &["commit", "-q", "-m", &format!("trial {n}")]);
         let pushed = ok(work.path(), &["rev-parse", "HEAD"]).trim().to_string();
         let remote = url.replace("http://", "http://alice:alice-password-1@") + "/alice/project.git";
-        ok(work.path(), &["push", "-q", &remote, "main"]);
+        // The database is slow to write (its write lock held): the push must not be acknowledged
+        // before its mirror request is written.
+        let mut blocker = diesel::sqlite::SqliteConnection::establish(&config.database_url).unwrap();
+        blocker.batch_execute("BEGIN IMMEDIATE").unwrap();
+        let mut push = Command::new("git").args(["push", "-q", &remote, "main"]).current_dir(work.path()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        until("receive-pack updated main", || async { String::from_utf8_lossy(&git(&local, &["rev-parse", "-q", "--verify", "main"]).stdout).trim() == pushed }).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(push.try_wait().unwrap().is_none(), "trial {n}: the push was acknowledged before its mirror request was written");
+        blocker.batch_execute("ROLLBACK").unwrap();
+        assert!(push.wait().unwrap().success());
         // The push was acknowledged: kill at once, before the sync can have got far.
         server.kill().unwrap();
         server.wait().unwrap();
