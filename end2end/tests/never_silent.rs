@@ -146,3 +146,41 @@ async fn stopping_mid_sync_records_it_as_interrupted_and_the_next_start_resumes_
     let runs = mirrors::recent_runs(&s.server.state.db, mirror, 2).await.unwrap();
     assert_eq!((runs[0].outcome.as_str(), runs[1].outcome.as_str()), ("success", "interrupted"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_expiring_under_a_slow_github_never_makes_two_runs_overlap() {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let (s, mirror) = Setup::start_with(|c| c.sync.lease = Duration::from_secs(3)).await;
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+    let requests_before = s.double.requests().len();
+    s.double.set_fault(DoubleFault { latency: Duration::from_millis(1500), ..DoubleFault::default() });
+    s.commit("one", "1");
+    s.push(&["push", "-q", "origin", "main"]);
+    let st = s.server.state.clone();
+    until("the sync is running", || async { mirrors::get(&st.db, mirror).await.unwrap().unwrap().leased_by.is_some() }).await;
+    // The lease is forced to expire while the run goes on, and another push asks for a run: every
+    // other worker could now claim the mirror.
+    let mut db = diesel::sqlite::SqliteConnection::establish(s.data.path().join("gitblixt.db").to_str().unwrap()).unwrap();
+    db.batch_execute(&format!("UPDATE mirrors SET leased_until = 0 WHERE id = {mirror}")).unwrap();
+    s.commit("two", "2");
+    s.push(&["push", "-q", "origin", "main"]);
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+    s.double.set_fault(DoubleFault::default());
+    // GitHub saw the runs one after the other: each push's advertisement is followed by its pack
+    // before the next run's advertisement.
+    let sequence: Vec<&'static str> = s.double.requests()[requests_before..]
+        .iter()
+        .filter(|r| r.path == "/octocat/project.git/info/refs" && r.query.as_deref() == Some("service=git-receive-pack") || r.path == "/octocat/project.git/git-receive-pack")
+        .map(|r| if r.method == "GET" { "advertise" } else { "pack" })
+        .collect();
+    assert!(sequence.len() >= 2, "{sequence:?}");
+    for pair in sequence.windows(2) {
+        assert_ne!(pair[0], pair[1], "two runs overlapped: {sequence:?}");
+    }
+    assert_eq!(sequence.first(), Some(&"advertise"));
+    let runs = mirrors::recent_runs(&st.db, mirror, 10).await.unwrap();
+    assert!(runs.iter().all(|r| r.outcome == "success"), "{runs:?}");
+}

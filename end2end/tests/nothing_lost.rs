@@ -147,6 +147,9 @@ async fn a_pull_mirror_never_overwrites_work_pushed_to_gitblixt_unless_told_and_
     sync_and_settle(&s, mirror, "error").await;
     assert_eq!(rev(&local, "main"), pushed, "the diverged branch is still GitBlixt's");
     assert_eq!(rev(&local, "feature"), pushed, "a branch created in GitBlixt is never pruned");
+    // Hosted repositories log every ref update, pushes included.
+    let reflog = ok(&local, &["reflog", "show", "--format=%H", "refs/heads/feature"]);
+    assert_eq!(reflog.trim(), pushed, "{reflog}");
     let run = latest_run(&api, mirror).await;
     assert_eq!(ref_in(&run, "refs/heads/main")["outcome"], "diverged");
 
@@ -310,7 +313,7 @@ async fn removing_a_mirror_keeps_its_history_and_what_it_kept() {
     assert_eq!((status, ref_in(&run, "refs/heads/main")["old"].as_str()), (200, Some(old.as_str())));
     // The mirror's memory goes with it; its kept tips stay, and restore works.
     let local = repo_path(&st, "downstream");
-    assert!(!ok(&local, &["for-each-ref", &format!("refs/gitblixt/synced/{mirror}/")]).contains("refs/"));
+    assert!(!ok(&local, &["for-each-ref", &format!("refs/gitblixt/synced/{mirror}/"), &format!("refs/gitblixt/remote/{mirror}/")]).contains("refs/"));
     let (status, body) = api.post(&format!("/projects/alice%2Fdownstream/runs/{run_id}/restore"), json!({"ref": "refs/heads/main"})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(rev(&local, body["restored_as"].as_str().unwrap()), old);

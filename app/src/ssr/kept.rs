@@ -11,6 +11,8 @@ use std::path::Path;
 
 pub const KEPT_PREFIX: &str = "refs/gitblixt/kept/";
 pub const SYNCED_PREFIX: &str = "refs/gitblixt/synced/";
+/// A pull mirror's view of GitHub's refs (the fetch's staging namespace).
+pub const REMOTE_PREFIX: &str = "refs/gitblixt/remote/";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeptError {
@@ -131,19 +133,21 @@ pub fn discard(path: &Path, run_id: i64, name: &str) -> Result<(), KeptError> {
     Ok(())
 }
 
-/// Forgets a removed mirror's memory of what it synced (its kept tips stay).
+/// Forgets a removed mirror's memory of what it synced and its view of GitHub's refs (its kept
+/// tips stay).
 pub fn forget_mirror(path: &Path, mirror_id: i64) -> Result<(), KeptError> {
     let repo = open(path)?;
-    let prefix = format!("{SYNCED_PREFIX}{mirror_id}/");
     let platform = repo.references().map_err(git)?;
     let mut edits = Vec::new();
-    for r in platform.prefixed(prefix.as_bytes().as_bstr()).map_err(git)? {
-        let r = r.map_err(git)?;
-        edits.push(RefEdit {
-            change: Change::Delete { expected: PreviousValue::MustExist, log: RefLog::AndReference },
-            name: r.name().to_owned(),
-            deref: false,
-        });
+    for prefix in [format!("{SYNCED_PREFIX}{mirror_id}/"), format!("{REMOTE_PREFIX}{mirror_id}/")] {
+        for r in platform.prefixed(prefix.as_bytes().as_bstr()).map_err(git)? {
+            let r = r.map_err(git)?;
+            edits.push(RefEdit {
+                change: Change::Delete { expected: PreviousValue::MustExist, log: RefLog::AndReference },
+                name: r.name().to_owned(),
+                deref: false,
+            });
+        }
     }
     if !edits.is_empty() {
         repo.edit_references(edits).map_err(git)?;

@@ -261,8 +261,10 @@ pub async fn next_debounce_ms(db: &Db) -> Result<Option<i64>, DbError> {
         .await?))
 }
 
-/// Claims the oldest runnable requested mirror for `worker` for `lease_seconds`.
-pub async fn claim_next(db: &Db, worker: &str, lease_seconds: i64) -> Result<Option<Claimed>, DbError> {
+/// Claims the oldest runnable requested mirror for `worker` for `lease_seconds`, never one of
+/// `running` (the mirrors this process is running now: even if a lease were lost, one process
+/// never runs a mirror twice at once).
+pub async fn claim_next(db: &Db, worker: &str, lease_seconds: i64, running: &[i64]) -> Result<Option<Claimed>, DbError> {
     loop {
         let at = now();
         let candidate: Option<MirrorRow> = with_conn!(db, |conn| Ok::<_, DbError>(
@@ -272,6 +274,7 @@ pub async fn claim_next(db: &Db, worker: &str, lease_seconds: i64) -> Result<Opt
                 .filter(mirrors::leased_until.is_null().or(mirrors::leased_until.lt(at)))
                 .filter(mirrors::retry_at.is_null().or(mirrors::retry_at.le(at)))
                 .filter(mirrors::debounce_until_ms.is_null().or(mirrors::debounce_until_ms.le(now_ms())))
+                .filter(mirrors::id.ne_all(running))
                 .order(mirrors::sync_requested_at.asc())
                 .select(MirrorRow::as_select())
                 .first(conn)

@@ -60,6 +60,9 @@ impl Running {
     fn remove(&self, mirror: i64) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&mirror);
     }
+    fn ids(&self) -> Vec<i64> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect()
+    }
     fn interrupt_all(&self) {
         for flag in self.0.lock().unwrap_or_else(|p| p.into_inner()).values() {
             flag.store(true, Ordering::SeqCst);
@@ -157,7 +160,7 @@ impl Worker {
         while !self.stopping.load(Ordering::SeqCst) {
             // Register interest before looking, so a request made while we look is not missed.
             let notified = wake.notified();
-            match mirrors::claim_next(&self.state.db, &self.name, lease).await {
+            match mirrors::claim_next(&self.state.db, &self.name, lease, &self.running.ids()).await {
                 Ok(Some(claimed)) => {
                     self.one(&claimed, lease).await;
                     continue;

@@ -16,7 +16,7 @@ pub async fn exercise_queue(st: &AppState) {
     let id = mirrors::create(db, repo.repo.id, alice.id, Direction::Push, &remote, None, false).await.unwrap();
 
     // The initial sync is claimable at once, by exactly one of two racing workers.
-    let (a, b) = tokio::join!(mirrors::claim_next(db, "w1", 60), mirrors::claim_next(db, "w2", 60));
+    let (a, b) = tokio::join!(mirrors::claim_next(db, "w1", 60, &[]), mirrors::claim_next(db, "w2", 60, &[]));
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(a.is_some() != b.is_some(), "exactly one claim wins: {a:?} {b:?}");
     let claimed = a.or(b).unwrap();
@@ -27,39 +27,39 @@ pub async fn exercise_queue(st: &AppState) {
     // Requests during the run (two Sync now, a push) coalesce into one follow-up.
     mirrors::request_sync(db, id, Trigger::Manual).await.unwrap();
     mirrors::request_sync(db, id, Trigger::Manual).await.unwrap();
-    assert!(mirrors::claim_next(db, "w3", 60).await.unwrap().is_none(), "one run per mirror at a time");
+    assert!(mirrors::claim_next(db, "w3", 60, &[]).await.unwrap().is_none(), "one run per mirror at a time");
     mirrors::finish(db, &claimed, &holder, &RunEnd::Success { pushed_digest: None }).await.unwrap();
-    let follow_up = mirrors::claim_next(db, "w1", 60).await.unwrap().expect("one follow-up run");
+    let follow_up = mirrors::claim_next(db, "w1", 60, &[]).await.unwrap().expect("one follow-up run");
     assert_eq!(follow_up.trigger, "manual");
     mirrors::finish(db, &follow_up, "w1", &RunEnd::Success { pushed_digest: None }).await.unwrap();
-    assert!(mirrors::claim_next(db, "w1", 60).await.unwrap().is_none(), "and only one");
+    assert!(mirrors::claim_next(db, "w1", 60, &[]).await.unwrap().is_none(), "and only one");
 
     // A push right after a run is part of a burst: it waits for a quiet moment, then runs once.
     assert_eq!(mirrors::request_push_mirrors(db, repo.repo.id).await.unwrap(), 1);
     assert_eq!(mirrors::request_push_mirrors(db, repo.repo.id).await.unwrap(), 1);
     let due = mirrors::next_debounce_ms(db).await.unwrap().expect("the burst waits");
     assert!(due > mirrors::now_ms() && due <= mirrors::now_ms() + mirrors::QUIET_MS);
-    assert!(mirrors::claim_next(db, "w1", 60).await.unwrap().is_none(), "not before the quiet moment");
+    assert!(mirrors::claim_next(db, "w1", 60, &[]).await.unwrap().is_none(), "not before the quiet moment");
     // Let the quiet period pass (the policy is about time; nothing else is awaited here).
     tokio::time::sleep(std::time::Duration::from_millis((due - mirrors::now_ms()).max(0) as u64 + 5)).await;
-    let burst = mirrors::claim_next(db, "w1", 60).await.unwrap().expect("the burst runs");
+    let burst = mirrors::claim_next(db, "w1", 60, &[]).await.unwrap().expect("the burst runs");
     assert_eq!(burst.trigger, "push");
     mirrors::finish(db, &burst, "w1", &RunEnd::Success { pushed_digest: None }).await.unwrap();
-    assert!(mirrors::claim_next(db, "w1", 60).await.unwrap().is_none());
+    assert!(mirrors::claim_next(db, "w1", 60, &[]).await.unwrap().is_none());
     // Sync now never waits.
     mirrors::request_sync(db, id, Trigger::Manual).await.unwrap();
-    let now = mirrors::claim_next(db, "w1", 60).await.unwrap().expect("Sync now runs at once");
+    let now = mirrors::claim_next(db, "w1", 60, &[]).await.unwrap().expect("Sync now runs at once");
 
     // A worker that dies keeps its lease until it expires; then another takes the run over.
     mirrors::request_sync(db, id, Trigger::Manual).await.unwrap();
     drop(now); // w1 "crashes" holding the lease (60 s): nobody may claim it meanwhile
-    assert!(mirrors::claim_next(db, "w2", 1).await.unwrap().is_none());
+    assert!(mirrors::claim_next(db, "w2", 1, &[]).await.unwrap().is_none());
 
     // Fencing: a run whose lease expired and was taken over writes nothing, renews nothing.
     let fenced = mirrors::create(db, repo.repo.id, alice.id, Direction::Push, &GithubRepo::parse("octocat/fenced").unwrap(), None, false).await.unwrap();
-    let stale = mirrors::claim_next(db, "old", -1).await.unwrap().expect("claimed with a lease already expired");
+    let stale = mirrors::claim_next(db, "old", -1, &[]).await.unwrap().expect("claimed with a lease already expired");
     assert_eq!(stale.mirror.id, fenced);
-    let fresh = mirrors::claim_next(db, "new", 60).await.unwrap().expect("the expired lease is taken over");
+    let fresh = mirrors::claim_next(db, "new", 60, &[]).await.unwrap().expect("the expired lease is taken over");
     assert_eq!((fresh.mirror.id, fresh.token), (fenced, stale.token + 1));
     assert!(!mirrors::renew_lease(db, &stale, "old", 60).await.unwrap(), "the old run cannot renew");
     let failed = RunEnd::Failed { message: "late".into(), retry_at: None };
@@ -76,5 +76,5 @@ pub async fn exercise_queue(st: &AppState) {
     // Paused mirrors are never claimed, even when requested.
     let other = mirrors::create(db, repo.repo.id, alice.id, Direction::Pull, &GithubRepo::parse("octocat/q2").unwrap(), Some(5), false).await.unwrap();
     mirrors::set_paused(db, repo.repo.id, other, true).await.unwrap();
-    assert!(mirrors::claim_next(db, "w2", 1).await.unwrap().is_none(), "paused mirrors never run");
+    assert!(mirrors::claim_next(db, "w2", 1, &[]).await.unwrap().is_none(), "paused mirrors never run");
 }
