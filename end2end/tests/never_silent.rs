@@ -184,3 +184,42 @@ async fn a_lease_expiring_under_a_slow_github_never_makes_two_runs_overlap() {
     let runs = mirrors::recent_runs(&st.db, mirror, 10).await.unwrap();
     assert!(runs.iter().all(|r| r.outcome == "success"), "{runs:?}");
 }
+
+/// The value of the first sample of `metric` whose labels include every one of `labels` (0 if none).
+fn sample(text: &str, metric: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| (l.starts_with(&format!("{metric}{{")) || l.starts_with(&format!("{metric} "))) && labels.iter().all(|x| l.contains(x)))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_move_as_runs_happen_behind_their_token() {
+    let (s, mirror) = Setup::start_with(|c| c.metrics_token = Some("metrics-secret".to_string().into())).await;
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/metrics", s.server.url());
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 401);
+    assert_eq!(client.get(&url).bearer_auth("metrics-secreT").send().await.unwrap().status(), 401);
+    let scrape = || async { client.get(&url).bearer_auth("metrics-secret").send().await.unwrap().text().await.unwrap() };
+    let before = scrape().await;
+    let successes = |t: &str| sample(t, "gitblixt_mirror_runs_total", &["direction=\"push\"", "outcome=\"success\"", "class=\"none\""]);
+    let lags = |t: &str| sample(t, "gitblixt_mirror_lag_seconds_count", &["trigger=\"push\""]);
+    s.commit("measured", "m");
+    s.push(&["push", "-q", "origin", "main"]);
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+    let after = scrape().await;
+    assert!(successes(&after) >= successes(&before) + 1.0, "{after}");
+    assert!(lags(&after) >= lags(&before) + 1.0, "{after}");
+    assert_eq!((sample(&after, "gitblixt_mirror_queue_depth", &[]), sample(&after, "gitblixt_mirror_leases_held", &[])), (0.0, 0.0));
+    // A failing run is counted by its error class.
+    s.double.delete_repo("octocat", "project");
+    s.commit("failing", "f");
+    s.push(&["push", "-q", "origin", "main"]);
+    s.expect_error(mirror, "Repository not found (404): verify that octocat/project is the correct owner/repo and that the repository exists on GitHub.").await;
+    until("the failure is counted", || async { sample(&scrape().await, "gitblixt_mirror_runs_total", &["outcome=\"error\"", "class=\"not_found\""]) >= 1.0 }).await;
+}

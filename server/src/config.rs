@@ -78,6 +78,8 @@ pub struct Config {
     /// The sync service (`GITBLIXT_SYNC_WORKERS`: runs at the same time, default 4;
     /// `GITBLIXT_SYNC_TIMEOUT`: seconds a run may take, default 1800).
     pub sync: crate::sync::SyncConfig,
+    /// `GITBLIXT_METRICS_TOKEN`: when set, `GET /metrics` needs `Authorization: Bearer <token>`.
+    pub metrics_token: Option<secrecy::SecretString>,
 }
 
 fn var(name: &'static str) -> Result<Option<String>, ConfigError> {
@@ -144,7 +146,9 @@ impl Config {
                 .map(std::time::Duration::from_secs)
                 .ok_or(ConfigError::BadNumber { var: "GITBLIXT_SYNC_TIMEOUT", value: v })?;
         }
+        let metrics_token = var("GITBLIXT_METRICS_TOKEN")?.map(|t| secrecy::SecretString::from(t.trim().to_string()));
         Ok(Self {
+            metrics_token,
             addr,
             data_dir,
             database_url,
@@ -167,6 +171,7 @@ impl Config {
             secret_key: None,
             github: GithubConfig::default(),
             sync: crate::sync::SyncConfig::default(),
+            metrics_token: None,
         }
     }
 }

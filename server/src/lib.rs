@@ -7,6 +7,7 @@ pub mod config;
 pub mod git_auth;
 pub mod git_http;
 pub mod live;
+pub mod metrics;
 pub mod mirror;
 pub mod oauth_routes;
 pub mod origin_check;
@@ -126,6 +127,7 @@ pub fn router(
     hooks_dir: std::path::PathBuf,
     addr: SocketAddr,
     stopping: tokio::sync::watch::Receiver<bool>,
+    metrics_token: Option<secrecy::SecretString>,
 ) -> Router {
     let routes = generate_route_list(app::App);
     let bundles = site_bundles();
@@ -152,6 +154,7 @@ pub fn router(
     git.merge(oauth_routes::routes(state.clone()))
         .merge(live::routes(state.clone(), stopping))
         .merge(rest_api::routes(state.clone()))
+        .merge(metrics::routes(state.clone(), metrics_token))
         .merge(pages)
         .layer(axum::middleware::from_fn(origin_check::check_origin))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
@@ -196,7 +199,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let hooks_dir = git_http::install_hooks(&config.data_dir)
         .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
-    let app = router(state.clone(), hooks_dir, addr, stopping);
+    let app = router(state.clone(), hooks_dir, addr, stopping, config.metrics_token.clone());
     let refresher = tokio::spawn(oauth_routes::refresh_tokens_in_background(state.clone()));
     match state.store.upgrade_all().await {
         Ok(0) => {}

@@ -429,6 +429,30 @@ pub async fn release_all_leases(db: &Db) -> Result<usize, DbError> {
         .await?))
 }
 
+/// The queue at a glance, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Mirrors with a sync requested and no run going.
+    pub pending: i64,
+    pub oldest_pending_seconds: i64,
+    /// Runs holding an unexpired lease.
+    pub leases: i64,
+}
+
+pub async fn queue_stats(db: &Db) -> Result<QueueStats, DbError> {
+    let at = now();
+    let (pending, oldest, leases) = with_conn!(db, |conn| {
+        let waiting = mirrors::table
+            .filter(mirrors::sync_requested_at.is_not_null())
+            .filter(mirrors::leased_until.is_null().or(mirrors::leased_until.lt(at)));
+        let pending: i64 = waiting.count().get_result(conn).await?;
+        let oldest: Option<i64> = waiting.select(diesel::dsl::min(mirrors::sync_requested_at)).first(conn).await?;
+        let leases: i64 = mirrors::table.filter(mirrors::leased_until.ge(at)).count().get_result(conn).await?;
+        Ok::<_, DbError>((pending, oldest, leases))
+    })?;
+    Ok(QueueStats { pending, oldest_pending_seconds: oldest.map_or(0, |t| (at - t).max(0)), leases })
+}
+
 /// A push mirror the convergence sweep looks at.
 #[derive(Debug, Clone)]
 pub struct SweepItem {

@@ -38,7 +38,15 @@ pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig, inter
             return RunEnd::Failed { message, retry_at: Some(now() + backoff_seconds(m.failure_count)) };
         }
     };
+    let clock = Instant::now();
     let outcome = within_timeout(transfer(state, claimed, config, run_id, interrupt.clone()), config.run_timeout, &interrupt).await;
+    let class = match &outcome {
+        Ok(r) if r.rejected().next().is_some() => "rejected",
+        Ok(r) if m.direction == Direction::Pull.as_str() && r.diverged().next().is_some() => "diverged",
+        Ok(_) => "none",
+        Err(f) if f.interrupted => "interrupted",
+        Err(f) => f.class,
+    };
     let (end, report) = match outcome {
         Err(failure) if failure.interrupted => (RunEnd::Interrupted, None),
         Ok(report) if report.rejected().next().is_some() => {
@@ -79,6 +87,12 @@ pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig, inter
     };
     if let Err(e) = mirrors::finish_run(&state.db, run_id, &record).await {
         tracing::error!(error = %e, mirror = m.id, run = run_id, "could not record the end of a sync run");
+    }
+    crate::metrics::run_finished(&m.direction, outcome, class, clock.elapsed().as_secs_f64());
+    if let (RunEnd::Success { .. }, Some(since)) = (&end, m.pending_since_ms) {
+        if m.direction == Direction::Push.as_str() {
+            crate::metrics::lag(&claimed.trigger, (mirrors::now_ms() - since).max(0) as f64 / 1000.0);
+        }
     }
     match &end {
         RunEnd::Success { .. } => tracing::info!(mirror = m.id, run = run_id, direction = %m.direction, remote = %remote_name, trigger = %claimed.trigger, "mirror synced"),
@@ -133,7 +147,7 @@ where
         _ = tokio::time::sleep(timeout) => {
             interrupt.store(true, Ordering::SeqCst);
             let _ = run.await;
-            Err(Failure { message: MirrorError::Timeout { detail: format!("the run took longer than {} s", timeout.as_secs()) }.to_string(), retryable: true, interrupted: false })
+            Err(Failure { message: MirrorError::Timeout { detail: format!("the run took longer than {} s", timeout.as_secs()) }.to_string(), retryable: true, interrupted: false, class: "timeout" })
         }
     }
 }
@@ -157,14 +171,16 @@ struct Failure {
     retryable: bool,
     /// Interrupted from outside (GitBlixt stopping, or the lease lost): not the mirror's failure.
     interrupted: bool,
+    /// The error class for metrics (the engine's kind, or `credentials`, `local`).
+    class: &'static str,
 }
 
 impl Failure {
     fn final_(message: impl Into<String>) -> Self {
-        Failure { message: message.into(), retryable: false, interrupted: false }
+        Failure { message: message.into(), retryable: false, interrupted: false, class: "credentials" }
     }
     fn retryable(message: impl Into<String>) -> Self {
-        Failure { message: message.into(), retryable: true, interrupted: false }
+        Failure { message: message.into(), retryable: true, interrupted: false, class: "local" }
     }
 }
 
@@ -185,7 +201,7 @@ async fn transfer(state: &AppState, claimed: &Claimed, config: &SyncConfig, run_
         // Public repositories are fetched without authentication, private ones with the token.
         mirror_service::fetch_credentials(state, m.user_id, &remote)
             .await
-            .map_err(|f| Failure { message: f.message, retryable: f.retryable, interrupted: false })?
+            .map_err(|f| Failure { message: f.message, retryable: f.retryable, interrupted: false, class: "credentials" })?
     } else {
         match connection::access_token(&state.github, &state.db, &state.cipher, m.user_id).await {
             Ok(token) => Some(token),
@@ -218,6 +234,7 @@ async fn transfer(state: &AppState, claimed: &Claimed, config: &SyncConfig, run_
     state.events.sync_ended(m.id);
     result.map_err(|e| Failure {
         interrupted: e == MirrorError::Interrupted && interrupt.load(Ordering::SeqCst),
+        class: e.kind(),
         message: spec_message(&e, &remote),
         retryable: e.is_retryable(),
     })
