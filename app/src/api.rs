@@ -12,7 +12,10 @@ use crate::ssr::{accounts, repos, web};
 #[server(endpoint = "get_current_user")]
 pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
     web::answer(async move {
-        Ok(web::current_user().await?.as_ref().map(web::to_current))
+        let Some(user) = web::current_user().await? else { return Ok(None) };
+        let state = web::state()?;
+        let unread = crate::ssr::notifications::unread_count(&state.db, user.id).await?;
+        Ok(Some(crate::model::CurrentUser { unread, ..web::to_current(&user) }))
     }
     .await)
 }

@@ -19,7 +19,13 @@ pub fn Header() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match session.user.await {
                             Ok(Some(user)) => {
+                                let (bell, bell_class) = if user.unread > 0 {
+                                    (format!("Notifications ({})", user.unread), "bell unread")
+                                } else {
+                                    ("Notifications".to_string(), "bell")
+                                };
                                 Either::Left(view! {
+                                    <a href="/settings/notifications" rel="external" class=bell_class>{bell}</a>
                                     <a href="/new">"New repository"</a>
                                     <a href="/settings/tokens" rel="external">"Access Tokens"</a>
                                     <a href="/settings/connected-accounts" rel="external">"Connected Accounts"</a>

@@ -65,9 +65,14 @@ fn bundle_for_request(options: LeptosOptions) -> (LeptosOptions, String) {
 // The settings pages: compiled into the server and the settings bundle; the main bundle has a
 // stand-in that loads them from the server (see `bundles`).
 #[cfg(any(feature = "ssr", feature = "settings-pages"))]
-use pages::{connected_accounts::ConnectedAccountsPage, repo_settings::RepoSettingsPage, tokens::TokensPage};
+use pages::{
+    connected_accounts::ConnectedAccountsPage, notifications::NotificationsPage, repo_settings::RepoSettingsPage, tokens::TokensPage,
+};
 #[cfg(not(any(feature = "ssr", feature = "settings-pages")))]
-use bundles::{LoadSettingsPage as TokensPage, LoadSettingsPage as ConnectedAccountsPage, LoadSettingsPage as RepoSettingsPage};
+use bundles::{
+    LoadSettingsPage as TokensPage, LoadSettingsPage as ConnectedAccountsPage, LoadSettingsPage as RepoSettingsPage,
+    LoadSettingsPage as NotificationsPage,
+};
 
 /// The signed-in user and the actions that change it, shared by every page.
 #[derive(Clone, Copy)]
@@ -102,6 +107,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/new") view=pages::repo::NewRepoPage />
                     <Route path=path!("/settings/tokens") view=TokensPage />
                     <Route path=path!("/settings/connected-accounts") view=ConnectedAccountsPage />
+                    <Route path=path!("/settings/notifications") view=NotificationsPage />
                     <Route path=path!("/:owner/:repo") view=pages::repo::RepoPage ssr=SsrMode::Async />
                     <Route
                         path=path!("/:owner/:repo/settings")

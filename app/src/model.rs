@@ -8,6 +8,22 @@ pub struct CurrentUser {
     pub id: i64,
     pub name: String,
     pub is_admin: bool,
+    /// Unread notifications (the bell's count).
+    #[serde(default)]
+    pub unread: i64,
+}
+
+/// A notification as the Notifications page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationView {
+    pub id: i64,
+    /// `mirror.failed`, `mirror.recovered`, `mirror.paused`
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub link: String,
+    pub created_at: i64,
+    pub read: bool,
 }
 
 /// A repository in a list (dashboard).

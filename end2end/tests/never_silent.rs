@@ -223,3 +223,75 @@ async fn metrics_move_as_runs_happen_behind_their_token() {
     s.expect_error(mirror, "Repository not found (404): verify that octocat/project is the correct owner/repo and that the repository exists on GitHub.").await;
     until("the failure is counted", || async { sample(&scrape().await, "gitblixt_mirror_runs_total", &["outcome=\"error\"", "class=\"not_found\""]) >= 1.0 }).await;
 }
+
+/// alice's notifications, newest first: (kind, title).
+async fn notifications_of_alice(s: &Setup) -> Vec<(String, String)> {
+    let st = &s.server.state;
+    let alice = app::ssr::accounts::find_user(&st.db, "alice").await.unwrap().unwrap();
+    app::ssr::notifications::list(&st.db, alice.id, 50).await.unwrap().into_iter().map(|n| (n.kind, n.title)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_is_told_once_per_state_change_not_per_failed_retry() {
+    let (s, mirror) = Setup::start().await;
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+    assert!(notifications_of_alice(&s).await.is_empty(), "a working mirror says nothing");
+    s.double.delete_repo("octocat", "project");
+    let not_found = "Repository not found (404): verify that octocat/project is the correct owner/repo and that the repository exists on GitHub.";
+    for n in 0..3 {
+        s.commit(&format!("failing-{n}"), "f");
+        s.push(&["push", "-q", "origin", "main"]);
+        s.expect_error(mirror, not_found).await;
+        s.wait_settled(mirror, "error").await;
+    }
+    assert_eq!(mirrors::count_runs(&s.server.state.db, mirror).await.unwrap(), 4);
+    let told = notifications_of_alice(&s).await;
+    assert_eq!(told, vec![("mirror.failed".to_string(), "The push mirror of alice/project to octocat/project is failing".to_string())]);
+    // Fixed on GitHub: the next push recovers it, and that is said once too.
+    s.double.create_repo("octocat", "project", false);
+    s.commit("recovering", "r");
+    s.push(&["push", "-q", "origin", "main"]);
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+    let kinds: Vec<String> = notifications_of_alice(&s).await.into_iter().map(|(k, _)| k).collect();
+    assert_eq!(kinds, vec!["mirror.recovered", "mirror.failed"]);
+    // The bell counts them; reading clears it.
+    let st = &s.server.state;
+    let alice = app::ssr::accounts::find_user(&st.db, "alice").await.unwrap().unwrap();
+    assert_eq!(app::ssr::notifications::unread_count(&st.db, alice.id).await.unwrap(), 2);
+    let browser = support::Browser::sign_in(&s.server.url(), "alice", support::PASSWORD).await;
+    let me: serde_json::Value = browser.post("/api/get_current_user", &[]).await.json().await.unwrap();
+    assert_eq!(me["unread"], 2, "{me}");
+    assert!(browser.post("/api/mark_notifications_read", &[]).await.status().is_success());
+    assert_eq!(app::ssr::notifications::unread_count(&st.db, alice.id).await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_whose_github_repository_is_gone_is_paused_and_says_why() {
+    let (s, mirror) = Setup::start_with(|c| c.sync.dead_after = Duration::ZERO).await;
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+    s.double.delete_repo("octocat", "project");
+    s.commit("gone", "g");
+    s.push(&["push", "-q", "origin", "main"]);
+    let st = s.server.state.clone();
+    until("the mirror is paused by GitBlixt", || async { mirrors::get(&st.db, mirror).await.unwrap().unwrap().paused }).await;
+    let m = mirrors::get(&st.db, mirror).await.unwrap().unwrap();
+    let reason = m.paused_reason.clone().unwrap();
+    assert!(reason.starts_with("Paused by GitBlixt: GitHub has answered 404 for octocat/project since "), "{reason}");
+    assert!(reason.ends_with("then click Resume."), "{reason}");
+    let kinds: Vec<String> = notifications_of_alice(&s).await.into_iter().map(|(k, _)| k).collect();
+    assert_eq!(kinds, vec!["mirror.paused", "mirror.failed"]);
+    // The page shows why, under the mirror.
+    let views = app::ssr::mirror_service::views(&st, m.repository_id).await.unwrap();
+    assert_eq!((views.push[0].state, views.push[0].error.as_deref()), (app::model::MirrorState::Paused, Some(reason.as_str())));
+    // Resumed once GitHub is back: it syncs, and the reason is gone.
+    s.double.create_repo("octocat", "project", false);
+    let found = app::ssr::repos::find(&st.db, "alice", "project").await.unwrap().unwrap();
+    app::ssr::mirror_service::command(&st, &found, mirror, app::ssr::mirror_service::Command::Resume).await.unwrap();
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+    let m = mirrors::get(&st.db, mirror).await.unwrap().unwrap();
+    assert_eq!((m.paused, m.paused_reason, m.dead_since), (false, None, None));
+}

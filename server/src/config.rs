@@ -147,6 +147,14 @@ impl Config {
                 .ok_or(ConfigError::BadNumber { var: "GITBLIXT_SYNC_TIMEOUT", value: v })?;
         }
         let metrics_token = var("GITBLIXT_METRICS_TOKEN")?.map(|t| secrecy::SecretString::from(t.trim().to_string()));
+        if let Some(v) = var("GITBLIXT_DEAD_UPSTREAM_DAYS")? {
+            sync.dead_after = v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=3650).contains(n))
+                .map(|days| std::time::Duration::from_secs(days * 24 * 3600))
+                .ok_or(ConfigError::BadNumber { var: "GITBLIXT_DEAD_UPSTREAM_DAYS", value: v })?;
+        }
         Ok(Self {
             metrics_token,
             addr,

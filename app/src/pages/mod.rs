@@ -4,6 +4,7 @@ pub mod auth;
 pub mod connected_accounts;
 pub mod home;
 pub mod mirroring;
+pub mod notifications;
 pub mod repo;
 pub mod repo_settings;
 pub mod tokens;

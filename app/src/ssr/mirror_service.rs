@@ -83,7 +83,11 @@ pub async fn view(state: &AppState, m: MirrorRow, kept: &[KeptRef]) -> Result<Mi
         last_sync_at: m.last_sync_at,
         last_success_at: m.last_success_at,
         next_sync_at: m.next_sync_at,
-        error: if m.status == "error" { m.last_error } else { None },
+        error: match (&m.paused_reason, m.status.as_str()) {
+            (Some(reason), _) if m.paused => Some(reason.clone()),
+            (_, "error") => m.last_error,
+            _ => None,
+        },
         overwrite_diverged: m.overwrite_diverged,
         in_sync_at: m.in_sync_at,
         kept: mirror_kept,

@@ -120,6 +120,10 @@ pub struct MirrorRow {
     pub in_sync_at: Option<i64>,
     /// Incremented by every claim; a run's writes check it (fencing).
     pub lease_token: i64,
+    /// Since when GitHub answers 404 or the connection is gone (cleared by a success).
+    pub dead_since: Option<i64>,
+    /// Why GitBlixt paused the mirror, if it did.
+    pub paused_reason: Option<String>,
 }
 
 /// A mirror a worker holds the lease of.
@@ -350,6 +354,7 @@ pub async fn finish(db: &Db, claimed: &Claimed, worker: &str, end: &RunEnd) -> R
                             mirrors::failure_count.eq(0_i64),
                             mirrors::retry_at.eq(None::<i64>),
                             mirrors::next_sync_at.eq(next_sync),
+                            mirrors::dead_since.eq(None::<i64>),
                         ))
                         .execute(conn)
                         .await?;
@@ -691,10 +696,39 @@ pub async fn set_overwrite_diverged(db: &Db, repository_id: i64, id: i64, on: bo
         == 1))
 }
 
-/// Pauses or resumes a mirror of `repository_id`. Resuming a pull mirror schedules it from now.
+/// Pauses or resumes a mirror of `repository_id`. Resuming forgets why GitBlixt paused it and
+/// since when GitHub looked gone.
 pub async fn set_paused(db: &Db, repository_id: i64, id: i64, paused: bool) -> Result<bool, DbError> {
-    with_conn!(db, |conn| Ok(diesel::update(mirrors::table.find(id).filter(mirrors::repository_id.eq(repository_id)))
-        .set(mirrors::paused.eq(paused))
+    with_conn!(db, |conn| {
+        let n = diesel::update(mirrors::table.find(id).filter(mirrors::repository_id.eq(repository_id)))
+            .set(mirrors::paused.eq(paused))
+            .execute(conn)
+            .await?;
+        if !paused {
+            diesel::update(mirrors::table.find(id))
+                .set((mirrors::paused_reason.eq(None::<String>), mirrors::dead_since.eq(None::<i64>)))
+                .execute(conn)
+                .await?;
+        }
+        Ok(n == 1)
+    })
+}
+
+/// Notes that GitHub answered 404 or the connection is gone (from now, unless noted already);
+/// returns since when.
+pub async fn mark_dead(db: &Db, id: i64) -> Result<i64, DbError> {
+    let at = now();
+    with_conn!(db, |conn| {
+        diesel::update(mirrors::table.find(id).filter(mirrors::dead_since.is_null())).set(mirrors::dead_since.eq(Some(at))).execute(conn).await?;
+        let since: Option<i64> = mirrors::table.find(id).select(mirrors::dead_since).first(conn).await?;
+        Ok(since.unwrap_or(at))
+    })
+}
+
+/// Pauses a mirror whose upstream is gone, saying why; `false` if it was paused already.
+pub async fn pause_dead(db: &Db, id: i64, reason: &str) -> Result<bool, DbError> {
+    with_conn!(db, |conn| Ok(diesel::update(mirrors::table.find(id).filter(mirrors::paused.eq(false)))
+        .set((mirrors::paused.eq(true), mirrors::paused_reason.eq(Some(reason))))
         .execute(conn)
         .await?
         == 1))

@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod github;
 pub mod mirror_service;
 pub mod mirrors;
+pub mod notifications;
 pub mod db;
 pub mod events;
 pub mod git_read;

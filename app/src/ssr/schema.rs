@@ -104,6 +104,8 @@ diesel::table! {
         pushed_digest -> Nullable<Text>,
         in_sync_at -> Nullable<BigInt>,
         lease_token -> BigInt,
+        dead_since -> Nullable<BigInt>,
+        paused_reason -> Nullable<Text>,
     }
 }
 
@@ -125,6 +127,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        repository_id -> Nullable<BigInt>,
+        mirror_id -> Nullable<BigInt>,
+        kind -> Text,
+        title -> Text,
+        body -> Text,
+        link -> Text,
+        created_at -> BigInt,
+        read_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(mirrors -> repositories (repository_id));
 diesel::joinable!(mirror_syncs -> repositories (repository_id));
@@ -140,5 +157,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     github_connections,
     oauth_states,
     mirrors,
-    mirror_syncs
+    mirror_syncs,
+    notifications
 );

@@ -86,7 +86,7 @@ pub async fn require_user() -> Result<User, AppError> {
 }
 
 pub fn to_current(user: &User) -> CurrentUser {
-    CurrentUser { id: user.id, name: user.name.clone(), is_admin: user.is_admin }
+    CurrentUser { id: user.id, name: user.name.clone(), is_admin: user.is_admin, unread: 0 }
 }
 
 fn session_cookie(value: &str, max_age: i64, secure: bool) -> String {

@@ -8,6 +8,7 @@
 //! its lease changes nothing; a stop interrupts running transfers, records them as interrupted and
 //! releases their leases with the request kept, so the next start resumes at once.
 
+mod notify;
 mod run;
 pub use run::STOPPED;
 mod sweep;
@@ -33,6 +34,9 @@ pub struct SyncConfig {
     pub lease: Duration,
     /// How often push mirrors are compared with their repositories (and at start).
     pub sweep: Duration,
+    /// A mirror whose GitHub repository answers 404, or whose GitHub connection is gone, for this
+    /// long is paused by GitBlixt (`GITBLIXT_DEAD_UPSTREAM_DAYS`, default 7).
+    pub dead_after: Duration,
 }
 
 impl Default for SyncConfig {
@@ -43,6 +47,7 @@ impl Default for SyncConfig {
             poll: Duration::from_secs(5),
             lease: Duration::from_secs(60),
             sweep: Duration::from_secs(60),
+            dead_after: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -187,18 +192,54 @@ impl Worker {
         let interrupt = self.running.add(claimed.mirror.id);
         self.state.events.mirrors_changed(repository_id);
         let heartbeat = tokio::spawn(heartbeat(self.state.clone(), claimed.clone(), self.name.clone(), lease, interrupt.clone()));
-        let end = run::run(&self.state, claimed, &self.config, interrupt.clone()).await;
+        let ended = run::run(&self.state, claimed, &self.config, interrupt.clone()).await;
         heartbeat.abort();
         self.running.remove(claimed.mirror.id);
-        match mirrors::finish(&self.state.db, claimed, &self.name, &end).await {
-            Ok(true) => {}
+        match mirrors::finish(&self.state.db, claimed, &self.name, &ended.end).await {
+            Ok(true) => self.after(claimed, &ended).await,
             Ok(false) => tracing::warn!(mirror = claimed.mirror.id, "the run lost its lease; its end was not recorded on the mirror"),
             Err(e) => tracing::error!(error = %e, mirror = claimed.mirror.id, "could not record the end of a sync"),
         }
-        if matches!(end, RunEnd::Interrupted) {
+        if matches!(ended.end, RunEnd::Interrupted) {
             tracing::info!(mirror = claimed.mirror.id, "sync interrupted; it resumes at the next start");
         }
         self.state.events.mirrors_changed(repository_id);
+    }
+
+    /// After a recorded run: tell the owner about a state change, and pause a mirror whose GitHub
+    /// side has been gone for too long.
+    async fn after(&self, claimed: &Claimed, ended: &run::Ended) {
+        let m = &claimed.mirror;
+        match (&ended.end, m.status.as_str()) {
+            (RunEnd::Failed { message, .. }, status) if status != "error" => notify::tell(&self.state, m, notify::Change::Failed, message).await,
+            (RunEnd::Success { .. }, "error") => notify::tell(&self.state, m, notify::Change::Recovered, "").await,
+            _ => {}
+        }
+        if !matches!(ended.end, RunEnd::Failed { .. }) || !matches!(ended.class, "not_found" | "credentials" | "authentication") {
+            return;
+        }
+        let since = match mirrors::mark_dead(&self.state.db, m.id).await {
+            Ok(since) => since,
+            Err(e) => return tracing::error!(error = %e, mirror = m.id, "could not note a dead upstream"),
+        };
+        if app::ssr::db::now() - since < self.config.dead_after.as_secs() as i64 {
+            return;
+        }
+        let remote = format!("{}/{}", m.remote_owner, m.remote_name);
+        let since_text = app::format::date_time(since);
+        let reason = if ended.class == "not_found" {
+            format!("Paused by GitBlixt: GitHub has answered 404 for {remote} since {since_text}. Check that the repository exists and that your GitHub account can access it, then click Resume.")
+        } else {
+            format!("Paused by GitBlixt: your GitHub connection has been missing or expired since {since_text}. Reconnect GitHub under Settings → Connected Accounts, then click Resume.")
+        };
+        match mirrors::pause_dead(&self.state.db, m.id, &reason).await {
+            Ok(true) => {
+                tracing::warn!(mirror = m.id, remote = %remote, "mirror paused: its GitHub side is gone");
+                notify::tell(&self.state, m, notify::Change::Paused, &reason).await;
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, mirror = m.id, "could not pause a mirror with a dead upstream"),
+        }
     }
 }
 

@@ -25,7 +25,13 @@ pub fn backoff_seconds(failures: i64) -> i64 {
 /// What the run row says when GitBlixt stopped (or the lease was lost) during the run.
 pub const STOPPED: &str = "GitBlixt stopped while this sync ran; it was interrupted and runs again at once when GitBlixt starts.";
 
-pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig, interrupt: Arc<AtomicBool>) -> RunEnd {
+/// How a run ended, with its error class (`none` on success), for metrics and dead upstreams.
+pub struct Ended {
+    pub end: RunEnd,
+    pub class: &'static str,
+}
+
+pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig, interrupt: Arc<AtomicBool>) -> Ended {
     let m = &claimed.mirror;
     let remote_name = format!("{}/{}", m.remote_owner, m.remote_name);
     let start = RunStart { mirror_id: Some(m.id), repository_id: m.repository_id, direction: &m.direction, remote: &remote_name, trigger: &claimed.trigger };
@@ -35,7 +41,7 @@ pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig, inter
         Err(e) => {
             tracing::error!(error = %e, mirror = m.id, "could not record the start of a sync");
             let message = "GitBlixt could not record the sync in its database; it will be retried.".to_string();
-            return RunEnd::Failed { message, retry_at: Some(now() + backoff_seconds(m.failure_count)) };
+            return Ended { end: RunEnd::Failed { message, retry_at: Some(now() + backoff_seconds(m.failure_count)) }, class: "local" };
         }
     };
     let clock = Instant::now();
@@ -106,7 +112,7 @@ pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig, inter
             local_refs_changed(state, m, report).await;
         }
     }
-    end
+    Ended { end, class }
 }
 
 /// A pull mirror or fetch that changed refs: the repository's push mirrors follow, like after a push.
@@ -179,6 +185,9 @@ impl Failure {
     fn final_(message: impl Into<String>) -> Self {
         Failure { message: message.into(), retryable: false, interrupted: false, class: "credentials" }
     }
+    fn local(message: impl Into<String>) -> Self {
+        Failure { message: message.into(), retryable: false, interrupted: false, class: "local" }
+    }
     fn retryable(message: impl Into<String>) -> Self {
         Failure { message: message.into(), retryable: true, interrupted: false, class: "local" }
     }
@@ -192,11 +201,11 @@ async fn transfer(state: &AppState, claimed: &Claimed, config: &SyncConfig, run_
             tracing::error!(error = %e, mirror = m.id, "reading the mirror's repository");
             Failure::retryable("GitBlixt could not read its database; the sync will be retried.")
         })?
-        .ok_or_else(|| Failure::final_("the repository no longer exists"))?;
+        .ok_or_else(|| Failure::local("the repository no longer exists"))?;
     let local = state.store.path(&repo.owner_name(), &repo.repo_name());
     let remote = GithubRepo::parse(&format!("{}/{}", m.remote_owner, m.remote_name))
-        .map_err(|e| Failure::final_(e.to_string()))?;
-    let direction = Direction::parse(&m.direction).ok_or_else(|| Failure::final_(format!("unknown mirror direction {}", m.direction)))?;
+        .map_err(|e| Failure::local(e.to_string()))?;
+    let direction = Direction::parse(&m.direction).ok_or_else(|| Failure::local(format!("unknown mirror direction {}", m.direction)))?;
     let token = if direction == Direction::Fetch {
         // Public repositories are fetched without authentication, private ones with the token.
         mirror_service::fetch_credentials(state, m.user_id, &remote)
@@ -209,7 +218,7 @@ async fn transfer(state: &AppState, claimed: &Claimed, config: &SyncConfig, run_
             Err(ConnectionError::Unreachable(e)) => {
                 return Err(Failure::retryable(format!("GitHub could not be reached to refresh the OAuth token: {e}")))
             }
-            Err(e) => return Err(Failure::final_(format!("the GitHub connection could not be read: {e}"))),
+            Err(e) => return Err(Failure::local(format!("the GitHub connection could not be read: {e}"))),
         }
     };
     let url = state.github.endpoints.git_url(&remote);

@@ -1,0 +1,88 @@
+//! In-app notifications: what GitBlixt tells a user (a mirror of theirs failed, recovered, was
+//! paused). One row per state change, never per failed retry.
+
+use super::db::{Db, DbError, now};
+use super::schema::notifications;
+use crate::model::NotificationView;
+use crate::with_conn;
+use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
+use diesel_async::RunQueryDsl;
+
+/// A notification to write.
+#[derive(Debug, Clone)]
+pub struct New<'a> {
+    pub user_id: i64,
+    pub repository_id: Option<i64>,
+    pub mirror_id: Option<i64>,
+    /// `mirror.failed`, `mirror.recovered`, `mirror.paused`
+    pub kind: &'a str,
+    pub title: &'a str,
+    pub body: &'a str,
+    /// Where to look (a path of this instance).
+    pub link: &'a str,
+}
+
+#[derive(Debug, Clone, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = notifications)]
+struct Row {
+    id: i64,
+    kind: String,
+    title: String,
+    body: String,
+    link: String,
+    created_at: i64,
+    read_at: Option<i64>,
+}
+
+pub async fn create(db: &Db, n: &New<'_>) -> Result<i64, DbError> {
+    let at = now();
+    with_conn!(db, |conn| Ok(diesel::insert_into(notifications::table)
+        .values((
+            notifications::user_id.eq(n.user_id),
+            notifications::repository_id.eq(n.repository_id),
+            notifications::mirror_id.eq(n.mirror_id),
+            notifications::kind.eq(n.kind),
+            notifications::title.eq(n.title),
+            notifications::body.eq(n.body),
+            notifications::link.eq(n.link),
+            notifications::created_at.eq(at),
+        ))
+        .returning(notifications::id)
+        .get_result::<i64>(conn)
+        .await?))
+}
+
+/// The user's latest notifications, newest first.
+pub async fn list(db: &Db, user_id: i64, limit: i64) -> Result<Vec<NotificationView>, DbError> {
+    let rows: Vec<Row> = with_conn!(db, |conn| Ok::<_, DbError>(
+        notifications::table
+            .filter(notifications::user_id.eq(user_id))
+            .order(notifications::id.desc())
+            .limit(limit)
+            .select(Row::as_select())
+            .load(conn)
+            .await?
+    ))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| NotificationView { id: r.id, kind: r.kind, title: r.title, body: r.body, link: r.link, created_at: r.created_at, read: r.read_at.is_some() })
+        .collect())
+}
+
+pub async fn unread_count(db: &Db, user_id: i64) -> Result<i64, DbError> {
+    with_conn!(db, |conn| Ok(notifications::table
+        .filter(notifications::user_id.eq(user_id))
+        .filter(notifications::read_at.is_null())
+        .count()
+        .get_result(conn)
+        .await?))
+}
+
+/// Marks all of the user's notifications read.
+pub async fn mark_all_read(db: &Db, user_id: i64) -> Result<usize, DbError> {
+    let at = now();
+    with_conn!(db, |conn| Ok(diesel::update(notifications::table.filter(notifications::user_id.eq(user_id)).filter(notifications::read_at.is_null()))
+        .set(notifications::read_at.eq(Some(at)))
+        .execute(conn)
+        .await?))
+}

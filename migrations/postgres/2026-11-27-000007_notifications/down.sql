@@ -1,0 +1,3 @@
+ALTER TABLE mirrors DROP COLUMN paused_reason;
+ALTER TABLE mirrors DROP COLUMN dead_since;
+DROP TABLE notifications;
