@@ -13,6 +13,36 @@ pub struct CurrentUser {
     pub unread: i64,
 }
 
+/// Mirror events a repository webhook can receive.
+pub const WEBHOOK_EVENTS: [(&str, &str); 3] = [
+    ("mirror.failed", "A mirror starts failing"),
+    ("mirror.recovered", "A failing mirror works again"),
+    ("mirror.synced", "Every successful sync"),
+];
+
+/// A repository webhook as Settings → Webhooks lists it (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookView {
+    pub id: i64,
+    pub url: String,
+    pub events: Vec<String>,
+    pub created_at: i64,
+    /// The latest deliveries, newest first.
+    pub deliveries: Vec<DeliveryView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    pub id: i64,
+    pub event: String,
+    /// pending / delivered / failed
+    pub status: String,
+    pub attempts: i64,
+    pub response_code: Option<i64>,
+    pub error: Option<String>,
+    pub created_at: i64,
+}
+
 /// A notification as the Notifications page lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotificationView {

@@ -339,7 +339,9 @@ pub async fn finish(db: &Db, claimed: &Claimed, worker: &str, end: &RunEnd) -> R
     with_conn!(db, |conn| {
         diesel_async::AsyncConnection::transaction(conn, async move |conn| -> Result<bool, DbError> {
             let held = mirrors::table.find(id).filter(mirrors::lease_token.eq(token)).filter(mirrors::leased_by.eq(worker));
-            let ours = held.select(mirrors::id).first::<i64>(conn).await.optional()?.is_some();
+            // A write first: the transaction takes SQLite's write lock at once (a read first could
+            // deadlock with another finishing run and fail with "database is locked").
+            let ours = diesel::update(held).set(mirrors::last_finished_ms.eq(Some(now_ms()))).execute(conn).await? == 1;
             if !ours {
                 return Ok(false);
             }
@@ -403,10 +405,7 @@ pub async fn finish(db: &Db, claimed: &Claimed, worker: &str, end: &RunEnd) -> R
                     .execute(conn)
                     .await?;
             }
-            diesel::update(held)
-                .set((mirrors::last_finished_ms.eq(Some(now_ms())), mirrors::leased_by.eq(None::<String>), mirrors::leased_until.eq(None::<i64>)))
-                .execute(conn)
-                .await?;
+            diesel::update(held).set((mirrors::leased_by.eq(None::<String>), mirrors::leased_until.eq(None::<i64>))).execute(conn).await?;
             Ok(true)
         })
         .await

@@ -16,6 +16,7 @@ pub mod schema;
 pub mod secrets;
 pub mod store;
 pub mod web;
+pub mod webhooks;
 
 use std::sync::Arc;
 

@@ -142,6 +142,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhooks (id) {
+        id -> BigInt,
+        repository_id -> BigInt,
+        url -> Text,
+        secret -> Text,
+        events -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        webhook_id -> BigInt,
+        event -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> Nullable<BigInt>,
+        response_code -> Nullable<BigInt>,
+        error -> Nullable<Text>,
+        created_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(mirrors -> repositories (repository_id));
 diesel::joinable!(mirror_syncs -> repositories (repository_id));
@@ -158,5 +186,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_states,
     mirrors,
     mirror_syncs,
-    notifications
+    notifications,
+    webhooks,
+    webhook_deliveries
 );

@@ -36,6 +36,10 @@ impl Setup {
     /// Like [`Setup::start`], with the configuration adjusted first (the scheduler looks at the
     /// queue every 200 ms unless changed).
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> (Self, i64) {
+        // The server's logs, when asked for (RUST_LOG=…, with --nocapture).
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
+        }
         let double = GithubDouble::start().await.unwrap();
         double.create_repo("octocat", "project", false);
         let data = tempfile::tempdir().unwrap();

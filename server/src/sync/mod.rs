@@ -12,6 +12,7 @@ mod notify;
 mod run;
 pub use run::STOPPED;
 mod sweep;
+mod webhooks;
 
 use app::ssr::AppState;
 use app::ssr::mirrors::{self, Claimed, RunEnd};
@@ -37,6 +38,8 @@ pub struct SyncConfig {
     /// A mirror whose GitHub repository answers 404, or whose GitHub connection is gone, for this
     /// long is paused by GitBlixt (`GITBLIXT_DEAD_UPSTREAM_DAYS`, default 7).
     pub dead_after: Duration,
+    /// A failed webhook delivery is retried after this, ×4 per attempt (at most an hour).
+    pub webhook_retry: Duration,
 }
 
 impl Default for SyncConfig {
@@ -48,6 +51,7 @@ impl Default for SyncConfig {
             lease: Duration::from_secs(60),
             sweep: Duration::from_secs(60),
             dead_after: Duration::from_secs(7 * 24 * 3600),
+            webhook_retry: Duration::from_secs(30),
         }
     }
 }
@@ -101,6 +105,7 @@ impl SyncService {
         let background = vec![
             tokio::spawn(scheduler(state.clone(), wake.clone(), config.poll)),
             tokio::spawn(sweep::every(state.clone(), config.sweep)),
+            tokio::spawn(webhooks::deliver_forever(state.clone(), config.webhook_retry)),
         ];
         let workers = (0..config.workers.max(1))
             .map(|n| {
@@ -195,10 +200,10 @@ impl Worker {
         let ended = run::run(&self.state, claimed, &self.config, interrupt.clone()).await;
         heartbeat.abort();
         self.running.remove(claimed.mirror.id);
-        match mirrors::finish(&self.state.db, claimed, &self.name, &ended.end).await {
+        match finish_with_retries(&self.state, claimed, &self.name, &ended.end).await {
             Ok(true) => self.after(claimed, &ended).await,
             Ok(false) => tracing::warn!(mirror = claimed.mirror.id, "the run lost its lease; its end was not recorded on the mirror"),
-            Err(e) => tracing::error!(error = %e, mirror = claimed.mirror.id, "could not record the end of a sync"),
+            Err(e) => tracing::error!(error = %e, mirror = claimed.mirror.id, "could not record the end of a sync; the lease expires by itself"),
         }
         if matches!(ended.end, RunEnd::Interrupted) {
             tracing::info!(mirror = claimed.mirror.id, "sync interrupted; it resumes at the next start");
@@ -211,9 +216,12 @@ impl Worker {
     async fn after(&self, claimed: &Claimed, ended: &run::Ended) {
         let m = &claimed.mirror;
         match (&ended.end, m.status.as_str()) {
-            (RunEnd::Failed { message, .. }, status) if status != "error" => notify::tell(&self.state, m, notify::Change::Failed, message).await,
-            (RunEnd::Success { .. }, "error") => notify::tell(&self.state, m, notify::Change::Recovered, "").await,
+            (RunEnd::Failed { message, .. }, status) if status != "error" => notify::tell(&self.state, m, notify::Change::Failed, message, ended.run_id).await,
+            (RunEnd::Success { .. }, "error") => notify::tell(&self.state, m, notify::Change::Recovered, "", ended.run_id).await,
             _ => {}
+        }
+        if matches!(ended.end, RunEnd::Success { .. }) {
+            notify::synced(&self.state, m, ended.run_id).await;
         }
         if !matches!(ended.end, RunEnd::Failed { .. }) || !matches!(ended.class, "not_found" | "credentials" | "authentication") {
             return;
@@ -235,12 +243,29 @@ impl Worker {
         match mirrors::pause_dead(&self.state.db, m.id, &reason).await {
             Ok(true) => {
                 tracing::warn!(mirror = m.id, remote = %remote, "mirror paused: its GitHub side is gone");
-                notify::tell(&self.state, m, notify::Change::Paused, &reason).await;
+                notify::tell(&self.state, m, notify::Change::Paused, &reason, ended.run_id).await;
             }
             Ok(false) => {}
             Err(e) => tracing::error!(error = %e, mirror = m.id, "could not pause a mirror with a dead upstream"),
         }
     }
+}
+
+/// Records the end of a run, trying again a few times when the database is busy (the lease
+/// would otherwise hold the mirror until it expires).
+async fn finish_with_retries(state: &AppState, claimed: &Claimed, worker: &str, end: &RunEnd) -> Result<bool, app::ssr::db::DbError> {
+    let mut delay = Duration::from_millis(50);
+    for _ in 0..5 {
+        match mirrors::finish(&state.db, claimed, worker, end).await {
+            Err(e) => {
+                tracing::warn!(error = %e, mirror = claimed.mirror.id, "recording the end of a sync failed; trying again");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            done => return done,
+        }
+    }
+    mirrors::finish(&state.db, claimed, worker, end).await
 }
 
 /// Renews the run's lease every third of its length; raises the interrupt if the lease was lost

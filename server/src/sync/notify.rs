@@ -1,6 +1,8 @@
 //! Telling owners about a mirror's state changes (DESIGN.md "Never silent"): Active → Error,
 //! Error → Active, and GitBlixt pausing a mirror whose GitHub side is gone. Once per change, never
-//! per failed retry. In-app for now (the bell in the header, Settings → Notifications).
+//! per failed retry: in-app (the header's Notifications, Settings → Notifications) and to the
+//! repository's webhooks (`mirror.failed`, `mirror.recovered`; `mirror.synced` after every
+//! successful run).
 
 use app::ssr::AppState;
 use app::ssr::mirrors::MirrorRow;
@@ -24,8 +26,8 @@ impl Change {
     }
 }
 
-/// Tells the repository's owner; `detail` is the error or the reason for pausing.
-pub async fn tell(state: &AppState, m: &MirrorRow, change: Change, detail: &str) {
+/// Tells the repository's owner and its webhooks; `detail` is the error or the reason for pausing.
+pub async fn tell(state: &AppState, m: &MirrorRow, change: Change, detail: &str, run_id: Option<i64>) {
     let found = match app::ssr::repos::find_by_id(&state.db, m.repository_id).await {
         Ok(Some(found)) => found,
         Ok(None) => return,
@@ -63,5 +65,42 @@ pub async fn tell(state: &AppState, m: &MirrorRow, change: Change, detail: &str)
     match notifications::create(&state.db, &new).await {
         Ok(_) => tracing::info!(mirror = m.id, kind = change.kind(), "owner notified"),
         Err(e) => tracing::error!(error = %e, mirror = m.id, "could not store a notification"),
+    }
+    // Webhooks know failed and recovered (a pause follows a failure they were told about).
+    if change != Change::Paused {
+        hook(state, &found, m, change.kind(), run_id).await;
+    }
+}
+
+/// A successful run, for webhooks that want every sync.
+pub async fn synced(state: &AppState, m: &MirrorRow, run_id: Option<i64>) {
+    if let Ok(Some(found)) = app::ssr::repos::find_by_id(&state.db, m.repository_id).await {
+        hook(state, &found, m, "mirror.synced", run_id).await;
+    }
+}
+
+/// Queues `event` for the repository's webhooks, with the mirror and the run (per-ref results).
+async fn hook(state: &AppState, found: &app::ssr::repos::FoundRepo, m: &MirrorRow, event: &str, run_id: Option<i64>) {
+    let run = match run_id {
+        Some(id) => app::ssr::mirrors::run_of(&state.db, m.repository_id, id).await.ok().flatten().map(|r| app::ssr::mirror_service::run_view(r, &[])),
+        None => None,
+    };
+    let mirror = app::ssr::mirrors::get(&state.db, m.id).await.ok().flatten();
+    let payload = serde_json::json!({
+        "event": event,
+        "repository": { "id": m.repository_id, "full_name": found.full_name() },
+        "mirror": {
+            "id": m.id,
+            "direction": m.direction,
+            "remote": format!("{}/{}", m.remote_owner, m.remote_name),
+            "status": mirror.as_ref().map(|x| x.status.clone()),
+            "error": mirror.as_ref().and_then(|x| x.last_error.clone()).filter(|_| event != "mirror.synced" && event != "mirror.recovered"),
+        },
+        "run": run,
+    });
+    match app::ssr::webhooks::enqueue(&state.db, m.repository_id, event, &payload.to_string()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(mirror = m.id, event, webhooks = n, "webhook deliveries queued"),
+        Err(e) => tracing::error!(error = %e, mirror = m.id, event, "could not queue webhook deliveries"),
     }
 }

@@ -29,6 +29,8 @@ pub const STOPPED: &str = "GitBlixt stopped while this sync ran; it was interrup
 pub struct Ended {
     pub end: RunEnd,
     pub class: &'static str,
+    /// The run's record, if it could be made.
+    pub run_id: Option<i64>,
 }
 
 pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig, interrupt: Arc<AtomicBool>) -> Ended {
@@ -41,7 +43,7 @@ pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig, inter
         Err(e) => {
             tracing::error!(error = %e, mirror = m.id, "could not record the start of a sync");
             let message = "GitBlixt could not record the sync in its database; it will be retried.".to_string();
-            return Ended { end: RunEnd::Failed { message, retry_at: Some(now() + backoff_seconds(m.failure_count)) }, class: "local" };
+            return Ended { end: RunEnd::Failed { message, retry_at: Some(now() + backoff_seconds(m.failure_count)) }, class: "local", run_id: None };
         }
     };
     let clock = Instant::now();
@@ -112,7 +114,7 @@ pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig, inter
             local_refs_changed(state, m, report).await;
         }
     }
-    Ended { end, class }
+    Ended { end, class, run_id: Some(run_id) }
 }
 
 /// A pull mirror or fetch that changed refs: the repository's push mirrors follow, like after a push.
