@@ -295,3 +295,86 @@ async fn a_mirror_whose_github_repository_is_gone_is_paused_and_says_why() {
     let m = mirrors::get(&st.db, mirror).await.unwrap().unwrap();
     assert_eq!((m.paused, m.paused_reason, m.dead_since), (false, None, None));
 }
+
+/// A webhook receiver: records every request; answers 500 to the first, 200 afterwards.
+struct Receiver {
+    url: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>>,
+}
+
+async fn receiver() -> Receiver {
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>> = Default::default();
+    let record = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let record = record.clone();
+            async move {
+                let mut seen = record.lock().unwrap();
+                seen.push((headers, body));
+                if seen.len() == 1 { axum::http::StatusCode::INTERNAL_SERVER_ERROR } else { axum::http::StatusCode::OK }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Receiver { url, seen }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_get_signed_state_changes_retried_until_answered() {
+    use hmac::Mac;
+    let (s, mirror) = Setup::start_with(|c| c.sync.webhook_retry = Duration::from_secs(1)).await;
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+    let hook = receiver().await;
+    let browser = support::Browser::sign_in(&s.server.url(), "alice", support::PASSWORD).await;
+    let secret = "a-webhook-secret";
+    let (status, body) = browser.post_err("/api/add_webhook", &[("owner", "alice"), ("repo", "project"), ("url", "ftp://x"), ("secret", secret), ("failed", "on")]).await;
+    assert!(status == 400 && body.contains("starting with https://"), "{status} {body}");
+    let res = browser
+        .post("/api/add_webhook", &[("owner", "alice"), ("repo", "project"), ("url", &hook.url), ("secret", secret), ("failed", "on"), ("recovered", "on")])
+        .await;
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+
+    // Failing: one mirror.failed, refused once by the receiver, delivered on the retry.
+    s.double.delete_repo("octocat", "project");
+    s.commit("failing", "f");
+    s.push(&["push", "-q", "origin", "main"]);
+    s.expect_error(mirror, "Repository not found (404): verify that octocat/project is the correct owner/repo and that the repository exists on GitHub.").await;
+    until("the failure was delivered on a retry", || async { hook.seen.lock().unwrap().len() == 2 }).await;
+    // Working again: one mirror.recovered.
+    s.double.create_repo("octocat", "project", false);
+    s.commit("recovering", "r");
+    s.push(&["push", "-q", "origin", "main"]);
+    s.wait_in_sync().await;
+    until("the recovery was delivered", || async { hook.seen.lock().unwrap().len() == 3 }).await;
+
+    let seen = hook.seen.lock().unwrap().clone();
+    let events: Vec<&str> = seen.iter().map(|(h, _)| h["x-gitblixt-event"].to_str().unwrap()).collect();
+    assert_eq!(events, vec!["mirror.failed", "mirror.failed", "mirror.recovered"], "no mirror.synced: not subscribed");
+    assert_eq!(seen[0].0["x-gitblixt-delivery"], seen[1].0["x-gitblixt-delivery"], "the retry is the same delivery");
+    for (headers, body) in &seen {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        assert_eq!(headers["x-gitblixt-signature-256"].to_str().unwrap(), expected);
+        assert!(!body.contains(&s.token), "no token in a payload");
+    }
+    let failed: serde_json::Value = serde_json::from_str(&seen[0].1).unwrap();
+    assert_eq!((failed["event"].as_str(), failed["mirror"]["remote"].as_str(), failed["repository"]["full_name"].as_str()), (Some("mirror.failed"), Some("octocat/project"), Some("alice/project")));
+    assert!(failed["mirror"]["error"].as_str().unwrap().starts_with("Repository not found (404)"));
+    assert_eq!(failed["run"]["outcome"], "error");
+    let recovered: serde_json::Value = serde_json::from_str(&seen[2].1).unwrap();
+    assert!(recovered["run"]["refs"].as_array().unwrap().iter().any(|r| r["name"] == "refs/heads/main"), "{recovered}");
+
+    // The delivery history on the page: both delivered, the first after two attempts.
+    let hooks: serde_json::Value = browser.post("/api/get_webhooks", &[("owner", "alice"), ("repo", "project")]).await.json().await.unwrap();
+    let deliveries = hooks[0]["deliveries"].as_array().unwrap();
+    let summary: Vec<(&str, &str, i64, i64)> = deliveries
+        .iter()
+        .map(|d| (d["event"].as_str().unwrap(), d["status"].as_str().unwrap(), d["attempts"].as_i64().unwrap(), d["response_code"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(summary, vec![("mirror.recovered", "delivered", 1, 200), ("mirror.failed", "delivered", 2, 200)]);
+}

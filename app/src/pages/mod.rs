@@ -8,6 +8,7 @@ pub mod notifications;
 pub mod repo;
 pub mod repo_settings;
 pub mod tokens;
+pub mod webhooks;
 
 use leptos::prelude::*;
 

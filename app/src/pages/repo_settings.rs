@@ -61,6 +61,7 @@ fn SettingsBody(summary: RepoSummary, update: ServerAction<UpdateRepository>) ->
                 <button type="submit">"Save changes"</button>
             </ActionForm>
         </section>
-        <super::mirroring::MirroringSections owner=mirror_owner repo=mirror_repo />
+        <super::mirroring::MirroringSections owner=mirror_owner.clone() repo=mirror_repo.clone() />
+        <super::webhooks::WebhooksSection owner=mirror_owner repo=mirror_repo />
     }
 }
