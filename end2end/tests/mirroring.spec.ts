@@ -130,6 +130,17 @@ test('push mirror: enable, Queued → Syncing → Active live, an Error appears 
 
   await mirror.getByRole('button', { name: 'Remove' }).click();
   await expect(push.locator('li.mirror')).toHaveCount(0);
+
+  // Henry was told once when it broke and once when it worked again.
+  await page.goto(base() + '/settings/notifications');
+  await expect(page.locator('header .bell')).toHaveText('Notifications (2)');
+  await expect(page.locator('li.notification strong')).toHaveText([
+    'The push mirror of henry/site to octocat/henry-mirror works again',
+    'The push mirror of henry/site to octocat/henry-mirror is failing',
+  ]);
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await page.getByRole('button', { name: 'Mark all as read' }).click();
+  await expect(page.locator('li.notification.unread')).toHaveCount(0);
 });
 
 test('pull mirror and one-time fetch from the page', async ({ page }) => {

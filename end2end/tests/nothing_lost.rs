@@ -318,3 +318,36 @@ async fn removing_a_mirror_keeps_its_history_and_what_it_kept() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(rev(&local, body["restored_as"].as_str().unwrap()), old);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_from_remote_never_overwrites_unless_asked_and_then_keeps() {
+    let (s, push_mirror) = Setup::start().await;
+    let st = s.server.state.clone();
+    let api = Api::new(&s).await;
+    s.wait_settled(push_mirror, "active").await;
+    let found = app::ssr::repos::find(&st.db, "alice", "project").await.unwrap().unwrap();
+    mirrors::delete(&st.db, found.repo.id, push_mirror).await.unwrap();
+    // octocat/lib (public) has its own `main` and a tag; alice/project has a different `main`.
+    let (_up, lib) = support::github_repo_with_commit(&s.double, "octocat", "lib", false);
+    let local = repo_path(&st, "project");
+    let own_main = rev(&local, "main");
+    let (status, body) = api.post(&format!("/projects/{PROJECT}/fetches"), json!({"remote": "octocat/lib"})).await;
+    assert_eq!(status, 202, "{body}");
+    let fetch = body["id"].as_i64().unwrap();
+    s.wait_settled(fetch, "active").await;
+    let run = &api.get(&format!("/projects/{PROJECT}/fetches/{fetch}/runs")).await.1[0];
+    assert_eq!((ref_in(run, "refs/heads/main")["outcome"].as_str(), ref_in(run, "refs/heads/main")["note"].as_str()), (Some("diverged"), Some("kept GitBlixt's (diverged)")));
+    assert_eq!(ref_in(run, "refs/tags/v1")["outcome"], "created");
+    assert_eq!(rev(&local, "main"), own_main, "nothing overwritten");
+    assert!(run["kept"].as_array().unwrap().is_empty());
+
+    // Asked to overwrite: GitHub's main, GitBlixt's kept under the run.
+    let (status, _) = api.post(&format!("/projects/{PROJECT}/fetches"), json!({"remote": "octocat/lib", "overwrite_diverged": true})).await;
+    assert_eq!(status, 202);
+    until("the second fetch ran", || async { mirrors::count_runs(&st.db, fetch).await.unwrap() == 2 }).await;
+    s.wait_settled(fetch, "active").await;
+    let run = &api.get(&format!("/projects/{PROJECT}/fetches/{fetch}/runs")).await.1[0];
+    assert_eq!(ref_in(run, "refs/heads/main")["outcome"], "force-updated");
+    assert_eq!(rev(&local, "main"), rev(&lib, "main"));
+    assert_eq!(run["kept"][0]["id"], own_main.as_str());
+}

@@ -7,11 +7,15 @@
 //! 3. Push mirror (`bench/push_mirror.rs`): GitBlixt with a push mirror to the GitHub double — the
 //!    latency from the end of a `git push` until GitHub has the ref (versus one `git push` straight
 //!    to the double), and a burst of pushes: mirror runs and time until GitHub is in sync.
+//! 4. Never silent (`bench/never_silent.rs`): lag with 100 push mirrors receiving pushes at once
+//!    (p50/p95/p99), and the convergence sweep's cost for 10,000 push mirrors (ms per pass).
 //!
 //! Prints median wall times, the ratio ours/git, and bytes sent.
 
 #[path = "bench/push_mirror.rs"]
 mod push_mirror;
+#[path = "bench/never_silent.rs"]
+mod never_silent;
 
 use app::names::{RepoName, UserName};
 use app::ssr::{accounts, repos};
@@ -138,6 +142,7 @@ async fn run() -> Result<(), String> {
     build_wide_tree(&wide)?;
     engine_bench(scratch.path(), &wide, "a 20,000-file tree").await?;
     push_mirror::run(scratch.path(), &work).await?;
+    never_silent::run(scratch.path()).await?;
     Ok(())
 }
 

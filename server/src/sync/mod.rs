@@ -11,6 +11,7 @@
 mod notify;
 mod run;
 pub use run::STOPPED;
+pub use sweep::pass as sweep_pass;
 mod sweep;
 mod webhooks;
 

@@ -1,0 +1,192 @@
+//! `make bench`, never-silent section (issue 13):
+//!
+//! 1. Lag under load: `MIRRORS` repositories, each with a push mirror to its own repository on the
+//!    GitHub double, receive one `git push` each, all at once (one thread per push); for each, the
+//!    time from the end of its `git push` until the double has the new ref. p50/p95/p99, with the
+//!    default sync settings (4 workers).
+//! 2. The convergence sweep's cost: `SWEPT` push mirrors (100 repositories × 100 mirrors) that are
+//!    all in sync, in SQLite; the median time of one sweep pass (database read + every
+//!    repository's heads and tags + digests), and how many syncs it requested (should be none).
+
+use app::github_repo::GithubRepo;
+use app::names::{RepoName, UserName};
+use app::ssr::github::connection::{self, Tokens};
+use app::ssr::mirrors::{self, Direction};
+use app::ssr::{accounts, repos};
+use github_double::github::GithubDouble;
+use github_double::gitcli::run as git;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const MIRRORS: usize = 100;
+const REPOS_SWEPT: usize = 100;
+const MIRRORS_PER_REPO: usize = 100;
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+pub async fn run(scratch: &Path) -> Result<(), String> {
+    lag_under_load(scratch).await?;
+    sweep_cost(scratch).await
+}
+
+async fn lag_under_load(scratch: &Path) -> Result<(), String> {
+    let root = scratch.join("never-silent-lag");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).map_err(err)?;
+    let double = GithubDouble::start().await.map_err(err)?;
+    let github_token = double.issue_token("octocat", &["repo"]);
+    let mut config = gitblixt::config::Config::for_data_dir(root.join("data"));
+    config.github.web_url = double.web_url.clone();
+    config.github.api_url = double.api_url.clone();
+    let server = gitblixt::start(config).await.map_err(err)?;
+    let st = server.state.clone();
+    let user = accounts::create_user(&st.db, &UserName::parse("bench").map_err(err)?, "bench-password", false).await.map_err(err)?;
+    let token = accounts::create_token(&st.db, user.id, "bench", &["write_repository".into()], 1).await.map_err(err)?.token;
+    let tokens = Tokens { access: github_token.into(), refresh: None, scopes: vec!["repo".into()], expires_at: None, refresh_expires_at: None };
+    connection::store(&st.db, &st.cipher, user.id, "octocat", 1, &tokens).await.map_err(err)?;
+
+    // MIRRORS repositories with one commit each, mirrored and in sync.
+    let work = root.join("work");
+    git(&root, &["init", "-q", "-b", "main", work.to_str().ok_or("path")?])?;
+    std::fs::write(work.join("README"), "bench\n").map_err(err)?;
+    git(&work, &["add", "-A"])?;
+    git(&work, &["-c", "user.name=B", "-c", "user.email=b@example.com", "commit", "-q", "-m", "first"])?;
+    let mut remotes = Vec::new();
+    for n in 0..MIRRORS {
+        let name = format!("lag-{n}");
+        let repo = repos::create(&st.db, &st.store, &user, &RepoName::parse(&name).map_err(err)?, "", false).await.map_err(err)?;
+        let url = format!("http://oauth2:{token}@{}/bench/{name}.git", server.addr);
+        git(&work, &["push", "-q", &url, "main"])?;
+        remotes.push((double.create_repo("octocat", &name, false), url));
+        mirrors::create(&st.db, repo.repo.id, user.id, Direction::Push, &GithubRepo::parse(&format!("octocat/{name}")).map_err(err)?, None, false)
+            .await
+            .map_err(err)?;
+    }
+    st.sync_wake.notify_waiters();
+    let first = git(&work, &["rev-parse", "HEAD"])?.trim().to_string();
+    wait_all(&remotes, &first)?;
+
+    // One new commit, pushed to every repository at once.
+    git(&work, &["-c", "user.name=B", "-c", "user.email=b@example.com", "commit", "-q", "--allow-empty", "-m", "second"])?;
+    let id = git(&work, &["rev-parse", "HEAD"])?.trim().to_string();
+    let lags = tokio::task::block_in_place(|| -> Result<Vec<Duration>, String> {
+        let handles: Vec<_> = remotes
+            .iter()
+            .map(|(remote, url)| {
+                let (work, url, remote, id) = (work.clone(), url.clone(), remote.clone(), id.clone());
+                std::thread::spawn(move || -> Result<Duration, String> {
+                    git(&work, &["push", "-q", &url, "main"])?;
+                    let pushed = Instant::now();
+                    while read_main(&remote).as_deref() != Some(id.as_str()) {
+                        if pushed.elapsed() > TIMEOUT {
+                            return Err(format!("{} never got the push", remote.display()));
+                        }
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    Ok(pushed.elapsed())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().map_err(|_| "a push thread panicked".to_string())?).collect()
+    })?;
+    let mut sorted = lags;
+    sorted.sort();
+    println!("| never silent: {MIRRORS} push mirrors, one `git push` each, all at once ({} sync workers) | p50 | p95 | p99 | max |", gitblixt::sync::SyncConfig::default().workers);
+    println!("|---|---|---|---|---|");
+    println!(
+        "| end of `git push` → GitHub double has the ref | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms |",
+        ms(percentile(&sorted, 0.5)),
+        ms(percentile(&sorted, 0.95)),
+        ms(percentile(&sorted, 0.99)),
+        ms(sorted[sorted.len() - 1])
+    );
+    println!();
+    server.stop().await.map_err(err)?;
+    Ok(())
+}
+
+fn read_main(bare: &Path) -> Option<String> {
+    std::fs::read_to_string(bare.join("refs/heads/main")).ok().map(|s| s.trim().to_string()).or_else(|| {
+        let packed = std::fs::read_to_string(bare.join("packed-refs")).ok()?;
+        packed.lines().find(|l| l.ends_with(" refs/heads/main")).map(|l| l[..40].to_string())
+    })
+}
+
+fn wait_all(remotes: &[(std::path::PathBuf, String)], id: &str) -> Result<(), String> {
+    let start = Instant::now();
+    while !remotes.iter().all(|(r, _)| read_main(r).as_deref() == Some(id)) {
+        if start.elapsed() > TIMEOUT {
+            return Err("the initial syncs did not finish".into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
+async fn sweep_cost(scratch: &Path) -> Result<(), String> {
+    let root = scratch.join("never-silent-sweep");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).map_err(err)?;
+    // The database and repositories only: no server, so nothing runs the mirrors.
+    let config = gitblixt::config::Config::for_data_dir(root.join("data"));
+    let st = gitblixt::open_state(&config, "http://127.0.0.1".into()).await.map_err(err)?;
+    let user = accounts::create_user(&st.db, &UserName::parse("bench").map_err(err)?, "bench-password", false).await.map_err(err)?;
+    let work = root.join("work");
+    git(&root, &["init", "-q", "-b", "main", work.to_str().ok_or("path")?])?;
+    std::fs::write(work.join("README"), "bench\n").map_err(err)?;
+    git(&work, &["add", "-A"])?;
+    git(&work, &["-c", "user.name=B", "-c", "user.email=b@example.com", "commit", "-q", "-m", "first"])?;
+    for b in 0..20 {
+        git(&work, &["branch", &format!("b{b}")])?;
+    }
+    git(&work, &["tag", "v1"])?;
+    let mut digest = String::new();
+    for n in 0..REPOS_SWEPT {
+        let name = format!("swept-{n}");
+        let repo = repos::create(&st.db, &st.store, &user, &RepoName::parse(&name).map_err(err)?, "", false).await.map_err(err)?;
+        let path = st.store.path(&UserName::parse("bench").map_err(err)?, &RepoName::parse(&name).map_err(err)?);
+        git(&work, &["push", "-q", path.to_str().ok_or("path")?, "--all"])?;
+        git(&work, &["push", "-q", path.to_str().ok_or("path")?, "--tags"])?;
+        for m in 0..MIRRORS_PER_REPO {
+            mirrors::create(&st.db, repo.repo.id, user.id, Direction::Push, &GithubRepo::parse(&format!("octocat/{name}-{m}")).map_err(err)?, None, false)
+                .await
+                .map_err(err)?;
+        }
+        if digest.is_empty() {
+            let refs = git(&path, &["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags"])?;
+            let pairs: Vec<(&str, &str)> = refs.lines().filter_map(|l| l.split_once(' ')).collect();
+            digest = mirrors::refs_digest(pairs);
+        }
+    }
+    // Every mirror's initial run "done" through the queue itself: in sync with what it pushed.
+    let success = mirrors::RunEnd::Success { pushed_digest: Some(digest.clone()) };
+    while let Some(claimed) = mirrors::claim_next(&st.db, "bench", 60, &[]).await.map_err(err)? {
+        mirrors::finish(&st.db, &claimed, "bench", &success).await.map_err(err)?;
+    }
+    let mut times = Vec::new();
+    let mut requested = 0;
+    for _ in 0..5 {
+        let start = Instant::now();
+        requested += gitblixt::sync::sweep_pass(&st).await?;
+        times.push(start.elapsed());
+    }
+    times.sort();
+    println!("| never silent: convergence sweep over {} push mirrors in sync ({REPOS_SWEPT} repositories × {MIRRORS_PER_REPO}, 21 heads + 1 tag each; SQLite) | |", REPOS_SWEPT * MIRRORS_PER_REPO);
+    println!("|---|---|");
+    println!("| one pass (median of 5) | {:.0} ms |", ms(times[2]));
+    println!("| syncs requested (all in sync: expected 0) | {requested} |");
+    println!();
+    Ok(())
+}
