@@ -13,7 +13,6 @@ use app::ssr::mirrors::{self, Direction};
 use gitblixt::config::{Config, GithubConfig};
 use github_double::github::GithubDouble;
 use github_double::gitcli::ok;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use support::{gitblixt_bin, until};
 
@@ -33,15 +32,7 @@ fn serve_with_defaults(cwd: &std::path::Path, double: &GithubDouble) -> (Child, 
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("gitblixt exited before it was running").unwrap();
-        if let Some(url) = line.strip_prefix("GitBlixt is running at ") {
-            break url.trim().to_string();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
+    let url = support::running_url(&mut child);
     (child, url)
 }
 

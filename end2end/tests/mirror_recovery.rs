@@ -8,10 +8,7 @@ mod support;
 
 use app::github_repo::GithubRepo;
 use app::names::{RepoName, UserName};
-use app::ssr::accounts;
-use app::ssr::github::connection::{self, Tokens};
 use app::ssr::mirrors::{self, Direction};
-use gitblixt::config::{Config, GithubConfig};
 use github_double::github::{DoubleFault, GithubDouble};
 use github_double::gitcli::ok;
 use std::process::{Child, Command, Stdio};
@@ -39,15 +36,8 @@ fn serve(data: &std::path::Path, double: &GithubDouble, log: &str) -> Child {
 async fn a_sync_killed_midway_is_completed_at_once_by_the_restarted_server() {
     let double = GithubDouble::start().await.unwrap();
     double.create_repo("octocat", "project", false);
-    let data = tempfile::tempdir().unwrap();
-    let mut config = Config::for_data_dir(data.path().to_path_buf());
-    config.github = GithubConfig { web_url: double.web_url.clone(), api_url: double.api_url.clone(), oauth_app: None };
     // This process only prepares and observes the database; the servers are child processes.
-    let st = gitblixt::open_state(&config, "http://127.0.0.1".into()).await.unwrap();
-    let alice = accounts::create_user(&st.db, &UserName::parse("alice").unwrap(), "alice-password-1", false).await.unwrap();
-    let repo = app::ssr::repos::create(&st.db, &st.store, &alice, &RepoName::parse("project").unwrap(), "", false).await.unwrap();
-    let tokens = Tokens { access: double.issue_token("octocat", &["repo"]).into(), refresh: None, scopes: vec!["repo".into()], expires_at: None, refresh_expires_at: None };
-    connection::store(&st.db, &st.cipher, alice.id, "octocat", 1, &tokens).await.unwrap();
+    let support::Prepared { data, st, alice, repo, .. } = support::prepare_for_binary(&double).await;
     let work = tempfile::tempdir().unwrap();
     ok(work.path(), &["init", "-q", "-b", "main"]);
     std::fs::write(work.path().join("README"), "hello\n").unwrap();
@@ -96,14 +86,7 @@ async fn a_run_killed_between_changing_refs_and_recording_them_leaves_the_keep()
     use diesel::connection::SimpleConnection;
     let double = GithubDouble::start().await.unwrap();
     let (up, upstream) = support::github_repo_with_commit(&double, "octocat", "upstream", false);
-    let data = tempfile::tempdir().unwrap();
-    let mut config = Config::for_data_dir(data.path().to_path_buf());
-    config.github = GithubConfig { web_url: double.web_url.clone(), api_url: double.api_url.clone(), oauth_app: None };
-    let st = gitblixt::open_state(&config, "http://127.0.0.1".into()).await.unwrap();
-    let alice = accounts::create_user(&st.db, &UserName::parse("alice").unwrap(), "alice-password-1", false).await.unwrap();
-    let repo = app::ssr::repos::create(&st.db, &st.store, &alice, &RepoName::parse("project").unwrap(), "", false).await.unwrap();
-    let tokens = Tokens { access: double.issue_token("octocat", &["repo"]).into(), refresh: None, scopes: vec!["repo".into()], expires_at: None, refresh_expires_at: None };
-    connection::store(&st.db, &st.cipher, alice.id, "octocat", 1, &tokens).await.unwrap();
+    let support::Prepared { data, config, st, alice, repo } = support::prepare_for_binary(&double).await;
     let local = st.store.path(&UserName::parse("alice").unwrap(), &RepoName::parse("project").unwrap());
     let mirror = mirrors::create(&st.db, repo.repo.id, alice.id, Direction::Pull, &GithubRepo::parse("octocat/upstream").unwrap(), Some(60), false).await.unwrap();
     let mut server = serve(data.path(), &double, "first.log");

@@ -6,13 +6,10 @@ mod support;
 
 use app::github_repo::GithubRepo;
 use app::names::{RepoName, UserName};
-use app::ssr::accounts;
-use app::ssr::github::connection::{self, Tokens};
 use app::ssr::mirrors::{self, Direction};
 use gitblixt::config::{Config, GithubConfig};
 use github_double::github::{DoubleFault, GithubDouble};
 use github_double::gitcli::{git, ok};
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::{Setup, gitblixt_bin, until};
@@ -31,14 +28,7 @@ fn serve(data: &std::path::Path, double: &GithubDouble) -> (Child, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("gitblixt exited before listening").unwrap();
-        if let Some(url) = line.strip_prefix("GitBlixt is running at ") {
-            break url.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
+    let url = support::running_url(&mut child);
     (child, url)
 }
 
@@ -46,14 +36,7 @@ fn serve(data: &std::path::Path, double: &GithubDouble) -> (Child, String) {
 async fn sigkill_right_after_an_acknowledged_push_still_reaches_github_20_times_in_a_row() {
     let double = GithubDouble::start().await.unwrap();
     double.create_repo("octocat", "project", false);
-    let data = tempfile::tempdir().unwrap();
-    let mut config = Config::for_data_dir(data.path().to_path_buf());
-    config.github = GithubConfig { web_url: double.web_url.clone(), api_url: double.api_url.clone(), oauth_app: None };
-    let st = gitblixt::open_state(&config, "http://127.0.0.1".into()).await.unwrap();
-    let alice = accounts::create_user(&st.db, &UserName::parse("alice").unwrap(), "alice-password-1", false).await.unwrap();
-    let repo = app::ssr::repos::create(&st.db, &st.store, &alice, &RepoName::parse("project").unwrap(), "", false).await.unwrap();
-    let tokens = Tokens { access: double.issue_token("octocat", &["repo"]).into(), refresh: None, scopes: vec!["repo".into()], expires_at: None, refresh_expires_at: None };
-    connection::store(&st.db, &st.cipher, alice.id, "octocat", 1, &tokens).await.unwrap();
+    let support::Prepared { data, config, st, alice, repo } = support::prepare_for_binary(&double).await;
     mirrors::create(&st.db, repo.repo.id, alice.id, Direction::Push, &GithubRepo::parse("octocat/project").unwrap(), None, false).await.unwrap();
     let work = tempfile::tempdir().unwrap();
     ok(work.path(), &["init", "-q", "-b", "main"]);

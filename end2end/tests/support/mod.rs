@@ -141,6 +141,44 @@ pub fn gitblixt_bin() -> PathBuf {
     bin
 }
 
+/// The URL a `gitblixt serve` child (stderr piped) prints it is running at; the rest of its log is
+/// drained so the server never blocks on a full pipe.
+pub fn running_url(child: &mut std::process::Child) -> String {
+    use std::io::{BufRead, BufReader};
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr piped")).lines();
+    let url = loop {
+        let line = lines.next().expect("gitblixt exited before it was running").unwrap();
+        if let Some(url) = line.strip_prefix("GitBlixt is running at ") {
+            break url.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    url
+}
+
+/// A data directory prepared for the real binary: alice (password `alice-password-1`), her
+/// repository `alice/project` and her GitHub connection (a token of octocat on `double`).
+pub struct Prepared {
+    pub data: tempfile::TempDir,
+    pub config: Config,
+    /// This process's view of the same database and repositories.
+    pub st: app::ssr::AppState,
+    pub alice: accounts::User,
+    pub repo: app::ssr::repos::FoundRepo,
+}
+
+pub async fn prepare_for_binary(double: &GithubDouble) -> Prepared {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = Config::for_data_dir(data.path().to_path_buf());
+    config.github = GithubConfig { web_url: double.web_url.clone(), api_url: double.api_url.clone(), oauth_app: None };
+    let st = gitblixt::open_state(&config, "http://127.0.0.1".into()).await.unwrap();
+    let alice = accounts::create_user(&st.db, &UserName::parse("alice").unwrap(), PASSWORD, false).await.unwrap();
+    let repo = app::ssr::repos::create(&st.db, &st.store, &alice, &RepoName::parse("project").unwrap(), "", false).await.unwrap();
+    let tokens = Tokens { access: double.issue_token("octocat", &["repo"]).into(), refresh: None, scopes: vec!["repo".into()], expires_at: None, refresh_expires_at: None };
+    connection::store(&st.db, &st.cipher, alice.id, "octocat", 1, &tokens).await.unwrap();
+    Prepared { data, config, st, alice, repo }
+}
+
 /// Waits (bounded, 30 s) until `check` holds, polling every 20 ms.
 pub async fn until<F, Fut>(what: &str, mut check: F)
 where
