@@ -384,7 +384,7 @@ async fn expiring_tokens_are_refreshed_and_a_dead_connection_says_the_token_expi
     // The background refresher renews tokens that expire soon.
     s.set_expiry(alice_id, app::ssr::db::now() + 600).await;
     let st = s.state();
-    assert_eq!(connection::refresh_expiring(&st.github, &st.db, &st.cipher, 1800).await.unwrap(), 1);
+    assert_eq!(connection::refresh_expiring(&st.github, &st.db, &st.cipher, 1800).await.unwrap().renewed, 1);
     let third = s.token(alice_id).await.unwrap().expose_secret().to_string();
     assert_ne!(third, second);
 
@@ -397,6 +397,17 @@ async fn expiring_tokens_are_refreshed_and_a_dead_connection_says_the_token_expi
     s.double.revoke_token(&third);
     // (expire every refresh token the double issued for this user)
     expire_all_refresh_tokens(&s).await;
+    // Before it runs out, alice is told once (not at every pass) to reconnect.
+    s.set_expiry(alice_id, app::ssr::db::now() + 600).await;
+    assert_eq!(gitblixt::oauth_routes::refresh_pass(st).await, 1);
+    assert_eq!(gitblixt::oauth_routes::refresh_pass(st).await, 0);
+    let told = app::ssr::notifications::list(&st.db, alice_id, 10).await.unwrap();
+    assert_eq!(told.iter().map(|n| (n.kind.as_str(), n.title.as_str(), n.link.as_str())).collect::<Vec<_>>(), vec![(
+        "github.expiring",
+        "Your GitHub connection is about to expire",
+        "/settings/connected-accounts"
+    )]);
+    assert!(told[0].body.contains("Reconnect GitHub under Settings → Connected Accounts"), "{}", told[0].body);
     s.set_expiry(alice_id, app::ssr::db::now() - 10).await;
     assert_eq!(s.token(alice_id).await.unwrap_err().to_string(), "OAuth token has expired");
     let account = s.account(&mut alice).await;

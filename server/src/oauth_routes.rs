@@ -91,10 +91,54 @@ pub async fn refresh_tokens_in_background(state: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match connection::refresh_expiring(&state.github, &state.db, &state.cipher, REFRESH_AHEAD_SECONDS).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(renewed = n, "GitHub tokens refreshed in the background"),
-            Err(e) => tracing::warn!(error = %e, "background refresh of GitHub tokens failed"),
-        }
+        refresh_pass(&state).await;
     }
 }
+
+/// One pass: renews tokens expiring within `REFRESH_AHEAD_SECONDS`, and tells each user whose
+/// token could not be renewed — once per connection — before their mirrors start failing.
+/// Returns how many users were told.
+pub async fn refresh_pass(state: &AppState) -> usize {
+    let refreshed = match connection::refresh_expiring(&state.github, &state.db, &state.cipher, REFRESH_AHEAD_SECONDS).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "background refresh of GitHub tokens failed");
+            return 0;
+        }
+    };
+    if refreshed.renewed > 0 {
+        tracing::info!(renewed = refreshed.renewed, "GitHub tokens refreshed in the background");
+    }
+    let mut told = 0;
+    for expiring in refreshed.failing {
+        match app::ssr::notifications::told_since(&state.db, expiring.user_id, EXPIRING_KIND, expiring.since).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not check earlier notifications");
+                continue;
+            }
+        }
+        let body = format!(
+            "GitBlixt could not renew your GitHub token, which expires {}. Reconnect GitHub under Settings → Connected Accounts so your mirrors keep working.",
+            app::format::date_time(expiring.expires_at)
+        );
+        let new = app::ssr::notifications::New {
+            user_id: expiring.user_id,
+            repository_id: None,
+            mirror_id: None,
+            kind: EXPIRING_KIND,
+            title: "Your GitHub connection is about to expire",
+            body: &body,
+            link: ACCOUNTS_PAGE,
+        };
+        match app::ssr::notifications::create(&state.db, &new).await {
+            Ok(_) => told += 1,
+            Err(e) => tracing::error!(error = %e, "could not store a notification"),
+        }
+    }
+    told
+}
+
+/// The notification kind of a GitHub connection about to expire.
+pub const EXPIRING_KIND: &str = "github.expiring";

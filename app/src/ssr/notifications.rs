@@ -86,3 +86,17 @@ pub async fn mark_all_read(db: &Db, user_id: i64) -> Result<usize, DbError> {
         .execute(conn)
         .await?))
 }
+
+/// Whether the user was told `kind` at or after `since`.
+pub async fn told_since(db: &Db, user_id: i64, kind: &str, since: i64) -> Result<bool, DbError> {
+    let n: i64 = with_conn!(db, |conn| Ok::<_, DbError>(
+        notifications::table
+            .filter(notifications::user_id.eq(user_id))
+            .filter(notifications::kind.eq(kind))
+            .filter(notifications::created_at.ge(since))
+            .count()
+            .get_result(conn)
+            .await?
+    ))?;
+    Ok(n > 0)
+}

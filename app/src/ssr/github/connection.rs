@@ -284,9 +284,28 @@ async fn refresh_row(settings: &GithubSettings, db: &Db, cipher: &Cipher, row: R
 
 /// Background refresh: renews every token that expires within `within` seconds and can be
 /// refreshed. Returns how many were renewed.
-pub async fn refresh_expiring(settings: &GithubSettings, db: &Db, cipher: &Cipher, within: i64) -> Result<usize, ConnectionError> {
+/// A connection about to expire that could not be renewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiring {
+    pub user_id: i64,
+    /// When its access token expires (or expired).
+    pub expires_at: i64,
+    /// When the connection was made or last renewed.
+    pub since: i64,
+}
+
+/// What a background refresh pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refreshed {
+    pub renewed: usize,
+    /// Connections expiring soon whose refresh failed or is no longer possible.
+    pub failing: Vec<Expiring>,
+}
+
+pub async fn refresh_expiring(settings: &GithubSettings, db: &Db, cipher: &Cipher, within: i64) -> Result<Refreshed, ConnectionError> {
+    let mut out = Refreshed::default();
     if settings.oauth.is_none() {
-        return Ok(0);
+        return Ok(out);
     }
     let at = now();
     let rows: Vec<Row> = with_conn!(db, |conn| github_connections::table
@@ -296,9 +315,10 @@ pub async fn refresh_expiring(settings: &GithubSettings, db: &Db, cipher: &Ciphe
         .load(conn)
         .await
         .map_err(DbError::from))?;
-    let mut renewed = 0;
     for row in rows {
+        let expiring = Expiring { user_id: row.user_id, expires_at: row.expires_at.unwrap_or(at), since: row.refreshed_at.unwrap_or(row.connected_at) };
         if row.refresh_expires_at.is_some_and(|e| e <= at) {
+            out.failing.push(expiring);
             continue;
         }
         let _guard = REFRESH.lock().await;
@@ -309,11 +329,14 @@ pub async fn refresh_expiring(settings: &GithubSettings, db: &Db, cipher: &Ciphe
         // Treat it as due now so refresh_row renews it.
         let due = Row { expires_at: Some(at), ..current };
         match refresh_row(settings, db, cipher, due).await {
-            Ok(_) => renewed += 1,
-            Err(e) => tracing::warn!(user_id = row.user_id, error = %e, "background refresh of a GitHub token failed"),
+            Ok(_) => out.renewed += 1,
+            Err(e) => {
+                tracing::warn!(user_id = row.user_id, error = %e, "background refresh of a GitHub token failed");
+                out.failing.push(expiring);
+            }
         }
     }
-    Ok(renewed)
+    Ok(out)
 }
 
 /// What the mirror engine needs to reach a GitHub repository as the user: its git URL (no
