@@ -399,8 +399,8 @@ async fn expiring_tokens_are_refreshed_and_a_dead_connection_says_the_token_expi
     expire_all_refresh_tokens(&s).await;
     // Before it runs out, alice is told once (not at every pass) to reconnect.
     s.set_expiry(alice_id, app::ssr::db::now() + 600).await;
-    assert_eq!(gitblixt::oauth_routes::refresh_pass(st).await, 1);
-    assert_eq!(gitblixt::oauth_routes::refresh_pass(st).await, 0);
+    assert_eq!(gitblixt::oauth_routes::refresh_pass(st, None).await, 1);
+    assert_eq!(gitblixt::oauth_routes::refresh_pass(st, None).await, 0);
     let told = app::ssr::notifications::list(&st.db, alice_id, 10).await.unwrap();
     assert_eq!(told.iter().map(|n| (n.kind.as_str(), n.title.as_str(), n.link.as_str())).collect::<Vec<_>>(), vec![(
         "github.expiring",

@@ -361,3 +361,86 @@ async fn webhooks_get_signed_state_changes_retried_until_answered() {
         .collect();
     assert_eq!(summary, vec![("mirror.recovered", "delivered", 1, 200), ("mirror.failed", "delivered", 2, 200)]);
 }
+
+/// A minimal SMTP server that accepts every message: its port, and each message's DATA.
+async fn smtp_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let messages: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let store = messages.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else { return };
+            let store = store.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink ESMTP\r\n").await.ok();
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(body) = data.as_mut() {
+                        if line == "." {
+                            store.lock().unwrap().push(data.take().unwrap());
+                            write.write_all(b"250 queued\r\n").await.ok();
+                        } else {
+                            body.push_str(&line);
+                            body.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                    let answer: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 sink\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go ahead\r\n"
+                        }
+                        "QUIT" => {
+                            write.write_all(b"221 bye\r\n").await.ok();
+                            return;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(answer).await.ok();
+                }
+            });
+        }
+    });
+    (port, messages)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_with_an_address_are_emailed_once_per_state_change() {
+    let (port, mail) = smtp_sink().await;
+    let (s, mirror) = Setup::start_with(|c| {
+        c.mail = Some(gitblixt::config::MailConfig { smtp_url: format!("smtp://127.0.0.1:{port}").into(), from: "GitBlixt <gitblixt@example.com>".into() })
+    })
+    .await;
+    s.wait_in_sync().await;
+    s.wait_settled(mirror, "active").await;
+    let browser = support::Browser::sign_in(&s.server.url(), "alice", support::PASSWORD).await;
+    let (status, body) = browser.post_err("/api/set_notification_email", &[("email", "not an address")]).await;
+    assert!(status == 400 && body.contains("Enter an e-mail address"), "{body}");
+    assert!(browser.post("/api/set_notification_email", &[("email", "alice@example.com")]).await.status().is_success());
+
+    s.double.delete_repo("octocat", "project");
+    for n in 0..2 {
+        s.commit(&format!("failing-{n}"), "f");
+        s.push(&["push", "-q", "origin", "main"]);
+        s.wait_settled(mirror, "error").await;
+    }
+    until("the failure was e-mailed", || async { mail.lock().unwrap().len() == 1 }).await;
+    s.double.create_repo("octocat", "project", false);
+    s.commit("recovering", "r");
+    s.push(&["push", "-q", "origin", "main"]);
+    s.wait_in_sync().await;
+    until("the recovery was e-mailed", || async { mail.lock().unwrap().len() == 2 }).await;
+    let sent = mail.lock().unwrap().clone();
+    assert!(sent[0].contains("To: alice@example.com") && sent[0].contains("From: GitBlixt <gitblixt@example.com>"), "{}", sent[0]);
+    assert!(sent[0].contains("Subject: The push mirror of alice/project to octocat/project is failing"), "{}", sent[0]);
+    assert!(sent[0].contains("Repository not found (404)"), "{}", sent[0]);
+    assert!(sent[0].contains(&format!("{}/alice/project/settings#push-mirroring", s.server.url())), "{}", sent[0]);
+    assert!(sent[1].contains("Subject: The push mirror of alice/project to octocat/project works again"), "{}", sent[1]);
+    assert!(sent.iter().all(|m| !m.contains(&s.token)), "no token in a mail");
+}

@@ -19,6 +19,26 @@ pub enum ConfigError {
     HalfOAuthApp,
     #[error("{var} must be an http:// or https:// URL without credentials, query or fragment, got: {value}")]
     BadGithubUrl { var: &'static str, value: String },
+    #[error("GITBLIXT_SMTP_URL must be smtp://host[:port] or smtps://user:password@host[:port] (the value is not shown)")]
+    BadSmtpUrl,
+    #[error("GITBLIXT_MAIL_FROM must be an address like \"GitBlixt <gitblixt@example.com>\", got: {0}")]
+    BadMailFrom(String),
+    #[error("GITBLIXT_MAIL_FROM must be set with GITBLIXT_SMTP_URL (the sender of notification e-mail)")]
+    NoMailFrom,
+}
+
+/// Where notification e-mail goes out (`GITBLIXT_SMTP_URL`, `GITBLIXT_MAIL_FROM`).
+#[derive(Clone)]
+pub struct MailConfig {
+    /// May contain the SMTP password.
+    pub smtp_url: secrecy::SecretString,
+    pub from: String,
+}
+
+impl std::fmt::Debug for MailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailConfig").field("smtp_url", &"***").field("from", &self.from).finish()
+    }
 }
 
 /// Where GitHub is, and the instance's OAuth App (see the README, "Connecting GitHub").
@@ -80,6 +100,8 @@ pub struct Config {
     pub sync: crate::sync::SyncConfig,
     /// `GITBLIXT_METRICS_TOKEN`: when set, `GET /metrics` needs `Authorization: Bearer <token>`.
     pub metrics_token: Option<secrecy::SecretString>,
+    /// `GITBLIXT_SMTP_URL` + `GITBLIXT_MAIL_FROM`: notification e-mail; None: no e-mail.
+    pub mail: Option<MailConfig>,
 }
 
 fn var(name: &'static str) -> Result<Option<String>, ConfigError> {
@@ -146,6 +168,15 @@ impl Config {
                 .map(std::time::Duration::from_secs)
                 .ok_or(ConfigError::BadNumber { var: "GITBLIXT_SYNC_TIMEOUT", value: v })?;
         }
+        let mail = match (var("GITBLIXT_SMTP_URL")?, var("GITBLIXT_MAIL_FROM")?) {
+            (Some(url), Some(from)) => {
+                let mail = MailConfig { smtp_url: secrecy::SecretString::from(url.trim().to_string()), from: from.trim().to_string() };
+                crate::mail::Mailer::new(&mail)?;
+                Some(mail)
+            }
+            (Some(_), None) => return Err(ConfigError::NoMailFrom),
+            (None, _) => None,
+        };
         let metrics_token = var("GITBLIXT_METRICS_TOKEN")?.map(|t| secrecy::SecretString::from(t.trim().to_string()));
         if let Some(v) = var("GITBLIXT_DEAD_UPSTREAM_DAYS")? {
             sync.dead_after = v
@@ -156,6 +187,7 @@ impl Config {
                 .ok_or(ConfigError::BadNumber { var: "GITBLIXT_DEAD_UPSTREAM_DAYS", value: v })?;
         }
         Ok(Self {
+            mail,
             metrics_token,
             addr,
             data_dir,
@@ -180,6 +212,7 @@ impl Config {
             github: GithubConfig::default(),
             sync: crate::sync::SyncConfig::default(),
             metrics_token: None,
+            mail: None,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod git_auth;
 pub mod git_http;
 pub mod live;
+pub mod mail;
 pub mod metrics;
 pub mod mirror;
 pub mod oauth_routes;
@@ -65,7 +66,7 @@ pub async fn open_state(config: &Config, public_url: String) -> Result<AppState,
         db,
         store,
         events: Events::new(),
-        settings: Arc::new(Settings { public_url, secure_cookies }),
+        settings: Arc::new(Settings { public_url, secure_cookies, mail: config.mail.is_some() }),
         cipher,
         github: Arc::new(github),
         sync_wake: Arc::new(tokio::sync::Notify::new()),
@@ -200,7 +201,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let app = router(state.clone(), hooks_dir, addr, stopping, config.metrics_token.clone());
-    let refresher = tokio::spawn(oauth_routes::refresh_tokens_in_background(state.clone()));
+    let mailer = match &config.mail {
+        Some(mail) => Some(mail::Mailer::new(mail)?.with_public_url(&state.settings.public_url)),
+        None => None,
+    };
+    let refresher = tokio::spawn(oauth_routes::refresh_tokens_in_background(state.clone(), mailer.clone()));
     match state.store.upgrade_all().await {
         Ok(0) => {}
         Ok(n) => tracing::info!(repositories = n, "repository configuration brought up to date"),
@@ -219,7 +224,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Ok(n) => tracing::info!(runs = n, "runs cut off by the last stop are marked interrupted"),
         Err(e) => tracing::warn!(error = %e, "could not mark runs cut off by the last stop"),
     }
-    let sync = sync::SyncService::start(state.clone(), config.sync.clone());
+    let sync = sync::SyncService::start(state.clone(), config.sync.clone(), mailer);
     let peers = peers::start(&state, &config.database_url);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -83,7 +83,7 @@ const REFRESH_AHEAD_SECONDS: i64 = 30 * 60;
 
 /// Renews expiring GitHub tokens that have a refresh token, so connections stay usable even when
 /// nothing uses them for a while (GitHub's user tokens live 8 hours).
-pub async fn refresh_tokens_in_background(state: AppState) {
+pub async fn refresh_tokens_in_background(state: AppState, mailer: Option<crate::mail::Mailer>) {
     if state.github.oauth.is_none() {
         return;
     }
@@ -91,14 +91,14 @@ pub async fn refresh_tokens_in_background(state: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        refresh_pass(&state).await;
+        refresh_pass(&state, mailer.as_ref()).await;
     }
 }
 
 /// One pass: renews tokens expiring within `REFRESH_AHEAD_SECONDS`, and tells each user whose
 /// token could not be renewed — once per connection — before their mirrors start failing.
 /// Returns how many users were told.
-pub async fn refresh_pass(state: &AppState) -> usize {
+pub async fn refresh_pass(state: &AppState, mailer: Option<&crate::mail::Mailer>) -> usize {
     let refreshed = match connection::refresh_expiring(&state.github, &state.db, &state.cipher, REFRESH_AHEAD_SECONDS).await {
         Ok(r) => r,
         Err(e) => {
@@ -135,6 +135,9 @@ pub async fn refresh_pass(state: &AppState) -> usize {
         match app::ssr::notifications::create(&state.db, &new).await {
             Ok(_) => told += 1,
             Err(e) => tracing::error!(error = %e, "could not store a notification"),
+        }
+        if let (Some(mailer), Ok(Some(to))) = (mailer, app::ssr::notifications::email_of(&state.db, expiring.user_id).await) {
+            mailer.send(&to, new.title, &body, ACCOUNTS_PAGE);
         }
     }
     told

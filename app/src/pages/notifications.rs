@@ -34,6 +34,60 @@ pub async fn mark_notifications_read() -> Result<(), AppError> {
     .await)
 }
 
+/// Where notifications are e-mailed, and whether the instance sends e-mail at all.
+#[server(endpoint = "get_notification_email")]
+pub async fn get_notification_email() -> Result<(Option<String>, bool), AppError> {
+    use crate::ssr::{notifications, web};
+    web::answer(async move {
+        let state = web::state()?;
+        let user = web::require_user().await?;
+        Ok((notifications::email_of(&state.db, user.id).await?, state.settings.mail))
+    }
+    .await)
+}
+
+/// Sets the address notifications are e-mailed to; an empty one stops the e-mail.
+#[server(endpoint = "set_notification_email")]
+pub async fn set_notification_email(email: String) -> Result<(), AppError> {
+    use crate::ssr::{notifications, web};
+    web::answer(async move {
+        let state = web::state()?;
+        let user = web::require_user().await?;
+        let email = if email.trim().is_empty() { None } else { Some(notifications::check_email(&email)?) };
+        notifications::set_email(&state.db, user.id, email.as_deref()).await?;
+        Ok(())
+    }
+    .await)
+}
+
+#[component]
+fn EmailSetting() -> impl IntoView {
+    let save = ServerAction::<SetNotificationEmail>::new();
+    let current = Resource::new(move || save.version().get(), |_| get_notification_email());
+    view! {
+        <section class="card" id="notification-email">
+            <h2>"E-mail"</h2>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match current.await {
+                        Ok((email, mail)) => view! {
+                            {(!mail).then(|| view! { <p class="muted">"This instance does not send e-mail (its administrator has not set GITBLIXT_SMTP_URL); notifications appear here only."</p> })}
+                            <ActionForm action=save attr:class="form inline-form">
+                                <label>"Send my notifications to" <input type="email" name="email" value=email.unwrap_or_default() maxlength="254" placeholder="you@example.com" /></label>
+                                <button type="submit">"Save"</button>
+                            </ActionForm>
+                        }
+                        .into_any(),
+                        Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <ActionError value=move || save.value().get() />
+            {move || matches!(save.value().get(), Some(Ok(()))).then(|| view! { <p class="ok">"Saved."</p> })}
+        </section>
+    }
+}
+
 #[component]
 pub fn NotificationsPage() -> impl IntoView {
     let mark = ServerAction::<MarkNotificationsRead>::new();
@@ -41,6 +95,7 @@ pub fn NotificationsPage() -> impl IntoView {
     view! {
         <h1>"Notifications"</h1>
         <p class="muted">"GitBlixt tells you here when one of your mirrors starts failing, works again, or is paused because its GitHub side is gone."</p>
+        <EmailSetting />
         <ActionForm action=mark attr:class="inline">
             <button type="submit">"Mark all as read"</button>
         </ActionForm>

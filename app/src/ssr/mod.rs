@@ -27,6 +27,8 @@ pub struct Settings {
     pub public_url: String,
     /// Mark cookies `Secure` (when the public URL is https).
     pub secure_cookies: bool,
+    /// The instance sends e-mail (`GITBLIXT_SMTP_URL` is set).
+    pub mail: bool,
 }
 
 /// The mirror engine, as the web code needs it (implemented by the server with gix).

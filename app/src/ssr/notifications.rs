@@ -2,7 +2,7 @@
 //! paused). One row per state change, never per failed retry.
 
 use super::db::{Db, DbError, now};
-use super::schema::notifications;
+use super::schema::{notifications, users};
 use crate::model::NotificationView;
 use crate::with_conn;
 use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
@@ -99,4 +99,39 @@ pub async fn told_since(db: &Db, user_id: i64, kind: &str, since: i64) -> Result
             .await?
     ))?;
     Ok(n > 0)
+}
+
+/// Checks an e-mail address for notifications (the page's message on failure).
+pub fn check_email(raw: &str) -> Result<String, crate::error::AppError> {
+    let email = raw.trim();
+    let bad = || crate::error::AppError::invalid("Enter an e-mail address like you@example.com.");
+    let (local, domain) = email.split_once('@').ok_or_else(bad)?;
+    let fine = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '@' | '<' | '>' | '"' | ',' | ';' | '\\'));
+    if email.len() > 254 || !fine(local) || !fine(domain) || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+        return Err(bad());
+    }
+    Ok(email.to_string())
+}
+
+/// Sets (or with `None` clears) where the user's notifications are e-mailed.
+pub async fn set_email(db: &Db, user_id: i64, email: Option<&str>) -> Result<(), DbError> {
+    with_conn!(db, |conn| {
+        diesel::update(users::table.find(user_id)).set(users::email.eq(email)).execute(conn).await?;
+        Ok(())
+    })
+}
+
+pub async fn email_of(db: &Db, user_id: i64) -> Result<Option<String>, DbError> {
+    with_conn!(db, |conn| Ok(users::table.find(user_id).select(users::email).first::<Option<String>>(conn).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn email_addresses_are_checked() {
+        assert_eq!(super::check_email(" you@example.com ").unwrap(), "you@example.com");
+        for bad in ["", "you", "you@", "@example.com", "you@example", "a b@example.com", "you@example.com>", "x@.com", "you@exa,mple.com"] {
+            assert!(super::check_email(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -9,6 +9,7 @@ diesel::table! {
         password_hash -> Text,
         is_admin -> Bool,
         created_at -> BigInt,
+        email -> Nullable<Text>,
     }
 }
 

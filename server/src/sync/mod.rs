@@ -98,7 +98,7 @@ impl Drop for SyncService {
 }
 
 impl SyncService {
-    pub fn start(state: AppState, config: SyncConfig) -> Self {
+    pub fn start(state: AppState, config: SyncConfig, mailer: Option<crate::mail::Mailer>) -> Self {
         let wake = state.sync_wake.clone();
         let instance = format!("{}-{}", std::process::id(), rand_suffix());
         let stopping = Arc::new(AtomicBool::new(false));
@@ -110,7 +110,14 @@ impl SyncService {
         ];
         let workers = (0..config.workers.max(1))
             .map(|n| {
-                let worker = Worker { state: state.clone(), config: config.clone(), name: format!("{instance}/{n}"), stopping: stopping.clone(), running: running.clone() };
+                let worker = Worker {
+                    state: state.clone(),
+                    config: config.clone(),
+                    name: format!("{instance}/{n}"),
+                    stopping: stopping.clone(),
+                    running: running.clone(),
+                    mailer: mailer.clone(),
+                };
                 tokio::spawn(worker.run_loop())
             })
             .collect();
@@ -162,6 +169,7 @@ struct Worker {
     name: String,
     stopping: Arc<AtomicBool>,
     running: Running,
+    mailer: Option<crate::mail::Mailer>,
 }
 
 impl Worker {
@@ -217,8 +225,8 @@ impl Worker {
     async fn after(&self, claimed: &Claimed, ended: &run::Ended) {
         let m = &claimed.mirror;
         match (&ended.end, m.status.as_str()) {
-            (RunEnd::Failed { message, .. }, status) if status != "error" => notify::tell(&self.state, m, notify::Change::Failed, message, ended.run_id).await,
-            (RunEnd::Success { .. }, "error") => notify::tell(&self.state, m, notify::Change::Recovered, "", ended.run_id).await,
+            (RunEnd::Failed { message, .. }, status) if status != "error" => notify::tell(&self.state, self.mailer.as_ref(), m, notify::Change::Failed, message, ended.run_id).await,
+            (RunEnd::Success { .. }, "error") => notify::tell(&self.state, self.mailer.as_ref(), m, notify::Change::Recovered, "", ended.run_id).await,
             _ => {}
         }
         if matches!(ended.end, RunEnd::Success { .. }) {
@@ -244,7 +252,7 @@ impl Worker {
         match mirrors::pause_dead(&self.state.db, m.id, &reason).await {
             Ok(true) => {
                 tracing::warn!(mirror = m.id, remote = %remote, "mirror paused: its GitHub side is gone");
-                notify::tell(&self.state, m, notify::Change::Paused, &reason, ended.run_id).await;
+                notify::tell(&self.state, self.mailer.as_ref(), m, notify::Change::Paused, &reason, ended.run_id).await;
             }
             Ok(false) => {}
             Err(e) => tracing::error!(error = %e, mirror = m.id, "could not pause a mirror with a dead upstream"),

@@ -1,6 +1,7 @@
 //! Telling owners about a mirror's state changes (DESIGN.md "Never silent"): Active → Error,
 //! Error → Active, and GitBlixt pausing a mirror whose GitHub side is gone. Once per change, never
-//! per failed retry: in-app (the header's Notifications, Settings → Notifications) and to the
+//! per failed retry: in-app (the header's Notifications, Settings → Notifications), by e-mail
+//! when the instance has SMTP and the owner gave an address, and to the
 //! repository's webhooks (`mirror.failed`, `mirror.recovered`; `mirror.synced` after every
 //! successful run).
 
@@ -27,7 +28,7 @@ impl Change {
 }
 
 /// Tells the repository's owner and its webhooks; `detail` is the error or the reason for pausing.
-pub async fn tell(state: &AppState, m: &MirrorRow, change: Change, detail: &str, run_id: Option<i64>) {
+pub async fn tell(state: &AppState, mailer: Option<&crate::mail::Mailer>, m: &MirrorRow, change: Change, detail: &str, run_id: Option<i64>) {
     let found = match app::ssr::repos::find_by_id(&state.db, m.repository_id).await {
         Ok(Some(found)) => found,
         Ok(None) => return,
@@ -65,6 +66,9 @@ pub async fn tell(state: &AppState, m: &MirrorRow, change: Change, detail: &str,
     match notifications::create(&state.db, &new).await {
         Ok(_) => tracing::info!(mirror = m.id, kind = change.kind(), "owner notified"),
         Err(e) => tracing::error!(error = %e, mirror = m.id, "could not store a notification"),
+    }
+    if let (Some(mailer), Ok(Some(to))) = (mailer, notifications::email_of(&state.db, found.repo.owner_id).await) {
+        mailer.send(&to, &title, &body, &link);
     }
     // Webhooks know failed and recovered (a pause follows a failure they were told about).
     if change != Change::Paused {

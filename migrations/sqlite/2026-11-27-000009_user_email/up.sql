@@ -1,0 +1,2 @@
+-- Where GitBlixt e-mails a user's notifications (when the instance has SMTP).
+ALTER TABLE users ADD COLUMN email TEXT;
