@@ -360,6 +360,10 @@ async fn webhooks_get_signed_state_changes_retried_until_answered() {
         .map(|d| (d["event"].as_str().unwrap(), d["status"].as_str().unwrap(), d["attempts"].as_i64().unwrap(), d["response_code"].as_i64().unwrap()))
         .collect();
     assert_eq!(summary, vec![("mirror.recovered", "delivered", 1, 200), ("mirror.failed", "delivered", 2, 200)]);
+    // …and counted in /metrics.
+    let metrics = reqwest::get(format!("{}/metrics", s.server.url())).await.unwrap().text().await.unwrap();
+    assert!(sample(&metrics, "gitblixt_webhook_deliveries_total", &["result=\"delivered\""]) >= 2.0, "{metrics}");
+    assert!(sample(&metrics, "gitblixt_webhook_deliveries_total", &["result=\"retrying\""]) >= 1.0, "{metrics}");
 }
 
 /// A minimal SMTP server that accepts every message: its port, and each message's DATA.

@@ -1,6 +1,6 @@
 //! `GET /metrics` in Prometheus' text format (DESIGN.md "Never silent"): mirror lag (a push
 //! accepted → GitHub has its refs), runs by direction, outcome and error class with their
-//! durations, and — read from the database at each scrape, so every process sharing it reports
+//! durations, webhook delivery attempts by result, and — read from the database at each scrape, so every process sharing it reports
 //! the same — queue depth, the age of the oldest pending request, and leases held. Behind a bearer
 //! token when `GITBLIXT_METRICS_TOKEN` is set.
 
@@ -20,6 +20,7 @@ struct Metrics {
     queue_depth: IntGauge,
     oldest_pending: IntGauge,
     leases: IntGauge,
+    webhooks: IntCounterVec,
 }
 
 fn build() -> Result<Metrics, prometheus::Error> {
@@ -40,13 +41,15 @@ fn build() -> Result<Metrics, prometheus::Error> {
     let queue_depth = IntGauge::new("mirror_queue_depth", "Mirrors with a sync requested and not running.")?;
     let oldest_pending = IntGauge::new("mirror_oldest_pending_seconds", "Age of the oldest pending sync request.")?;
     let leases = IntGauge::new("mirror_leases_held", "Mirror runs holding a lease now.")?;
+    let webhooks = IntCounterVec::new(Opts::new("webhook_deliveries_total", "Webhook delivery attempts by result."), &["result"])?;
     registry.register(Box::new(lag.clone()))?;
     registry.register(Box::new(runs.clone()))?;
     registry.register(Box::new(duration.clone()))?;
     registry.register(Box::new(queue_depth.clone()))?;
     registry.register(Box::new(oldest_pending.clone()))?;
     registry.register(Box::new(leases.clone()))?;
-    Ok(Metrics { registry, lag, runs, duration, queue_depth, oldest_pending, leases })
+    registry.register(Box::new(webhooks.clone()))?;
+    Ok(Metrics { registry, lag, runs, duration, queue_depth, oldest_pending, leases, webhooks })
 }
 
 static METRICS: LazyLock<Option<Metrics>> = LazyLock::new(|| match build() {
@@ -62,6 +65,13 @@ pub fn run_finished(direction: &str, outcome: &str, class: &str, seconds: f64) {
     if let Some(m) = METRICS.as_ref() {
         m.runs.with_label_values(&[direction, outcome, class]).inc();
         m.duration.with_label_values(&[direction, outcome]).observe(seconds);
+    }
+}
+
+/// Records a webhook delivery attempt: `delivered`, `retrying` or `failed` (given up).
+pub fn webhook_attempt(result: &str) {
+    if let Some(m) = METRICS.as_ref() {
+        m.webhooks.with_label_values(&[result]).inc();
     }
 }
 

@@ -62,6 +62,7 @@ async fn attempt(state: &AppState, client: &reqwest::Client, d: Due, retry_base:
         let delay = retry_base.as_secs().max(1).saturating_mul(4u64.saturating_pow((attempts - 1) as u32)).min(3600);
         now() + delay as i64
     });
+    crate::metrics::webhook_attempt(if delivered { "delivered" } else if retry_at.is_some() { "retrying" } else { "failed" });
     if !delivered {
         tracing::warn!(delivery = d.id, event = %d.event, code, error = ?error, retry = retry_at.is_some(), "webhook delivery failed");
     }
