@@ -13,27 +13,15 @@ use app::ssr::mirrors::{self, Direction};
 use gitblixt::config::{Config, GithubConfig};
 use github_double::github::GithubDouble;
 use github_double::gitcli::ok;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use support::{gitblixt_bin, until};
 
 /// Starts `gitblixt serve` in `cwd` with only the address and GitHub's URLs set; returns the
 /// child and the URL it prints.
 fn serve_with_defaults(cwd: &std::path::Path, double: &GithubDouble) -> (Child, String) {
-    let mut child = Command::new(gitblixt_bin())
-        .arg("serve")
-        .current_dir(cwd)
-        .env_remove("GITBLIXT_DATA")
-        .env_remove("DATABASE_URL")
-        .env("GITBLIXT_ADDR", "127.0.0.1:0")
-        .env("GITHUB_URL", &double.web_url)
-        .env("GITHUB_API_URL", &double.api_url)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let url = support::running_url(&mut child);
-    (child, url)
+    let mut command = Command::new(gitblixt_bin());
+    command.arg("serve").current_dir(cwd).env_remove("GITBLIXT_DATA").env_remove("DATABASE_URL").env("RUST_LOG", "info");
+    support::spawn_serve(command, double)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,19 +17,9 @@ use support::{Setup, gitblixt_bin, until};
 /// The real binary on `data`, and the address it listens on (from its "GitBlixt is running at"
 /// line on stderr; the rest of its output is drained).
 fn serve(data: &std::path::Path, double: &GithubDouble) -> (Child, String) {
-    let mut child = Command::new(gitblixt_bin())
-        .arg("serve")
-        .env("GITBLIXT_DATA", data)
-        .env("GITBLIXT_ADDR", "127.0.0.1:0")
-        .env("GITHUB_URL", &double.web_url)
-        .env("GITHUB_API_URL", &double.api_url)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let url = support::running_url(&mut child);
-    (child, url)
+    let mut command = Command::new(gitblixt_bin());
+    command.arg("serve").env("GITBLIXT_DATA", data).env("RUST_LOG", "warn");
+    support::spawn_serve(command, double)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,6 +219,7 @@ async fn the_owner_is_told_once_per_state_change_not_per_failed_retry() {
         s.wait_settled(mirror, "error").await;
     }
     assert_eq!(mirrors::count_runs(&s.server.state.db, mirror).await.unwrap(), 4);
+    until("the failure is told", || async { !notifications_of_alice(&s).await.is_empty() }).await;
     let told = notifications_of_alice(&s).await;
     assert_eq!(told, vec![("mirror.failed".to_string(), "The push mirror of alice/project to octocat/project is failing".to_string())]);
     // Fixed on GitHub: the next push recovers it, and that is said once too.
@@ -237,6 +228,7 @@ async fn the_owner_is_told_once_per_state_change_not_per_failed_retry() {
     s.push(&["push", "-q", "origin", "main"]);
     s.wait_in_sync().await;
     s.wait_settled(mirror, "active").await;
+    until("the recovery is told", || async { notifications_of_alice(&s).await.len() >= 2 }).await;
     let kinds: Vec<String> = notifications_of_alice(&s).await.into_iter().map(|(k, _)| k).collect();
     assert_eq!(kinds, vec!["mirror.recovered", "mirror.failed"]);
     // The bell counts them; reading clears it.
@@ -264,6 +256,7 @@ async fn a_mirror_whose_github_repository_is_gone_is_paused_and_says_why() {
     let reason = m.paused_reason.clone().unwrap();
     assert!(reason.starts_with("Paused by GitBlixt: GitHub has answered 404 for octocat/project since "), "{reason}");
     assert!(reason.ends_with("then click Resume."), "{reason}");
+    until("the pause is told", || async { notifications_of_alice(&s).await.len() >= 2 }).await;
     let kinds: Vec<String> = notifications_of_alice(&s).await.into_iter().map(|(k, _)| k).collect();
     assert_eq!(kinds, vec!["mirror.paused", "mirror.failed"]);
     // The page shows why, under the mirror.

@@ -1,4 +1,6 @@
-//! Kept tips (DESIGN.md "Nothing lost"): what syncs replaced, under
+//! GitBlixt's hidden ref namespaces (under `refs/gitblixt/`: hidden from git clients, never
+//! mirrored), shared by the web code and the mirror engine; and kept tips (DESIGN.md "Nothing
+//! lost"): what syncs replaced, under
 //! `refs/gitblixt/kept/<run>/<ref>` in the repository, restored or discarded by the owner.
 //! Blocking (gix): call through `spawn_blocking`.
 
@@ -9,10 +11,14 @@ use gix::refs::{FullName, Target};
 use gix::ObjectId;
 use std::path::Path;
 
+/// Tips a sync replaced: `<prefix><run>/<ref>`.
 pub const KEPT_PREFIX: &str = "refs/gitblixt/kept/";
+/// What a mirror last synced per ref: `<prefix><mirror>/<ref>`.
 pub const SYNCED_PREFIX: &str = "refs/gitblixt/synced/";
-/// A pull mirror's view of GitHub's refs (the fetch's staging namespace).
+/// A pull mirror's view of GitHub's refs (the fetch's staging namespace): `<prefix><mirror>/<ref>`.
 pub const REMOTE_PREFIX: &str = "refs/gitblixt/remote/";
+/// A one-off fetch's staging namespace, dropped after it: `<prefix><key>/<ref>`.
+pub const INCOMING_PREFIX: &str = "refs/gitblixt/incoming/";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeptError {
@@ -50,8 +56,9 @@ pub fn list(path: &Path) -> Result<Vec<KeptRef>, KeptError> {
     Ok(out)
 }
 
-fn kept_ref(run_id: i64, name: &str) -> String {
-    format!("{KEPT_PREFIX}{run_id}/{name}")
+/// Where the run with key `key` (its id, or `cli-<ms>`) keeps the tip of `name` it replaced.
+pub fn kept_ref(key: &str, name: &str) -> String {
+    format!("{KEPT_PREFIX}{key}/{name}")
 }
 
 fn full_name(name: &str) -> Result<FullName, KeptError> {
@@ -64,13 +71,13 @@ fn find(repo: &gix::Repository, name: &str) -> Result<Option<ObjectId>, KeptErro
 
 /// Recreates the branch or tag kept by run `run_id` as it was, or — when the name is taken now —
 /// as `<name>-restored-<date>` (`-2`, `-3`… if that is taken too), and drops the kept ref, in one
-/// ref transaction. Returns the ref written (`refs/heads/main-restored-20261127`).
-pub fn restore(path: &Path, run_id: i64, name: &str, date: &str) -> Result<String, KeptError> {
+/// ref transaction. Returns the ref written (`refs/heads/main-restored-20261127`) and its id.
+pub fn restore(path: &Path, run_id: i64, name: &str, date: &str) -> Result<(String, ObjectId), KeptError> {
     if !(name.starts_with("refs/heads/") || name.starts_with("refs/tags/")) {
         return Err(KeptError::NotABranchOrTag);
     }
     let repo = open(path)?;
-    let kept = kept_ref(run_id, name);
+    let kept = kept_ref(&run_id.to_string(), name);
     let id = find(&repo, &kept)?.ok_or(KeptError::NotFound)?;
     let target = free_name(&repo, name, date)?;
     let edits = vec![
@@ -90,7 +97,7 @@ pub fn restore(path: &Path, run_id: i64, name: &str, date: &str) -> Result<Strin
         },
     ];
     repo.edit_references(edits).map_err(git)?;
-    Ok(target)
+    Ok((target, id))
 }
 
 /// `name` if no ref has it (nor is a prefix of it), else `<name>-restored-<date>[-n]`.
@@ -122,7 +129,7 @@ fn free_name(repo: &gix::Repository, name: &str, date: &str) -> Result<String, K
 /// Drops a kept tip.
 pub fn discard(path: &Path, run_id: i64, name: &str) -> Result<(), KeptError> {
     let repo = open(path)?;
-    let kept = kept_ref(run_id, name);
+    let kept = kept_ref(&run_id.to_string(), name);
     let id = find(&repo, &kept)?.ok_or(KeptError::NotFound)?;
     repo.edit_reference(RefEdit {
         change: Change::Delete { expected: PreviousValue::MustExistAndMatch(Target::Object(id)), log: RefLog::AndReference },

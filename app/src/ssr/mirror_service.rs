@@ -416,37 +416,21 @@ pub async fn kept_action(state: &AppState, user: &User, repo: &FoundRepo, run_id
     .await
     .map_err(|e| web::internal("kept refs", e))?
     .map_err(kept_error)?;
-    if let Some(restored) = &result {
+    if let Some((restored, id)) = &result {
         tracing::info!(repository = %repo.full_name(), run = run_id, name, restored_as = %restored, user = %user.name, "kept tip restored");
-        let id = kept_refs_id(state, repo, restored).await;
         let event = RefsUpdated {
             repository_id: repo.repo.id,
             repository: repo.full_name(),
             pusher_id: user.id,
             pusher: user.name.clone(),
-            updates: vec![RefUpdate { old: "0".repeat(40), new: id, name: restored.clone() }],
+            updates: vec![RefUpdate { old: "0".repeat(40), new: id.to_string(), name: restored.clone() }],
         };
         refs_changed(state, event).await?;
     } else {
         tracing::info!(repository = %repo.full_name(), run = run_id, name, user = %user.name, "kept tip discarded");
     }
     changed(state, repo.repo.id);
-    Ok(result)
-}
-
-/// The id `name` points at now (for the refs-updated event), or the null id.
-async fn kept_refs_id(state: &AppState, repo: &FoundRepo, name: &str) -> String {
-    let path = repo.path(&state.store);
-    let name = name.to_string();
-    tokio::task::spawn_blocking(move || {
-        gix::open_opts(&path, gix::open::Options::isolated())
-            .ok()
-            .and_then(|r| r.try_find_reference(name.as_str()).ok().flatten().and_then(|r| r.target().try_id().map(|id| id.to_string())))
-    })
-    .await
-    .ok()
-    .flatten()
-    .unwrap_or_else(|| "0".repeat(40))
+    Ok(result.map(|(restored, _)| restored))
 }
 
 /// Today, `yyyymmdd` (UTC), for restored names.

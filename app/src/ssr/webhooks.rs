@@ -9,7 +9,7 @@ use super::schema::{webhook_deliveries, webhooks};
 use crate::error::AppError;
 use crate::model::{DeliveryView, WEBHOOK_EVENTS, WebhookView};
 use crate::with_conn;
-use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
+use diesel::{ExpressionMethods, QueryDsl, SelectableHelper};
 use diesel_async::RunQueryDsl;
 use secrecy::SecretString;
 
@@ -126,8 +126,7 @@ pub async fn enqueue(db: &Db, repository_id: i64, event: &str, payload: &str) ->
     ))?;
     let at = now();
     let mut queued = 0;
-    for (id, events) in hooks.into_iter().filter(|(_, events)| events.split(',').any(|e| e == event)) {
-        let _ = events;
+    for (id, _) in hooks.into_iter().filter(|(_, events)| events.split(',').any(|e| e == event)) {
         with_conn!(db, |conn| {
             diesel::insert_into(webhook_deliveries::table)
                 .values((
@@ -202,15 +201,4 @@ pub async fn record_attempt(db: &Db, id: i64, code: Option<u16>, error: Option<&
             .await?;
         Ok(())
     })
-}
-
-/// The earliest next attempt of a pending delivery, if any.
-pub async fn next_due(db: &Db) -> Result<Option<i64>, DbError> {
-    with_conn!(db, |conn| Ok(webhook_deliveries::table
-        .filter(webhook_deliveries::status.eq("pending"))
-        .select(diesel::dsl::min(webhook_deliveries::next_attempt_at))
-        .first::<Option<i64>>(conn)
-        .await
-        .optional()?
-        .flatten()))
 }

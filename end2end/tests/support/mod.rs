@@ -141,6 +141,22 @@ pub fn gitblixt_bin() -> PathBuf {
     bin
 }
 
+/// Starts `command` (a `gitblixt serve` with its environment set) with GitHub at `double` and an
+/// address the system picks; returns the child and the URL it prints it is running at.
+pub fn spawn_serve(mut command: std::process::Command, double: &GithubDouble) -> (std::process::Child, String) {
+    use std::process::Stdio;
+    let mut child = command
+        .env("GITBLIXT_ADDR", "127.0.0.1:0")
+        .env("GITHUB_URL", &double.web_url)
+        .env("GITHUB_API_URL", &double.api_url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = running_url(&mut child);
+    (child, url)
+}
+
 /// The URL a `gitblixt serve` child (stderr piped) prints it is running at; the rest of its log is
 /// drained so the server never blocks on a full pipe.
 pub fn running_url(child: &mut std::process::Child) -> String {

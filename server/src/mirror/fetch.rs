@@ -163,10 +163,10 @@ fn staging_refspecs(prefix: &str) -> Vec<String> {
 fn staging_prefix(what: &What) -> Option<(String, bool)> {
     match what {
         What::Apply { safety, .. } => Some(match &safety.memory {
-            Some(memory) => (format!("{}remote/{memory}/", super::safety::HIDDEN_PREFIX), false),
-            None => (format!("{}incoming/{}/", super::safety::HIDDEN_PREFIX, safety.keep_key), true),
+            Some(memory) => (format!("{}{memory}/", super::safety::REMOTE_PREFIX), false),
+            None => (format!("{}{}/", super::safety::INCOMING_PREFIX, safety.keep_key), true),
         }),
-        What::ObjectsOnly => Some((format!("{}incoming/preview-{}/", super::safety::HIDDEN_PREFIX, std::process::id()), true)),
+        What::ObjectsOnly => Some((format!("{}preview-{}/", super::safety::INCOMING_PREFIX, std::process::id()), true)),
         What::Refspecs(_) => None,
     }
 }

@@ -20,10 +20,8 @@ use gix::{
 };
 use std::collections::BTreeMap;
 
-/// The hidden namespace of everything GitBlixt keeps for itself.
-pub const HIDDEN_PREFIX: &str = "refs/gitblixt/";
-pub const KEPT_PREFIX: &str = "refs/gitblixt/kept/";
-pub const SYNCED_PREFIX: &str = "refs/gitblixt/synced/";
+pub use app::model::short_ref as short_name;
+pub use app::ssr::kept::{INCOMING_PREFIX, KEPT_PREFIX, REMOTE_PREFIX, SYNCED_PREFIX, kept_ref};
 
 /// How a sync may change refs and what it remembers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,17 +54,8 @@ pub fn is_branch(name: &str) -> bool {
     name.starts_with("refs/heads/")
 }
 
-pub fn kept_ref(keep_key: &str, name: &str) -> String {
-    format!("{KEPT_PREFIX}{keep_key}/{name}")
-}
-
 pub fn synced_ref(memory: &str, name: &str) -> String {
     format!("{SYNCED_PREFIX}{memory}/{name}")
-}
-
-/// `main` for `refs/heads/main`, `v1` for `refs/tags/v1`.
-pub fn short_name(name: &str) -> &str {
-    name.strip_prefix("refs/heads/").or_else(|| name.strip_prefix("refs/tags/")).unwrap_or(name)
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

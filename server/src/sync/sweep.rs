@@ -6,7 +6,6 @@
 
 use app::ssr::AppState;
 use app::ssr::mirrors::{self, Trigger};
-use gix::bstr::ByteSlice;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -60,13 +59,7 @@ pub async fn pass(state: &AppState) -> Result<usize, String> {
 /// The digest of the repository's heads and tags, as [`mirrors::refs_digest`] computes it.
 fn digest_of(path: &std::path::Path) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
     let repo = app::ssr::store::open_hosted(path)?;
-    let platform = repo.references()?;
-    let mut refs = Vec::new();
-    for r in platform.local_branches()?.chain(platform.tags()?) {
-        let r = r?;
-        if let gix::refs::TargetRef::Object(id) = r.target() {
-            refs.push((r.name().as_bstr().to_str_lossy().into_owned(), id.to_string()));
-        }
-    }
-    Ok(mirrors::refs_digest(refs.iter().map(|(n, i)| (n.as_str(), i.as_str()))))
+    let refs = crate::mirror::safety::mirrored_refs(&repo)?;
+    let ids: Vec<(&str, String)> = refs.iter().map(|(name, id)| (name.as_str(), id.to_string())).collect();
+    Ok(mirrors::refs_digest(ids.iter().map(|(n, i)| (*n, i.as_str()))))
 }
