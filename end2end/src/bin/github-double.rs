@@ -38,14 +38,19 @@ fn stdin_closed() -> tokio::sync::oneshot::Receiver<()> {
     rx
 }
 
-async fn terminated() {
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut sigterm) => {
-            sigterm.recv().await;
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGTERM");
-            std::future::pending::<()>().await;
+/// Installs the SIGTERM handler now (so a signal sent right after the announcement is caught,
+/// not fatal) and returns a future that resolves when one arrives.
+fn terminated() -> impl std::future::Future<Output = ()> {
+    let sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    async move {
+        match sigterm {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
         }
     }
 }
@@ -84,6 +89,7 @@ async fn main() -> ExitCode {
         double.set_browser_user(Some("octocat"));
         announce["token"] = double.issue_token("octocat", &["repo", "read:user", "user:email"]).into();
     }
+    let sigterm = terminated();
     let mut stdout = std::io::stdout().lock();
     if writeln!(stdout, "{announce}").and_then(|_| stdout.flush()).is_err() {
         return ExitCode::FAILURE;
@@ -100,7 +106,7 @@ async fn main() -> ExitCode {
     };
     tokio::select! {
         _ = stdin_end => tracing::info!("stdin closed; stopping"),
-        _ = terminated() => tracing::info!("SIGTERM; stopping"),
+        _ = sigterm => tracing::info!("SIGTERM; stopping"),
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
     }
     drop(double);
