@@ -102,6 +102,9 @@ pub struct Config {
     pub metrics_token: Option<secrecy::SecretString>,
     /// `GITBLIXT_SMTP_URL` + `GITBLIXT_MAIL_FROM`: notification e-mail; None: no e-mail.
     pub mail: Option<MailConfig>,
+    /// `GITBLIXT_ALLOWED_ORIGINS`: comma-separated origins besides the public URL's that browsers
+    /// may post from (another name of the same instance).
+    pub allowed_origins: Vec<String>,
 }
 
 fn var(name: &'static str) -> Result<Option<String>, ConfigError> {
@@ -186,7 +189,12 @@ impl Config {
                 .map(|days| std::time::Duration::from_secs(days * 24 * 3600))
                 .ok_or(ConfigError::BadNumber { var: "GITBLIXT_DEAD_UPSTREAM_DAYS", value: v })?;
         }
+        let allowed_origins = match var("GITBLIXT_ALLOWED_ORIGINS")? {
+            Some(v) => parse_origins(&v)?,
+            None => Vec::new(),
+        };
         Ok(Self {
+            allowed_origins,
             mail,
             metrics_token,
             addr,
@@ -213,8 +221,22 @@ impl Config {
             sync: crate::sync::SyncConfig::default(),
             metrics_token: None,
             mail: None,
+            allowed_origins: Vec::new(),
         }
     }
+}
+
+/// `GITBLIXT_ALLOWED_ORIGINS`: `https://host[:port]` entries separated by commas.
+fn parse_origins(raw: &str) -> Result<Vec<String>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| {
+            normalise_public_url(o)
+                .and_then(|u| crate::origin_check::origin_of(&u))
+                .ok_or(ConfigError::BadUrl { var: "GITBLIXT_ALLOWED_ORIGINS", value: o.to_string() })
+        })
+        .collect()
 }
 
 /// `path` as an absolute path (relative to the working directory at start), without touching the disk.

@@ -14,6 +14,7 @@ pub mod oauth_routes;
 pub mod origin_check;
 pub mod peers;
 pub mod rest_api;
+pub mod security;
 pub mod sync;
 
 use app::ssr::db::{Db, DbError, DbLocation};
@@ -53,6 +54,7 @@ pub async fn open_state(config: &Config, public_url: String) -> Result<AppState,
     let location = DbLocation::parse(&config.database_url)?;
     let db = Db::connect(&location, config.db_pool).await?;
     let secure_cookies = public_url.starts_with("https://");
+    let allowed_origins = origin_check::allowed_origins(&public_url, config.public_url.is_some(), &config.allowed_origins);
     let cipher = Cipher::load(config.secret_key.as_ref(), &config.data_dir)?;
     let github = GithubSettings {
         endpoints: GithubEndpoints { web_url: config.github.web_url.clone(), api_url: config.github.api_url.clone() },
@@ -66,7 +68,7 @@ pub async fn open_state(config: &Config, public_url: String) -> Result<AppState,
         db,
         store,
         events: Events::new(),
-        settings: Arc::new(Settings { public_url, secure_cookies, mail: config.mail.is_some() }),
+        settings: Arc::new(Settings { public_url, secure_cookies, allowed_origins, mail: config.mail.is_some() }),
         cipher,
         github: Arc::new(github),
         sync_wake: Arc::new(tokio::sync::Notify::new()),
@@ -81,9 +83,16 @@ fn leptos_options(addr: SocketAddr, bundles: &app::bundles::SiteBundles) -> Lept
     LeptosOptions::builder().output_name(bundles.main.clone()).site_pkg_dir(assets::PKG_DIR).site_addr(addr).build()
 }
 
-/// What every page render gets in its context: the state and the bundle names.
+/// What every page render gets in its context: the state and the bundle names. The page's
+/// Content-Security-Policy names the nonce leptos_axum gave this render's inline scripts.
 fn page_context(state: AppState, bundles: app::bundles::SiteBundles) -> impl Fn() + Clone + Send + Sync + 'static {
     move || {
+        if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
+            let policy = security::page_policy(&nonce, &state.github.endpoints.web_url);
+            if let Ok(value) = axum::http::HeaderValue::from_str(&policy) {
+                response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
+            }
+        }
         provide_context(state.clone());
         provide_context(bundles.clone());
     }
@@ -152,13 +161,15 @@ pub fn router(
         .layer(axum::Extension(state.clone()))
         .layer(axum::Extension(bundles))
         .with_state(options);
-    git.merge(oauth_routes::routes(state.clone()))
+    let app = git
+        .merge(oauth_routes::routes(state.clone()))
         .merge(live::routes(state.clone(), stopping))
         .merge(rest_api::routes(state.clone()))
         .merge(metrics::routes(state.clone(), metrics_token))
         .merge(pages)
-        .layer(axum::middleware::from_fn(origin_check::check_origin))
-        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(axum::middleware::from_fn_with_state(state.settings.clone(), origin_check::check_origin))
+        .layer(axum::middleware::from_fn_with_state(state.settings.clone(), security::refuse_duplicate_session));
+    security::header_layers(app).layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
 }
 
 /// The span of a request: method and path only. Query strings are never logged: OAuth callbacks

@@ -2,7 +2,7 @@
 //! a websocket that sends a [`LiveFrame::Snapshot`] of the mirroring sections on connect and after
 //! every change, and [`LiveFrame::Progress`] while a sync runs.
 //!
-//! The upgrade is refused unless `Origin` names this host, the session cookie is valid and its
+//! The upgrade is refused unless `Origin` is one of the instance's, the session cookie is valid and its
 //! user may administer the repository (404/403 as on the page). The session and the permission are
 //! checked again before every snapshot, so a signed-out user or one who lost access stops
 //! receiving events.
@@ -11,7 +11,7 @@ use crate::origin_check;
 use app::error::AppError;
 use app::model::LiveFrame;
 use app::ssr::events::MirrorEvent;
-use app::ssr::web::{SESSION_COOKIE, cookie_value};
+use app::ssr::web::session_id;
 use app::ssr::{AppState, accounts, mirror_service};
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
@@ -45,11 +45,11 @@ async fn upgrade(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if !origin_check::is_same_origin(&headers) {
+    if !origin_check::is_allowed_origin(&live.app.settings, &headers) {
         tracing::warn!(path = %format!("/ws/mirrors/{owner}/{repo}"), "websocket from another origin refused");
         return refuse(StatusCode::FORBIDDEN, "Cross-origin request refused.");
     }
-    let Some(session) = cookie_value(&headers, SESSION_COOKIE).map(str::to_string) else {
+    let Some(session) = session_id(&live.app.settings, &headers) else {
         return refuse(StatusCode::UNAUTHORIZED, &AppError::Unauthenticated.to_string());
     };
     let repository_id = match authorize(&live.app, &session, &owner, &repo).await {

@@ -29,7 +29,7 @@ pub fn routes(state: AppState) -> Router {
 }
 
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<User> {
-    match user_from_headers(&state.db, headers).await {
+    match user_from_headers(state, headers).await {
         Ok(user) => user,
         Err(e) => {
             tracing::error!(error = %e, "session lookup failed");

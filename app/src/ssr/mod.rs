@@ -25,8 +25,12 @@ use std::sync::Arc;
 pub struct Settings {
     /// The public base URL (no trailing slash), e.g. `http://127.0.0.1:3000`; used for clone URLs.
     pub public_url: String,
-    /// Mark cookies `Secure` (when the public URL is https).
+    /// Mark cookies `Secure` and name the session cookie `__Host-…` (when the public URL is https).
     pub secure_cookies: bool,
+    /// The origins (`scheme://host[:port]`) a browser's state-changing request or websocket may
+    /// come from: the public URL's, `GITBLIXT_ALLOWED_ORIGINS`, and for a loopback instance
+    /// without a configured public URL its `localhost` aliases. Never the request's `Host`.
+    pub allowed_origins: Vec<String>,
     /// The instance sends e-mail (`GITBLIXT_SMTP_URL` is set).
     pub mail: bool,
 }

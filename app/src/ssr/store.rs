@@ -76,11 +76,23 @@ async fn write_config(file: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// `git`, shut off from the host's system and global configuration (and any inherited `GIT_DIR`),
-/// so hosted repositories behave the same on every machine.
+/// The variables a `git` child keeps from the server's environment: where programs are and
+/// where scratch files go. Everything else — `GITHUB_CLIENT_SECRET`, `GITBLIXT_SECRET_KEY`, a
+/// database password in `DATABASE_URL`, `GIT_DIR` — stays out of git, its hooks and `gc`.
+const GIT_ENV_KEPT: [&str; 4] = ["PATH", "TMPDIR", "GIT_EXEC_PATH", "LANG"];
+
+/// `git` with a clean environment ([`GIT_ENV_KEPT`] only), shut off from the host's system and
+/// global configuration, so hosted repositories behave the same on every machine and no secret
+/// of the server reaches a git process.
 pub fn isolated_git() -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new("git");
-    cmd.env("GIT_CONFIG_NOSYSTEM", "1").env("GIT_CONFIG_GLOBAL", "/dev/null").env_remove("GIT_DIR");
+    cmd.env_clear();
+    for name in GIT_ENV_KEPT {
+        if let Some(value) = std::env::var_os(name) {
+            cmd.env(name, value);
+        }
+    }
+    cmd.env("GIT_CONFIG_NOSYSTEM", "1").env("GIT_CONFIG_GLOBAL", "/dev/null");
     cmd
 }
 

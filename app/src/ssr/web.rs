@@ -9,7 +9,31 @@ use crate::error::AppError;
 use crate::model::CurrentUser;
 use leptos::prelude::*;
 
+/// The session cookie's name on an http instance.
 pub const SESSION_COOKIE: &str = "gitblixt_session";
+/// Its name on an https instance: browsers accept a `__Host-` cookie only from the host itself
+/// (`Secure`, `Path=/`, no `Domain`), so a sibling subdomain cannot plant one (cookie tossing).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-gitblixt_session";
+
+/// The session cookie's name for this instance.
+pub fn session_cookie_name(settings: &super::Settings) -> &'static str {
+    if settings.secure_cookies { SECURE_SESSION_COOKIE } else { SESSION_COOKIE }
+}
+
+/// How many cookies named `name` the request carries. A browser sends two when another site on
+/// a parent domain planted one beside ours; such a request is refused, never guessed at.
+pub fn cookie_count(headers: &http::HeaderMap, name: &str) -> usize {
+    cookie_pairs(headers).filter(|(k, _)| *k == name).count()
+}
+
+fn cookie_pairs(headers: &http::HeaderMap) -> impl Iterator<Item = (&str, &str)> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+}
 
 pub fn state() -> Result<AppState, AppError> {
     use_context::<AppState>().ok_or_else(|| {
@@ -52,32 +76,36 @@ impl From<RepoError> for AppError {
 
 /// The value of a cookie in a `Cookie` request header.
 pub fn cookie_value<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+    cookie_pairs(headers).find(|(k, _)| *k == name).map(|(_, v)| v)
+}
+
+/// The session id the request presents: only from a request with exactly one session cookie
+/// (the server refuses the others before they get here; see `server::session_guard`).
+pub fn session_id(settings: &super::Settings, headers: &http::HeaderMap) -> Option<String> {
+    let name = session_cookie_name(settings);
+    if cookie_count(headers, name) != 1 {
+        return None;
+    }
+    cookie_value(headers, name).map(str::to_string)
 }
 
 fn session_id_from_request() -> Option<String> {
     let parts = use_context::<http::request::Parts>()?;
-    cookie_value(&parts.headers, SESSION_COOKIE).map(str::to_string)
+    let state = use_context::<AppState>()?;
+    session_id(&state.settings, &parts.headers)
 }
 
 /// The user whose session cookie is in `headers`, if any (for handlers outside Leptos too).
-pub async fn user_from_headers(db: &super::db::Db, headers: &http::HeaderMap) -> Result<Option<User>, DbError> {
-    let Some(id) = cookie_value(headers, SESSION_COOKIE) else { return Ok(None) };
-    accounts::session_user(db, id).await
+pub async fn user_from_headers(state: &AppState, headers: &http::HeaderMap) -> Result<Option<User>, DbError> {
+    let Some(id) = session_id(&state.settings, headers) else { return Ok(None) };
+    accounts::session_user(&state.db, &id).await
 }
 
 /// The signed-in user, if any.
 pub async fn current_user() -> Result<Option<User>, AppError> {
     let Some(parts) = use_context::<http::request::Parts>() else { return Ok(None) };
     let state = state()?;
-    Ok(user_from_headers(&state.db, &parts.headers).await?)
+    Ok(user_from_headers(&state, &parts.headers).await?)
 }
 
 /// The signed-in user, or `Unauthenticated`.
@@ -89,10 +117,11 @@ pub fn to_current(user: &User) -> CurrentUser {
     CurrentUser { id: user.id, name: user.name.clone(), is_admin: user.is_admin, unread: 0 }
 }
 
-fn session_cookie(value: &str, max_age: i64, secure: bool) -> String {
+fn session_cookie(settings: &super::Settings, value: &str, max_age: i64) -> String {
     format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
-        if secure { "; Secure" } else { "" }
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        session_cookie_name(settings),
+        if settings.secure_cookies { "; Secure" } else { "" }
     )
 }
 
@@ -104,7 +133,7 @@ pub async fn start_session(user: &User) -> Result<(), AppError> {
         accounts::delete_session(&state.db, &old).await?;
     }
     let id = accounts::create_session(&state.db, user.id).await?;
-    set_cookie(&session_cookie(&id, accounts::SESSION_SECONDS, state.settings.secure_cookies));
+    set_cookie(&session_cookie(&state.settings, &id, accounts::SESSION_SECONDS));
     tracing::info!(user = %user.name, "signed in");
     Ok(())
 }
@@ -115,7 +144,7 @@ pub async fn end_session() -> Result<(), AppError> {
     if let Some(old) = session_id_from_request() {
         accounts::delete_session(&state.db, &old).await?;
     }
-    set_cookie(&session_cookie("", 0, state.settings.secure_cookies));
+    set_cookie(&session_cookie(&state.settings, "", 0));
     Ok(())
 }
 
