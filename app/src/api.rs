@@ -25,7 +25,7 @@ pub async fn sign_up(username: String, password: String) -> Result<(), AppError>
     web::answer(async move {
         let state = web::state()?;
         let name = crate::names::UserName::parse(username.trim())?;
-        let user = accounts::create_user(&state.db, &name, &password, false).await?;
+        let user = crate::ssr::guard::hashing(&state.guard, web::client_ip(), accounts::create_user(&state.db, &name, &password, false)).await?;
         tracing::info!(user = %user.name, admin = user.is_admin, "account created");
         web::start_session(&user).await?;
         leptos_axum::redirect("/");
@@ -38,7 +38,7 @@ pub async fn sign_up(username: String, password: String) -> Result<(), AppError>
 pub async fn sign_in(username: String, password: String) -> Result<(), AppError> {
     web::answer(async move {
         let state = web::state()?;
-        let Some(user) = accounts::authenticate_password(&state.db, username.trim(), &password).await? else {
+        let Some(user) = crate::ssr::guard::sign_in(&state.guard, &state.db, web::client_ip(), username.trim(), &password).await? else {
             return Err(AppError::invalid("Incorrect username or password."));
         };
         web::start_session(&user).await?;

@@ -20,6 +20,12 @@ pub enum AppError {
     NotFound,
     #[error("Something went wrong on the server. Please try again.")]
     Internal,
+    /// Too many failed attempts from this address or for this account; the seconds to wait.
+    #[error("Too many failed sign-in attempts. Try again in {0} seconds.")]
+    TooManyAttempts(u64),
+    /// The server refused rather than queue the work (password checks, git processes).
+    #[error("The server is busy. Try again in a moment.")]
+    Busy,
     /// The request did not reach the server or its answer could not be read.
     #[error("Could not reach the server: {0}")]
     Transport(String),
@@ -37,7 +43,18 @@ impl AppError {
             AppError::Unauthenticated => 401,
             AppError::Forbidden => 403,
             AppError::NotFound => 404,
+            AppError::TooManyAttempts(_) => 429,
+            AppError::Busy => 503,
             AppError::Internal | AppError::Transport(_) => 500,
+        }
+    }
+
+    /// The `Retry-After` seconds of an answer that asks to come back later.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AppError::TooManyAttempts(s) => Some(*s),
+            AppError::Busy => Some(1),
+            _ => None,
         }
     }
 }

@@ -9,6 +9,8 @@ pub enum ConfigError {
     BadAddr { var: &'static str, value: String },
     #[error("{var} must be an http:// or https:// URL without a trailing path, got: {value}")]
     BadUrl { var: &'static str, value: String },
+    #[error("{var} must be IP addresses separated by commas (e.g. 10.0.0.1,::1), got: {value}")]
+    BadIp { var: &'static str, value: String },
     #[error("{var} must not be empty")]
     Empty { var: &'static str },
     #[error("{var} must be a positive integer, got: {value}")]
@@ -102,6 +104,8 @@ pub struct Config {
     pub metrics_token: Option<secrecy::SecretString>,
     /// `GITBLIXT_SMTP_URL` + `GITBLIXT_MAIL_FROM`: notification e-mail; None: no e-mail.
     pub mail: Option<MailConfig>,
+    /// Abuse limits and quotas (see [`Limits`]).
+    pub limits: Limits,
     /// `GITBLIXT_ALLOWED_ORIGINS`: comma-separated origins besides the public URL's that browsers
     /// may post from (another name of the same instance).
     pub allowed_origins: Vec<String>,
@@ -193,7 +197,9 @@ impl Config {
             Some(v) => parse_origins(&v)?,
             None => Vec::new(),
         };
+        let limits = Limits::from_env()?;
         Ok(Self {
+            limits,
             allowed_origins,
             mail,
             metrics_token,
@@ -222,7 +228,54 @@ impl Config {
             metrics_token: None,
             mail: None,
             allowed_origins: Vec::new(),
+            limits: Limits::default(),
         }
+    }
+}
+
+/// Abuse limits and quotas, each from its variable (see the README, "Limits").
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// `GITBLIXT_AUTH_FAILURES_PER_MINUTE`: failed sign-ins (web, git, API) per client address
+    /// and per account before they are refused for a while (default 10).
+    pub auth_failures_per_minute: std::num::NonZeroU32,
+    /// Password checks at once (the number of cores; over it, 503 at once).
+    pub password_hashes: usize,
+    /// `GITBLIXT_TRUSTED_PROXIES`: addresses of reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            auth_failures_per_minute: std::num::NonZeroU32::new(10).unwrap_or(std::num::NonZeroU32::MIN),
+            password_hashes: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl Limits {
+    fn from_env() -> Result<Self, ConfigError> {
+        let mut limits = Limits::default();
+        if let Some(v) = var("GITBLIXT_AUTH_FAILURES_PER_MINUTE")? {
+            limits.auth_failures_per_minute = v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .and_then(std::num::NonZeroU32::new)
+                .filter(|n| n.get() <= 10_000)
+                .ok_or(ConfigError::BadNumber { var: "GITBLIXT_AUTH_FAILURES_PER_MINUTE", value: v })?;
+        }
+        if let Some(v) = var("GITBLIXT_TRUSTED_PROXIES")? {
+            limits.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse().map_err(|_| ConfigError::BadIp { var: "GITBLIXT_TRUSTED_PROXIES", value: s.to_string() }))
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(limits)
     }
 }
 

@@ -3,6 +3,8 @@
 use app::model::TokenScope;
 use app::ssr::accounts::{self, AccountError, User};
 use app::ssr::db::Db;
+use app::ssr::guard::{self, AuthGuard, GuardError, Refusal};
+use std::net::IpAddr;
 use base64::Engine;
 
 /// An authenticated git client.
@@ -28,6 +30,9 @@ pub enum Credentials {
     None,
     Valid(GitPrincipal),
     Invalid,
+    /// Not checked: the address or account is locked, or the server is checking too many
+    /// passwords already.
+    Refused(Refusal),
 }
 
 /// `(user, password)` from an `Authorization: Basic …` header value.
@@ -39,23 +44,30 @@ pub fn parse_basic(value: &str) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
-/// Checks the credentials of a request. A personal access token is accepted with the token's
-/// owner or `oauth2` as the user name; anything else is checked as a password.
-pub async fn authenticate(db: &Db, authorization: Option<&str>) -> Result<Credentials, AccountError> {
+/// Checks the credentials of a request from `ip`. A personal access token is accepted with the
+/// token's owner or `oauth2` as the user name; anything else is checked as a password (under the
+/// limits of [`guard`]: a failure counts against the address and the account).
+pub async fn authenticate(guard: &AuthGuard, db: &Db, ip: Option<IpAddr>, authorization: Option<&str>) -> Result<Credentials, AccountError> {
     let Some(value) = authorization else { return Ok(Credentials::None) };
     let Some((user, secret)) = parse_basic(value) else { return Ok(Credentials::Invalid) };
     if secret.starts_with(app::ssr::secrets::TOKEN_PREFIX) {
+        if let Err(refusal) = guard.check(ip, None) {
+            return Ok(Credentials::Refused(refusal));
+        }
         if let Some((owner, scopes)) = accounts::authenticate_token(db, &secret).await? {
             if user == "oauth2" || user.eq_ignore_ascii_case(&owner.name) {
                 return Ok(Credentials::Valid(GitPrincipal { user: owner, scopes: Some(scopes) }));
             }
         }
+        guard.failed(ip, None);
         return Ok(Credentials::Invalid);
     }
-    Ok(match accounts::authenticate_password(db, &user, &secret).await? {
-        Some(user) => Credentials::Valid(GitPrincipal { user, scopes: None }),
-        None => Credentials::Invalid,
-    })
+    match guard::verify_password(guard, db, ip, &user, &secret).await {
+        Ok(Some(user)) => Ok(Credentials::Valid(GitPrincipal { user, scopes: None })),
+        Ok(None) => Ok(Credentials::Invalid),
+        Err(GuardError::Refused(refusal)) => Ok(Credentials::Refused(refusal)),
+        Err(GuardError::Account(e)) => Err(e),
+    }
 }
 
 #[cfg(test)]

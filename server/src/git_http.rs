@@ -10,10 +10,11 @@ use crate::git_auth::{self, Credentials, GitPrincipal};
 use app::names::{RepoName, UserName};
 use app::ssr::AppState;
 use app::ssr::events::{RefsUpdated, parse_post_receive};
+use app::ssr::guard::{ClientIp, Refusal};
 use app::ssr::repos::{self, FoundRepo};
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -99,6 +100,29 @@ fn refuse(status: StatusCode, message: &str) -> Response {
     response
 }
 
+/// 429 (locked) or 503 (busy), with `Retry-After`.
+fn try_later(refusal: &Refusal) -> Response {
+    let status = match refusal {
+        Refusal::Limited(_) => StatusCode::TOO_MANY_REQUESTS,
+        Refusal::Busy => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let mut response = refuse(status, &format!("GitBlixt: {refusal}"));
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(refusal.retry_after()));
+    response
+}
+
+/// Who is asking: the request's headers and the client's address.
+struct Client {
+    headers: HeaderMap,
+    ip: Option<std::net::IpAddr>,
+}
+
+impl Client {
+    fn new(headers: HeaderMap, ip: Option<Extension<ClientIp>>) -> Self {
+        Client { headers, ip: ip.map(|Extension(c)| c.0) }
+    }
+}
+
 fn server_error(context: &str, err: impl std::fmt::Display) -> Response {
     tracing::error!(error = %err, "{context}");
     refuse(StatusCode::INTERNAL_SERVER_ERROR, "GitBlixt: internal server error")
@@ -109,22 +133,21 @@ fn server_error(context: &str, err: impl std::fmt::Display) -> Response {
 /// repositories and private ones the user cannot see, 403 when the user lacks the right.
 async fn authorize(
     state: &GitState,
+    client: &Client,
     owner: &str,
     repo: &str,
-    headers: &HeaderMap,
     service: Service,
 ) -> Result<(FoundRepo, Option<GitPrincipal>), Response> {
     let repo = repo.strip_suffix(".git").unwrap_or(repo);
-    let creds = git_auth::authenticate(
-        &state.app.db,
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()),
-    )
-    .await
-    .map_err(|e| server_error("authenticating a git request", e))?;
+    let authorization = client.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let creds = git_auth::authenticate(&state.app.guard, &state.app.db, client.ip, authorization)
+        .await
+        .map_err(|e| server_error("authenticating a git request", e))?;
     let principal = match creds {
         Credentials::Invalid => {
             return Err(refuse(StatusCode::UNAUTHORIZED, "GitBlixt: invalid username, password or token"));
         }
+        Credentials::Refused(refusal) => return Err(try_later(&refusal)),
         Credentials::Valid(p) => Some(p),
         Credentials::None => None,
     };
@@ -202,18 +225,21 @@ async fn info_refs(
     State(state): State<GitState>,
     Path((owner, repo)): Path<(String, String)>,
     Query(query): Query<ServiceQuery>,
+    ip: Option<Extension<ClientIp>>,
     headers: HeaderMap,
 ) -> Response {
     let Some(service) = query.service.as_deref().and_then(Service::parse) else {
         return refuse(StatusCode::FORBIDDEN, "GitBlixt: only the smart HTTP protocol is supported; use a newer git");
     };
-    let (found, _principal) = match authorize(&state, &owner, &repo, &headers, service).await {
+    let client = Client::new(headers, ip);
+    let headers = &client.headers;
+    let (found, _principal) = match authorize(&state, &client, &owner, &repo, service).await {
         Ok(v) => v,
         Err(response) => return response,
     };
     let mut cmd = git_command(&state, service);
     cmd.arg("--advertise-refs").arg(found.path(&state.app.store));
-    if let Some(proto) = git_protocol(&headers) {
+    if let Some(proto) = git_protocol(headers) {
         cmd.env("GIT_PROTOCOL", proto);
     }
     let output = match cmd.stdin(Stdio::null()).output().await {
@@ -242,26 +268,29 @@ async fn info_refs(
 async fn upload_pack(
     State(state): State<GitState>,
     Path((owner, repo)): Path<(String, String)>,
+    ip: Option<Extension<ClientIp>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    rpc(state, owner, repo, headers, body, Service::UploadPack).await
+    rpc(state, owner, repo, Client::new(headers, ip), body, Service::UploadPack).await
 }
 
 async fn receive_pack(
     State(state): State<GitState>,
     Path((owner, repo)): Path<(String, String)>,
+    ip: Option<Extension<ClientIp>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    rpc(state, owner, repo, headers, body, Service::ReceivePack).await
+    rpc(state, owner, repo, Client::new(headers, ip), body, Service::ReceivePack).await
 }
 
-async fn rpc(state: GitState, owner: String, repo: String, headers: HeaderMap, body: Body, service: Service) -> Response {
-    let (found, principal) = match authorize(&state, &owner, &repo, &headers, service).await {
+async fn rpc(state: GitState, owner: String, repo: String, client: Client, body: Body, service: Service) -> Response {
+    let (found, principal) = match authorize(&state, &client, &owner, &repo, service).await {
         Ok(v) => v,
         Err(response) => return response,
     };
+    let headers = &client.headers;
     let expected = format!("application/x-{}-request", service.name());
     if headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
         return refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, "GitBlixt: unexpected content type");
@@ -269,7 +298,7 @@ async fn rpc(state: GitState, owner: String, repo: String, headers: HeaderMap, b
     let path = found.path(&state.app.store);
     let mut cmd = git_command(&state, service);
     cmd.arg(&path);
-    if let Some(proto) = git_protocol(&headers) {
+    if let Some(proto) = git_protocol(headers) {
         cmd.env("GIT_PROTOCOL", proto);
     }
     let report = match service {

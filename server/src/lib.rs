@@ -73,6 +73,7 @@ pub async fn open_state(config: &Config, public_url: String) -> Result<AppState,
         github: Arc::new(github),
         sync_wake: Arc::new(tokio::sync::Notify::new()),
         engine: Arc::new(mirror::preview::GixEngine),
+        guard: Arc::new(app::ssr::guard::AuthGuard::new(config.limits.auth_failures_per_minute, config.limits.password_hashes)),
     })
 }
 
@@ -131,6 +132,15 @@ async fn fallback(
     response
 }
 
+/// The app's routes, generated once per process. Generating them runs the app with resource
+/// loading suppressed process-wide (leptos-rs/leptos#4773): a page of another server in the same
+/// process (the test harness starts many) whose resource first polls inside that window never
+/// finishes rendering.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
+}
+
 /// The whole HTTP application.
 pub fn router(
     state: AppState,
@@ -138,8 +148,9 @@ pub fn router(
     addr: SocketAddr,
     stopping: tokio::sync::watch::Receiver<bool>,
     metrics_token: Option<secrecy::SecretString>,
+    trusted_proxies: Vec<std::net::IpAddr>,
 ) -> Router {
-    let routes = generate_route_list(app::App);
+    let routes = route_list();
     let bundles = site_bundles();
     let options = leptos_options(addr, &bundles);
     // The compiled site (wasm, js, css) is served before the pages: `/pkg/x` would otherwise be
@@ -168,7 +179,8 @@ pub fn router(
         .merge(metrics::routes(state.clone(), metrics_token))
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(state.settings.clone(), origin_check::check_origin))
-        .layer(axum::middleware::from_fn_with_state(state.settings.clone(), security::refuse_duplicate_session));
+        .layer(axum::middleware::from_fn_with_state(state.settings.clone(), security::refuse_duplicate_session))
+        .layer(axum::middleware::from_fn_with_state(Arc::new(trusted_proxies), security::client_ip));
     security::header_layers(app).layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
 }
 
@@ -211,7 +223,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let hooks_dir = git_http::install_hooks(&config.data_dir)
         .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
-    let app = router(state.clone(), hooks_dir, addr, stopping, config.metrics_token.clone());
+    let app = router(state.clone(), hooks_dir, addr, stopping, config.metrics_token.clone(), config.limits.trusted_proxies.clone());
     let mailer = match &config.mail {
         Some(mail) => Some(mail::Mailer::new(mail)?.with_public_url(&state.settings.public_url)),
         None => None,
@@ -239,7 +251,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let peers = peers::start(&state, &config.database_url);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
+        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = rx.await;
                 // Close the live sockets, which would otherwise hold the shutdown up forever.

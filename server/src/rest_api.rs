@@ -51,7 +51,24 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/v4/projects/{project}/kept_refs", get(kept_refs))
         .route("/api/v4/{*rest}", axum::routing::any(|| async { ApiError::from(AppError::NotFound) }))
         .layer(axum::middleware::map_response(json_errors))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limit_failures))
         .with_state(state)
+}
+
+/// Failed authentication is rate limited per client address: a locked address gets 429 with
+/// `Retry-After` before its token is looked at; every 401 answer counts against it.
+async fn limit_failures(State(state): State<AppState>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let ip = request.extensions().get::<app::ssr::guard::ClientIp>().map(|c| c.0);
+    if let Err(refusal) = state.guard.check(ip, None) {
+        let mut response = ApiError::from(AppError::from(refusal)).into_response();
+        response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(refusal.retry_after()));
+        return response;
+    }
+    let response = next.run(request).await;
+    if response.status() == StatusCode::UNAUTHORIZED {
+        state.guard.failed(ip, None);
+    }
+    response
 }
 
 /// Errors the extractors answer by themselves (a malformed id in the path, a bad query string)

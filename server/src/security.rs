@@ -6,6 +6,9 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use app::ssr::guard::ClientIp;
+use axum::extract::ConnectInfo;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -50,4 +53,42 @@ pub async fn refuse_duplicate_session(State(settings): State<Arc<Settings>>, req
         return (StatusCode::BAD_REQUEST, DUPLICATE_SESSION).into_response();
     }
     next.run(request).await
+}
+
+/// Records the client's address in the request's extensions ([`ClientIp`]): the peer's, or —
+/// when the peer is one of `trusted` proxies — the last address of `X-Forwarded-For` that is not
+/// a trusted proxy itself (the one the outermost trusted proxy saw).
+pub async fn client_ip(State(trusted): State<Arc<Vec<IpAddr>>>, mut request: Request, next: Next) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    if let Some(peer) = peer {
+        let ip = if trusted.contains(&peer) { forwarded_client(request.headers(), &trusted).unwrap_or(peer) } else { peer };
+        request.extensions_mut().insert(ClientIp(ip));
+    }
+    next.run(request).await
+}
+
+fn forwarded_client(headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|h| h.trim().parse().ok())
+        .collect();
+    hops.into_iter().rev().find(|ip| !trusted.contains(ip))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_behind_trusted_proxies_is_the_last_untrusted_hop() {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert("x-forwarded-for", "203.0.113.9, 198.51.100.7, 10.0.0.2".parse().unwrap());
+        let trusted: Vec<IpAddr> = vec!["10.0.0.2".parse().unwrap(), "10.0.0.1".parse().unwrap()];
+        // 203.0.113.9 is what the client claimed; 198.51.100.7 is who reached our proxy.
+        assert_eq!(forwarded_client(&h, &trusted), Some("198.51.100.7".parse().unwrap()));
+        assert_eq!(forwarded_client(&axum::http::HeaderMap::new(), &trusted), None);
+    }
 }

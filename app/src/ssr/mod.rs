@@ -10,6 +10,7 @@ pub mod notifications;
 pub mod db;
 pub mod events;
 pub mod git_read;
+pub mod guard;
 pub mod kept;
 pub mod repos;
 pub mod schema;
@@ -62,4 +63,6 @@ pub struct AppState {
     /// Wakes the sync workers after a sync was requested.
     pub sync_wake: Arc<tokio::sync::Notify>,
     pub engine: Arc<dyn Engine>,
+    /// Rate limits and the password-hash cap (see [`guard`]).
+    pub guard: Arc<guard::AuthGuard>,
 }

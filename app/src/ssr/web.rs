@@ -54,6 +54,30 @@ impl From<DbError> for AppError {
     }
 }
 
+impl From<super::guard::Refusal> for AppError {
+    fn from(r: super::guard::Refusal) -> Self {
+        match r {
+            super::guard::Refusal::Limited(_) => AppError::TooManyAttempts(r.retry_after()),
+            super::guard::Refusal::Busy => AppError::Busy,
+        }
+    }
+}
+
+impl From<super::guard::GuardError> for AppError {
+    fn from(e: super::guard::GuardError) -> Self {
+        match e {
+            super::guard::GuardError::Refused(r) => r.into(),
+            super::guard::GuardError::Account(a) => a.into(),
+        }
+    }
+}
+
+/// The client's address (see [`super::guard::ClientIp`]), if the server recorded it.
+pub fn client_ip() -> Option<std::net::IpAddr> {
+    let parts = use_context::<http::request::Parts>()?;
+    parts.extensions.get::<super::guard::ClientIp>().map(|c| c.0)
+}
+
 impl From<AccountError> for AppError {
     fn from(e: AccountError) -> Self {
         match e {
@@ -166,6 +190,9 @@ pub fn set_status(status: u16) {
 pub fn answer<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(e) = &result {
         set_status(e.status());
+        if let (Some(seconds), Some(response)) = (e.retry_after(), use_context::<leptos_axum::ResponseOptions>()) {
+            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+        }
     }
     result
 }
