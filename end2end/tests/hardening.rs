@@ -139,3 +139,135 @@ async fn an_https_instance_uses_a_host_prefixed_cookie_and_ignores_planted_ones(
     assert_eq!(who(format!("gitblixt_session={mallory_session}")).await, "null");
     assert!(who(format!("gitblixt_session={mallory_session}; {alice}")).await.contains("\"alice\""));
 }
+
+/// The peak resident memory of process `pid`, in bytes (`VmHWM`).
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap().trim().trim_end_matches(" kB").trim().parse().unwrap();
+    kb * 1024
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+}
+
+/// The bound on the server's peak memory during the flood below. Before the limits, every bad
+/// credential ran an Argon2id check (19 MiB) on up to 512 blocking threads: gigabytes.
+const FLOOD_RSS_BOUND: u64 = 400 * 1024 * 1024;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_bad_git_credentials_is_refused_cheaply_while_pages_answer() {
+    let double = github_double::github::GithubDouble::start().await.unwrap();
+    let prepared = support::prepare_for_binary(&double).await;
+    let mut command = std::process::Command::new(support::gitblixt_bin());
+    command.arg("serve").env("GITBLIXT_DATA", prepared.data.path()).env("RUST_LOG", "warn");
+    let (mut child, base) = support::spawn_serve(command, &double);
+    let alice = Browser::sign_in(&base, "alice", support::PASSWORD).await;
+    let cookie = alice.cookie.clone().unwrap();
+    println!("server peak RSS before the flood: {} MiB", peak_rss(child.id()) / (1024 * 1024));
+
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let url = format!("{base}/alice/project.git/info/refs?service=git-upload-pack");
+    let flood: Vec<_> = (0..2000)
+        .map(|i| {
+            let (http, url) = (http.clone(), url.clone());
+            tokio::spawn(async move {
+                let res = http.get(&url).header("Authorization", basic("mallory", &format!("guess-{i}"))).send().await.unwrap();
+                (res.status().as_u16(), res.headers().contains_key("retry-after"))
+            })
+        })
+        .collect();
+    // Meanwhile alice's page answers.
+    let page = client().get(format!("{base}/alice/project")).header("Cookie", &cookie).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let mut counts = std::collections::BTreeMap::new();
+    for task in flood {
+        let (status, retry_after) = task.await.unwrap();
+        if status == 429 || status == 503 {
+            assert!(retry_after, "{status} without Retry-After");
+        }
+        *counts.entry(status).or_insert(0) += 1;
+    }
+    let checked = counts.get(&401).copied().unwrap_or(0);
+    assert!(checked <= 16, "at most the limit (10) plus the hashes in flight were checked: {counts:?}");
+    assert_eq!(counts.values().sum::<i32>(), 2000);
+    assert_eq!(counts.keys().filter(|s| ![401, 429, 503].contains(*s)).count(), 0, "{counts:?}");
+    let peak = peak_rss(child.id());
+    println!("flood of 2000 bad credentials: {counts:?}, server peak RSS {} MiB", peak / (1024 * 1024));
+    assert!(peak < FLOOD_RSS_BOUND, "peak RSS {} MiB", peak / (1024 * 1024));
+    // The address stays locked for a while, the right password included; alice's session is not.
+    let locked = http.get(&url).header("Authorization", basic("alice", support::PASSWORD)).send().await.unwrap();
+    assert_eq!(locked.status(), 429);
+    let page = client().get(format!("{base}/alice/project")).header("Cookie", &cookie).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_brute_forced_account_is_locked_from_every_address_and_unlocks_by_itself() {
+    let (s, _) = Setup::start_with(|c| c.limits.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let base = s.server.url();
+    let attempt = |from: String, user: &'static str, password: String| {
+        let base = base.clone();
+        async move {
+            client()
+                .post(format!("{base}/api/sign_in"))
+                .header("Origin", &base)
+                .header("X-Forwarded-For", from)
+                .form(&[("username", user), ("password", password.as_str())])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // The attacker rotates addresses (as a botnet would): each address fails once.
+    for i in 0..10 {
+        let res = attempt(format!("198.51.100.{i}"), "alice", format!("wrong-{i}")).await;
+        assert_eq!(res.status(), 400, "attempt {i}");
+        assert!(res.text().await.unwrap().contains("Incorrect username or password."));
+    }
+    let eleventh = attempt("198.51.100.200".into(), "alice", "wrong".into()).await;
+    assert_eq!(eleventh.status(), 400, "the eleventh failure is checked, and locks the account");
+    let locked = attempt("203.0.113.1".into(), "alice", support::PASSWORD.into()).await;
+    assert_eq!(locked.status(), 429, "locked: even the right password from a new address");
+    let wait: u64 = locked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    // The page shows it as "Too many failed sign-in attempts. Try again in N seconds."
+    assert_eq!(locked.text().await.unwrap(), format!("{{\"TooManyAttempts\":{wait}}}"));
+    // Another account is not affected.
+    accounts_create(&s, "bob").await;
+    let bob = attempt("203.0.113.2".into(), "bob", "bob-password-1".into()).await;
+    assert!(bob.status().is_success(), "{}: {}", bob.status(), bob.text().await.unwrap());
+    // The lock lifts by itself (one failure's worth of the limit frees every 6 s).
+    support::until("alice's account unlocks", || async {
+        attempt("203.0.113.1".into(), "alice", support::PASSWORD.into()).await.status().is_success()
+    })
+    .await;
+}
+
+async fn accounts_create(s: &Setup, name: &str) {
+    let st = &s.server.state;
+    app::ssr::accounts::create_user(&st.db, &app::names::UserName::parse(name).unwrap(), &format!("{name}-password-1"), false).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clone_checks_its_password_once() {
+    let (s, _) = Setup::start().await;
+    let guard = s.server.state.guard.clone();
+    // Setup's own push remembered alice's credential: start from nothing remembered.
+    guard.forget_credentials();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://alice:{}@{}/alice/project.git", support::PASSWORD, s.server.addr);
+    let before = guard.hashes_run();
+    github_double::gitcli::ok(dir.path(), &["clone", "-q", &url, "c"]);
+    let work = dir.path().join("c");
+    for i in 0..2 {
+        std::fs::write(work.join("f"), format!("{i}")).unwrap();
+        github_double::gitcli::ok(&work, &["add", "f"]);
+        github_double::gitcli::ok(&work, &["-c", "user.name=a", "-c", "user.email=a@x", "commit", "-qm", "x"]);
+        github_double::gitcli::ok(&work, &["push", "-q", "origin", "main"]);
+    }
+    assert_eq!(guard.hashes_run() - before, 1, "a clone and two pushes (six requests) hash the password once");
+}

@@ -73,6 +73,8 @@ pub struct AuthGuard {
     verified: moka::sync::Cache<[u8; 32], User>,
     /// Keys the credential cache, so a cache key says nothing about the password.
     salt: [u8; 32],
+    /// Password hashes run since start.
+    hashes_run: std::sync::atomic::AtomicU64,
 }
 
 impl AuthGuard {
@@ -89,7 +91,13 @@ impl AuthGuard {
             hashing: Arc::new(Semaphore::new(concurrent_hashes.max(1))),
             verified: moka::sync::Cache::builder().time_to_live(CREDENTIAL_TTL).max_capacity(10_000).build(),
             salt,
+            hashes_run: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// How many password hashes this process has run (sign-ins, git and API passwords, sign-ups).
+    pub fn hashes_run(&self) -> u64 {
+        self.hashes_run.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Refuses an attempt from `ip` or for `account` while either is locked.
@@ -136,7 +144,9 @@ impl AuthGuard {
 
     /// A permit to run one password hash, or `Busy` at once when all are taken.
     pub fn hash_permit(&self) -> Result<OwnedSemaphorePermit, Refusal> {
-        self.hashing.clone().try_acquire_owned().map_err(|_| Refusal::Busy)
+        let permit = self.hashing.clone().try_acquire_owned().map_err(|_| Refusal::Busy)?;
+        self.hashes_run.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(permit)
     }
 
     fn credential_key(&self, user: &str, password: &str) -> [u8; 32] {
