@@ -271,3 +271,152 @@ async fn a_clone_checks_its_password_once() {
     }
     assert_eq!(guard.hashes_run() - before, 1, "a clone and two pushes (six requests) hash the password once");
 }
+
+/// The `git` processes whose parent is `pid`.
+fn git_children(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else { return false };
+            // "pid (comm) state ppid …"; comm may hold spaces, so split after its closing parenthesis.
+            let Some((head, rest)) = stat.rsplit_once(") ") else { return false };
+            let ppid = rest.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok());
+            head.ends_with("(git") && ppid == Some(pid)
+        })
+        .collect()
+}
+
+/// Starts an upload-pack POST that sends its headers and a few bytes of body, then nothing.
+async fn stalled_upload_pack(addr: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /alice/project.git/git-upload-pack HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-git-upload-pack-request\r\nContent-Length: 100000\r\n\r\n0032want "
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_git_client_is_cut_off_git_processes_are_bounded_and_see_no_secret() {
+    let double = github_double::github::GithubDouble::start().await.unwrap();
+    let prepared = support::prepare_for_binary(&double).await;
+    let key = std::fs::read_to_string(prepared.data.path().join("secret.key")).unwrap();
+    let secrets = [("GITHUB_CLIENT_SECRET", "client-secret-value-1234"), ("GITBLIXT_SECRET_KEY", key.trim())];
+    let database_url = format!("sqlite://{}", prepared.data.path().join("gitblixt.db").display());
+    let mut command = std::process::Command::new(support::gitblixt_bin());
+    command
+        .arg("serve")
+        .env("GITBLIXT_DATA", prepared.data.path())
+        .env("DATABASE_URL", &database_url)
+        .env("GITHUB_CLIENT_ID", "client-id")
+        .env("GITBLIXT_GIT_IDLE_TIMEOUT", "3")
+        .env("GITBLIXT_GIT_PROCESSES", "2");
+    for (name, value) in secrets {
+        command.env(name, value);
+    }
+    let (mut child, base) = support::spawn_serve(command, &double);
+    let addr = base.trim_start_matches("http://").to_string();
+
+    let first = stalled_upload_pack(&addr).await;
+    support::until("git serves the stalled request", || async { git_children(child.id()).len() == 1 }).await;
+    let git = git_children(child.id())[0];
+    // What git was started with: no secret of the server, no database URL.
+    let environ = std::fs::read(format!("/proc/{git}/environ")).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    for (name, value) in secrets.iter().chain([("DATABASE_URL", database_url.as_str())].iter()) {
+        assert!(!environ.contains(name) && !environ.contains(value), "{name} reached git: {environ}");
+    }
+    assert!(environ.contains("PATH="));
+
+    // Two git processes at most: the third client is told to come back.
+    let second = stalled_upload_pack(&addr).await;
+    support::until("the second git runs", || async { git_children(child.id()).len() == 2 }).await;
+    let third = reqwest::Client::new()
+        .post(format!("{base}/alice/project.git/git-upload-pack"))
+        .header("Content-Type", "application/x-git-upload-pack-request")
+        .body("0000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(third.status(), 503);
+    assert_eq!(third.headers()["retry-after"], "5");
+    assert!(third.text().await.unwrap().contains("the server is busy serving other git clients"));
+
+    // After 3 s of silence both are cut off and their git processes are gone; the slots are free.
+    support::until("the stalled clients' git processes are gone", || async { git_children(child.id()).is_empty() }).await;
+    drop((first, second));
+    let dir = tempfile::tempdir().unwrap();
+    github_double::gitcli::ok(dir.path(), &["clone", "-q", &format!("{base}/alice/project.git"), "c"]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_over_the_size_limit_is_refused_and_changes_nothing() {
+    let (s, _) = Setup::start_with(|c| c.limits.max_push_bytes = 1 << 20).await;
+    let before = s.gitblixt_refs();
+    // 3 MiB that do not compress.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let noise: Vec<u8> = (0..3u32 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect();
+    std::fs::write(s.work().join("big.bin"), noise).unwrap();
+    github_double::gitcli::ok(s.work(), &["add", "big.bin"]);
+    github_double::gitcli::ok(s.work(), &["-c", "user.name=a", "-c", "user.email=a@x", "commit", "-qm", "big"]);
+    let out = std::process::Command::new("git").current_dir(s.work()).args(["push", "origin", "main"]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pack exceeds maximum allowed size"), "{stderr}");
+    assert_eq!(s.gitblixt_refs(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_sockets_take_no_big_messages_and_a_user_holds_a_bounded_number() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, http::HeaderValue, Message};
+    let (s, _) = Setup::start().await;
+    let alice = Browser::sign_in(&s.server.url(), "alice", support::PASSWORD).await;
+    let request = || {
+        let mut req = format!("ws://{}/ws/mirrors/alice/project", s.server.addr).into_client_request().unwrap();
+        req.headers_mut().insert("Origin", HeaderValue::from_str(&s.server.url()).unwrap());
+        req.headers_mut().insert("Cookie", HeaderValue::from_str(alice.cookie.as_ref().unwrap()).unwrap());
+        req
+    };
+    let (mut socket, _) = tokio_tungstenite::connect_async(request()).await.unwrap();
+    socket.send(Message::Text("x".repeat(64 * 1024).into())).await.unwrap();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(message) = socket.next().await {
+            match message {
+                Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+        None
+    })
+    .await
+    .expect("the socket is closed");
+    assert!(matches!(closed, Some(1009) | None), "{closed:?}");
+
+    // 20 open sockets at most per user.
+    let mut open = Vec::new();
+    for _ in 0..20 {
+        open.push(tokio_tungstenite::connect_async(request()).await.unwrap().0);
+    }
+    match tokio_tungstenite::connect_async(request()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status().as_u16(), 429),
+        other => panic!("the 21st socket was not refused: {:?}", other.map(|(_, r)| r.status())),
+    }
+    // Closing one frees its place.
+    let mut one = open.pop().unwrap();
+    one.close(None).await.unwrap();
+    drop(one);
+    support::until("a place is free again", || async { tokio_tungstenite::connect_async(request()).await.is_ok() }).await;
+}

@@ -243,6 +243,12 @@ pub struct Limits {
     pub password_hashes: usize,
     /// `GITBLIXT_TRUSTED_PROXIES`: addresses of reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// `GITBLIXT_GIT_PROCESSES`: git processes serving clients at once (default 4 per core).
+    pub git_processes: usize,
+    /// `GITBLIXT_GIT_IDLE_TIMEOUT`: seconds a git request body may send nothing (default 60).
+    pub git_idle: std::time::Duration,
+    /// `GITBLIXT_MAX_PUSH_MB`: the largest push, in MiB (default 2048, as GitHub's 2 GB).
+    pub max_push_bytes: u64,
 }
 
 impl Default for Limits {
@@ -251,8 +257,16 @@ impl Default for Limits {
             auth_failures_per_minute: std::num::NonZeroU32::new(10).unwrap_or(std::num::NonZeroU32::MIN),
             password_hashes: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2),
             trusted_proxies: Vec::new(),
+            git_processes: 4 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            git_idle: std::time::Duration::from_secs(60),
+            max_push_bytes: 2048 << 20,
         }
     }
+}
+
+/// A whole number from `value` within `range`, or the variable's error.
+fn number_in(var: &'static str, value: String, range: std::ops::RangeInclusive<u64>) -> Result<u64, ConfigError> {
+    value.trim().parse::<u64>().ok().filter(|n| range.contains(n)).ok_or(ConfigError::BadNumber { var, value })
 }
 
 impl Limits {
@@ -274,6 +288,15 @@ impl Limits {
                 .filter(|s| !s.is_empty())
                 .map(|s| s.parse().map_err(|_| ConfigError::BadIp { var: "GITBLIXT_TRUSTED_PROXIES", value: s.to_string() }))
                 .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = var("GITBLIXT_GIT_PROCESSES")? {
+            limits.git_processes = number_in("GITBLIXT_GIT_PROCESSES", v, 1..=10_000)? as usize;
+        }
+        if let Some(v) = var("GITBLIXT_GIT_IDLE_TIMEOUT")? {
+            limits.git_idle = std::time::Duration::from_secs(number_in("GITBLIXT_GIT_IDLE_TIMEOUT", v, 1..=86_400)?);
+        }
+        if let Some(v) = var("GITBLIXT_MAX_PUSH_MB")? {
+            limits.max_push_bytes = number_in("GITBLIXT_MAX_PUSH_MB", v, 1..=1_048_576)? << 20;
         }
         Ok(limits)
     }

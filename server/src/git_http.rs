@@ -18,13 +18,17 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use std::path::PathBuf;
 use std::process::Stdio;
-use tokio::io::AsyncReadExt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use app::ssr::store::isolated_git;
 use tokio::process::Command;
-use tokio_util::io::{ReaderStream, StreamReader};
+use tokio_util::io::ReaderStream;
 
 /// The post-receive hook: hands git's `<old> <new> <ref>` lines to the server through a file
 /// whose path the server passes in the environment.
@@ -50,7 +54,41 @@ pub fn install_hooks(data_dir: &std::path::Path) -> std::io::Result<PathBuf> {
 pub struct GitState {
     pub app: AppState,
     pub hooks_dir: PathBuf,
+    pub limits: GitLimits,
 }
+
+/// What one git HTTP client may hold (see the README, "Limits").
+#[derive(Clone, Debug)]
+pub struct GitLimits {
+    /// `git` processes serving clients at once; over it, 503 with `Retry-After`.
+    pub processes: Arc<Semaphore>,
+    /// How long a request body may send nothing before git is stopped.
+    pub idle: Duration,
+    /// The largest push (`receive.maxInputSize`, and the request body's cap).
+    pub max_push_bytes: u64,
+}
+
+impl GitLimits {
+    pub fn new(processes: usize, idle: Duration, max_push_bytes: u64) -> Self {
+        GitLimits { processes: Arc::new(Semaphore::new(processes.max(1))), idle, max_push_bytes }
+    }
+
+    /// The cap on a request body of `service`: a push's pack (with room for its commands), or
+    /// a fetch's negotiation (`want`/`have` lines: large for big histories, never gigabytes).
+    fn body_cap(&self, service: Service) -> u64 {
+        match service {
+            Service::ReceivePack => self.max_push_bytes.saturating_add(PUSH_COMMANDS_ROOM),
+            Service::UploadPack => MAX_NEGOTIATION_BYTES,
+        }
+    }
+}
+
+/// Room for a push's ref update commands beside its pack.
+const PUSH_COMMANDS_ROOM: u64 = 16 << 20;
+/// The largest fetch negotiation a client may send.
+const MAX_NEGOTIATION_BYTES: u64 = 256 << 20;
+/// How long git gets to exit by itself after its input was cut before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(5);
 
 pub fn routes(state: GitState) -> Router {
     Router::new()
@@ -108,6 +146,13 @@ fn try_later(refusal: &Refusal) -> Response {
     };
     let mut response = refuse(status, &format!("GitBlixt: {refusal}"));
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(refusal.retry_after()));
+    response
+}
+
+/// 503 with `Retry-After` when every git process slot is taken.
+fn git_busy() -> Response {
+    let mut response = refuse(StatusCode::SERVICE_UNAVAILABLE, "GitBlixt: the server is busy serving other git clients; try again in a moment");
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     response
 }
 
@@ -197,6 +242,8 @@ fn git_command(state: &GitState, service: Service) -> Command {
     // Packs kept as packs, hidden refs hidden, every ref update logged (also for a repository
     // whose own config predates this).
     cmd.args(app::ssr::store::hosted_config_args());
+    // git refuses a larger push itself, with a message the client prints.
+    cmd.arg("-c").arg(format!("receive.maxInputSize={}", state.limits.max_push_bytes));
     cmd.arg(service.subcommand()).arg("--stateless-rpc");
     cmd.kill_on_drop(true);
     cmd
@@ -237,6 +284,7 @@ async fn info_refs(
         Ok(v) => v,
         Err(response) => return response,
     };
+    let Ok(_permit) = state.limits.processes.clone().try_acquire_owned() else { return git_busy() };
     let mut cmd = git_command(&state, service);
     cmd.arg("--advertise-refs").arg(found.path(&state.app.store));
     if let Some(proto) = git_protocol(headers) {
@@ -295,6 +343,7 @@ async fn rpc(state: GitState, owner: String, repo: String, client: Client, body:
     if headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
         return refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, "GitBlixt: unexpected content type");
     }
+    let Ok(permit) = state.limits.processes.clone().try_acquire_owned() else { return git_busy() };
     let path = found.path(&state.app.store);
     let mut cmd = git_command(&state, service);
     cmd.arg(&path);
@@ -317,33 +366,28 @@ async fn rpc(state: GitState, owner: String, repo: String, client: Client, body:
         Ok(c) => c,
         Err(e) => return server_error("starting git", e),
     };
-    let (Some(mut stdin), Some(stdout), Some(mut stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
-    else {
+    let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
         return server_error("starting git", "missing pipe");
     };
-    // Request body → git's stdin.
-    tokio::spawn(async move {
-        let mut reader = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
-        if let Err(e) = tokio::io::copy(&mut reader, &mut stdin).await {
-            tracing::debug!(error = %e, "git request body ended early");
-        }
-    });
-    // git exits after its stdout is closed; wait for it, then record what the push changed. This
-    // runs in its own task, so a client that hangs up cannot stop it.
     let repository = found.full_name();
+    // Request body → git's stdin, cut when the client stalls, goes away or sends too much.
+    let cut = CancellationToken::new();
+    tokio::spawn(feed(body, stdin, BodyLimits { idle: state.limits.idle, cap: state.limits.body_cap(service) }, cut.clone(), repository.clone()));
+    // git exits after its stdout is closed; wait for it, then record what the push changed. This
+    // runs in its own task, so a client that hangs up cannot stop it. The process slot is held
+    // until git is gone.
     let app = state.app.clone();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
-        let mut err = Vec::new();
-        let _ = stderr.read_to_end(&mut err).await;
-        let status = child.wait().await;
+        let _permit = permit;
+        let (status, err) = wait_for_git(child, stderr, cut).await;
         if !err.is_empty() {
             tracing::warn!(repository = %repository, stderr = %String::from_utf8_lossy(&err).trim(), "git {} wrote to stderr", service.subcommand());
         }
         match status {
-            Ok(s) if s.success() => {}
-            Ok(s) => tracing::warn!(repository = %repository, status = %s, "git {} failed", service.subcommand()),
-            Err(e) => tracing::error!(repository = %repository, error = %e, "waiting for git"),
+            Some(s) if s.success() => {}
+            Some(s) => tracing::warn!(repository = %repository, status = %s, "git {} failed", service.subcommand()),
+            None => tracing::error!(repository = %repository, "waiting for git failed"),
         }
         if let (Some(report), Some(principal)) = (report, principal) {
             after_push(&app, &found, &principal, report).await;
@@ -372,6 +416,71 @@ async fn rpc(state: GitState, owner: String, repo: String, client: Client, body:
     }
     no_cache(response.headers_mut());
     response
+}
+
+/// The limits on one request body.
+struct BodyLimits {
+    /// Longest wait for the next bytes.
+    idle: Duration,
+    /// Most bytes (after decompression).
+    cap: u64,
+}
+
+/// Copies the request body into git's stdin. When the client stalls longer than `idle`, goes
+/// away, or sends more than `cap`, the copy stops and `cut` is cancelled: git's stdin closes, so
+/// it ends by itself (a push is abandoned before any ref changes), and is killed if it does not.
+async fn feed(body: Body, mut stdin: tokio::process::ChildStdin, limits: BodyLimits, cut: CancellationToken, repository: String) {
+    let mut stream = body.into_data_stream();
+    let mut total: u64 = 0;
+    loop {
+        let chunk = match tokio::time::timeout(limits.idle, stream.next()).await {
+            Err(_) => {
+                tracing::warn!(repository = %repository, seconds = limits.idle.as_secs(), "git client sent nothing for too long; stopping git");
+                break cut.cancel();
+            }
+            Ok(None) => return,
+            Ok(Some(Err(e))) => {
+                tracing::debug!(repository = %repository, error = %e, "git client went away");
+                break cut.cancel();
+            }
+            Ok(Some(Ok(chunk))) => chunk,
+        };
+        total = total.saturating_add(chunk.len() as u64);
+        if total > limits.cap {
+            tracing::warn!(repository = %repository, bytes = total, "git request body over the limit; stopping git");
+            break cut.cancel();
+        }
+        if stdin.write_all(&chunk).await.is_err() {
+            // git stopped reading: it ended, and says why itself.
+            return;
+        }
+    }
+}
+
+/// Waits for git to exit, collecting its stderr. Once `cut` is cancelled it gets [`EXIT_GRACE`]
+/// to end by itself (its stdin is closed by then), then it is killed.
+async fn wait_for_git(
+    mut child: tokio::process::Child,
+    mut stderr: tokio::process::ChildStderr,
+    cut: CancellationToken,
+) -> (Option<std::process::ExitStatus>, Vec<u8>) {
+    let collect = tokio::spawn(async move {
+        let mut err = Vec::new();
+        let _ = stderr.read_to_end(&mut err).await;
+        err
+    });
+    let status = tokio::select! {
+        status = child.wait() => status.ok(),
+        _ = cut.cancelled() => match tokio::time::timeout(EXIT_GRACE, child.wait()).await {
+            Ok(status) => status.ok(),
+            Err(_) => {
+                tracing::warn!("git did not end after its input was cut; killing it");
+                let _ = child.kill().await;
+                child.wait().await.ok()
+            }
+        },
+    };
+    (status, collect.await.unwrap_or_default())
 }
 
 /// Reads the hook's report and records the refs that changed (push mirror requests first, then

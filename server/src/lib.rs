@@ -148,7 +148,7 @@ pub fn router(
     addr: SocketAddr,
     stopping: tokio::sync::watch::Receiver<bool>,
     metrics_token: Option<secrecy::SecretString>,
-    trusted_proxies: Vec<std::net::IpAddr>,
+    limits: &config::Limits,
 ) -> Router {
     let routes = route_list();
     let bundles = site_bundles();
@@ -156,7 +156,8 @@ pub fn router(
     // The compiled site (wasm, js, css) is served before the pages: `/pkg/x` would otherwise be
     // taken for the repository page of a user named `pkg` (a reserved name).
     let pkg_route = format!("/{}/{{*file}}", assets::PKG_DIR);
-    let git = git_http::routes(git_http::GitState { app: state.clone(), hooks_dir });
+    let git_limits = git_http::GitLimits::new(limits.git_processes, limits.git_idle, limits.max_push_bytes);
+    let git = git_http::routes(git_http::GitState { app: state.clone(), hooks_dir, limits: git_limits });
     let pages = Router::new()
         .route(&pkg_route, axum::routing::get(pkg_file))
         .leptos_routes_with_context(
@@ -180,7 +181,7 @@ pub fn router(
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(state.settings.clone(), origin_check::check_origin))
         .layer(axum::middleware::from_fn_with_state(state.settings.clone(), security::refuse_duplicate_session))
-        .layer(axum::middleware::from_fn_with_state(Arc::new(trusted_proxies), security::client_ip));
+        .layer(axum::middleware::from_fn_with_state(Arc::new(limits.trusted_proxies.clone()), security::client_ip));
     security::header_layers(app).layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
 }
 
@@ -223,7 +224,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let hooks_dir = git_http::install_hooks(&config.data_dir)
         .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
-    let app = router(state.clone(), hooks_dir, addr, stopping, config.metrics_token.clone(), config.limits.trusted_proxies.clone());
+    let app = router(state.clone(), hooks_dir, addr, stopping, config.metrics_token.clone(), &config.limits);
     let mailer = match &config.mail {
         Some(mail) => Some(mail::Mailer::new(mail)?.with_public_url(&state.settings.public_url)),
         None => None,

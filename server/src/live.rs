@@ -19,20 +19,60 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
 pub const PATH: &str = "/ws/mirrors/{owner}/{repo}";
+
+/// The largest message a client may send. The page sends nothing; control frames are small.
+pub const MAX_CLIENT_MESSAGE: usize = 4096;
+/// Live sockets one user may hold open at once (tabs and windows together).
+pub const MAX_SOCKETS_PER_USER: usize = 20;
 
 #[derive(Clone)]
 struct LiveState {
     app: AppState,
     /// Becomes `true` when the server shuts down: sockets close so the shutdown is not held up.
     stopping: watch::Receiver<bool>,
+    /// Open sockets per user id.
+    open: Arc<Mutex<HashMap<i64, usize>>>,
 }
 
 pub fn routes(app: AppState, stopping: watch::Receiver<bool>) -> Router {
-    Router::new().route(PATH, get(upgrade)).with_state(LiveState { app, stopping })
+    Router::new().route(PATH, get(upgrade)).with_state(LiveState { app, stopping, open: Arc::default() })
+}
+
+/// One of a user's open sockets; counted while it lives.
+struct Slot {
+    open: Arc<Mutex<HashMap<i64, usize>>>,
+    user_id: i64,
+}
+
+impl Slot {
+    /// A slot for `user_id`, unless they hold [`MAX_SOCKETS_PER_USER`] already.
+    fn take(open: &Arc<Mutex<HashMap<i64, usize>>>, user_id: i64) -> Option<Slot> {
+        let mut counts = open.lock().unwrap_or_else(|p| p.into_inner());
+        let count = counts.entry(user_id).or_insert(0);
+        if *count >= MAX_SOCKETS_PER_USER {
+            return None;
+        }
+        *count += 1;
+        Some(Slot { open: open.clone(), user_id })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = counts.get_mut(&self.user_id) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.user_id);
+            }
+        }
+    }
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response {
@@ -52,24 +92,29 @@ async fn upgrade(
     let Some(session) = session_id(&live.app.settings, &headers) else {
         return refuse(StatusCode::UNAUTHORIZED, &AppError::Unauthenticated.to_string());
     };
-    let repository_id = match authorize(&live.app, &session, &owner, &repo).await {
-        Ok(id) => id,
+    let (user_id, repository_id) = match authorize(&live.app, &session, &owner, &repo).await {
+        Ok(ids) => ids,
         Err(e) => return refuse(StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN), &e.to_string()),
     };
     let ws = match ws {
-        Ok(ws) => ws,
+        Ok(ws) => ws.max_message_size(MAX_CLIENT_MESSAGE).max_frame_size(MAX_CLIENT_MESSAGE),
         Err(rejection) => return rejection.into_response(),
     };
+    let Some(slot) = Slot::take(&live.open, user_id) else {
+        tracing::warn!(user_id, "too many live sockets for one user");
+        return refuse(StatusCode::TOO_MANY_REQUESTS, "Too many open GitBlixt pages are watching mirrors; close some tabs.");
+    };
     ws.on_upgrade(move |socket| async move {
+        let _slot = slot;
         Connection { live, session, owner, repo, repository_id }.serve(socket).await;
     })
 }
 
-/// The repository's id if the session's user may administer it.
-async fn authorize(app: &AppState, session: &str, owner: &str, repo: &str) -> Result<i64, AppError> {
+/// The user's and the repository's ids if the session's user may administer it.
+async fn authorize(app: &AppState, session: &str, owner: &str, repo: &str) -> Result<(i64, i64), AppError> {
     let user = accounts::session_user(&app.db, session).await?.ok_or(AppError::Unauthenticated)?;
     let found = mirror_service::administrable(app, Some(&user), owner, repo).await?;
-    Ok(found.repo.id)
+    Ok((user.id, found.repo.id))
 }
 
 struct Connection {
@@ -83,6 +128,8 @@ struct Connection {
 /// Why a connection ended.
 enum End {
     ClientGone,
+    /// The client sent more than [`MAX_CLIENT_MESSAGE`] (or garbage).
+    TooBig,
     Denied,
     Stopping,
 }
@@ -116,7 +163,12 @@ impl Connection {
                         if let Err(end) = sent { break end; }
                     }
                     message = socket.recv() => match message {
-                        None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break End::ClientGone,
+                        None | Some(Ok(Message::Close(_))) => break End::ClientGone,
+                        // Over MAX_CLIENT_MESSAGE, or not WebSocket at all.
+                        Some(Err(e)) => {
+                            tracing::debug!(error = %e, "live socket: bad message from the client");
+                            break End::TooBig;
+                        }
                         Some(Ok(_)) => {}
                     },
                     _ = keepalive.tick() => {
@@ -129,6 +181,7 @@ impl Connection {
         let close = match end {
             End::ClientGone => None,
             End::Denied => Some((1008, "access denied")),
+            End::TooBig => Some((1009, "message too big")),
             // 1012: service restart — the page reconnects.
             End::Stopping => Some((1012, "server restarting")),
         };
@@ -141,7 +194,7 @@ impl Connection {
     async fn snapshot(&self, socket: &mut WebSocket) -> Result<(), End> {
         let app = &self.live.app;
         match authorize(app, &self.session, &self.owner, &self.repo).await {
-            Ok(id) if id == self.repository_id => {}
+            Ok((_, id)) if id == self.repository_id => {}
             Ok(_) | Err(AppError::Unauthenticated | AppError::Forbidden | AppError::NotFound) => return Err(End::Denied),
             Err(e) => {
                 tracing::warn!(error = %e, "live mirror status: could not check access");
