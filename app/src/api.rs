@@ -260,16 +260,19 @@ pub async fn get_github_account() -> Result<crate::model::GithubAccount, AppErro
     .await)
 }
 
+/// Disconnects the user's GitHub account, revoking its token at GitHub first. Answers what the
+/// user must be told when the token could not be revoked there (it is forgotten anyway).
 #[server(endpoint = "disconnect_github")]
-pub async fn disconnect_github() -> Result<(), AppError> {
-    use crate::ssr::github::connection;
+pub async fn disconnect_github() -> Result<Option<String>, AppError> {
+    use crate::ssr::github::{self, connection::{self, Disconnected}};
     web::answer(async move {
         let state = web::state()?;
         let user = web::require_user().await?;
-        if connection::remove(&state.db, user.id).await? {
-            tracing::info!(user = %user.name, "GitHub account disconnected");
+        let done = connection::disconnect(&state.github, &state.db, &state.cipher, user.id).await?;
+        if done != Disconnected::NotConnected {
+            tracing::info!(user = %user.name, revoked = done == Disconnected::Revoked, "GitHub account disconnected");
         }
-        Ok(())
+        Ok((done == Disconnected::NotRevoked).then(|| github::not_revoked(&state.github.endpoints.web_url)))
     }
     .await)
 }

@@ -33,4 +33,30 @@ test('connect GitHub through the consent page, see the login, disconnect', async
   await page.getByRole('button', { name: 'Cancel' }).click();
   await expect(page.getByRole('alert')).toHaveText('You did not authorize GitBlixt on GitHub, so no account was connected.');
   await expect(page.getByText('No GitHub account is connected.')).toBeVisible();
+
+  // GitHub failing when GitBlixt revokes the token: disconnected anyway, and told to revoke it there.
+  await page.getByRole('button', { name: 'Connect GitHub' }).click();
+  await page.getByRole('button', { name: 'Authorize', exact: true }).click();
+  await expect(page.locator('.github-login')).toHaveText('octocat');
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await setFault({ status: 502 });
+  try {
+    await page.getByRole('button', { name: 'Disconnect' }).click();
+    await expect(page.getByRole('alert')).toHaveText(
+      "Disconnected. GitHub could not be reached to revoke GitBlixt's access; revoke it yourself at " +
+        process.env.GITHUB_DOUBLE_URL + '/settings/applications.',
+    );
+    await expect(page.getByText('No GitHub account is connected.')).toBeVisible();
+  } finally {
+    await setFault({});
+  }
 });
+
+async function setFault(fault: { status?: number }) {
+  const r = await fetch(process.env.GITHUB_DOUBLE_URL + '/_double/fault', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(fault),
+  });
+  expect(r.status).toBe(204);
+}

@@ -439,6 +439,120 @@ async fn a_revoked_token_means_reconnect() {
     assert_eq!(err.to_string(), "OAuth token has expired");
 }
 
+/// The app's `DELETE /applications/{client_id}/token` requests the double received.
+fn revocations(s: &Setup) -> Vec<github_double::github::RequestRecord> {
+    let path = format!("/applications/{CLIENT_ID}/token");
+    s.double.requests().into_iter().filter(|r| r.method == "DELETE" && r.path == path).collect()
+}
+
+/// What Disconnect tells the user when GitHub could not revoke the token.
+fn not_revoked(s: &Setup) -> serde_json::Value {
+    serde_json::json!(format!(
+        "Disconnected. GitHub could not be reached to revoke GitBlixt's access; revoke it yourself at {}/settings/applications.",
+        s.double.web_url
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_revokes_the_token_at_github() {
+    let s = Setup::start(true).await;
+    let mut alice = s.browser("alice").await;
+    s.connect(&mut alice).await;
+    let alice_id = s.user_id("alice").await;
+    let token = s.token(alice_id).await.unwrap();
+    let client = GithubClient::new(&s.state().github.endpoints, Some(&token)).unwrap();
+    assert_eq!(client.current_user().await.unwrap().login, "octocat");
+    let (_, _, stored_refresh) = s.stored_rows().await.remove(0);
+    let refresh = s.state().cipher.decrypt(&stored_refresh.unwrap(), &format!("github_connections.refresh_token:{alice_id}")).unwrap();
+
+    let d = alice.post("/api/disconnect_github", &[]).await;
+    assert_eq!(d.status, 200, "{}", d.body);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&d.body).unwrap(), serde_json::Value::Null, "nothing to add to the success");
+    assert_eq!(s.account(&mut alice).await, serde_json::json!("NotConnected"));
+    assert!(s.stored_rows().await.is_empty());
+
+    // GitHub was asked, as the OAuth App (Basic client_id:client_secret), on its API.
+    let asked = revocations(&s);
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    let basic = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{CLIENT_ID}:{CLIENT_SECRET}"));
+    assert_eq!(asked[0].authorization.as_deref(), Some(format!("Basic {basic}").as_str()));
+    assert_eq!(asked[0].origin, github_double::github::Origin::Api);
+    assert!(asked[0].query.is_none(), "the token travels in the body, not the URL");
+
+    // The token (and its refresh token) no longer work at GitHub.
+    let issued = s.double.tokens_of("octocat");
+    assert!(issued.iter().any(|t| t.token == token.expose_secret() && t.revoked), "revoked at the double");
+    assert!(matches!(client.current_user().await, Err(GithubError::BadCredentials)));
+    let user = reqwest::Client::new().get(format!("{}/user", s.double.api_url)).bearer_auth(token.expose_secret()).send().await.unwrap();
+    assert_eq!(user.status(), 401);
+    let github = &s.state().github;
+    let renewed = app::ssr::github::oauth::refresh(&github.endpoints, github.oauth.as_ref().unwrap(), &refresh).await;
+    assert!(matches!(renewed, Err(app::ssr::github::oauth::RefreshError::Rejected)), "the refresh token died with it");
+
+    // Disconnecting again: nothing to revoke, nothing asked.
+    let again = alice.post("/api/disconnect_github", &[]).await;
+    assert_eq!((again.status, again.body.as_str()), (200, "null"));
+    assert_eq!(revocations(&s).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_while_github_fails_still_disconnects_and_says_to_revoke_there() {
+    let logs = captured_logs();
+    let s = Setup::start(false).await;
+    let mut alice = s.browser("alice").await;
+    s.connect(&mut alice).await;
+    let alice_id = s.user_id("alice").await;
+    let token = s.token(alice_id).await.unwrap();
+
+    // GitHub answers the revocation with an error.
+    s.double.set_fault(DoubleFault { status: Some(502), ..DoubleFault::default() });
+    let d = alice.post("/api/disconnect_github", &[]).await;
+    s.double.set_fault(DoubleFault::default());
+    assert_eq!(d.status, 200, "{}", d.body);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&d.body).unwrap(), not_revoked(&s));
+    assert_eq!(revocations(&s).len(), 1, "GitHub was asked");
+    assert_eq!(s.account(&mut alice).await, serde_json::json!("NotConnected"));
+    assert!(s.stored_rows().await.is_empty(), "forgotten regardless");
+    // ... which is why the user is told: the token still works at GitHub.
+    let client = GithubClient::new(&s.state().github.endpoints, Some(&token)).unwrap();
+    assert_eq!(client.current_user().await.unwrap().login, "octocat");
+
+    // GitHub not reachable at all (nothing listens at its API any more).
+    s.connect(&mut alice).await;
+    let mut unreachable = (*s.state().github).clone();
+    unreachable.endpoints.api_url = "http://127.0.0.1:9".into();
+    let st = s.state();
+    assert_eq!(
+        connection::disconnect(&unreachable, &st.db, &st.cipher, alice_id).await.unwrap(),
+        connection::Disconnected::NotRevoked
+    );
+    assert!(s.stored_rows().await.is_empty());
+
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
+    assert!(text.contains("revoking the GitHub token failed"), "the failure is logged");
+    assert!(text.contains("GitHub answered 502"), "with its cause");
+    assert!(!text.contains(CLIENT_SECRET), "never the client secret");
+    for t in s.double.tokens_of("octocat") {
+        assert!(!text.contains(&t.token), "never a token");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_waits_at_most_ten_seconds_for_github() {
+    let s = Setup::start(false).await;
+    let mut alice = s.browser("alice").await;
+    s.connect(&mut alice).await;
+    s.double.set_fault(DoubleFault { latency: std::time::Duration::from_secs(30), ..DoubleFault::default() });
+    let started = std::time::Instant::now();
+    let d = alice.post("/api/disconnect_github", &[]).await;
+    let took = started.elapsed();
+    s.double.set_fault(DoubleFault::default());
+    assert!(took >= std::time::Duration::from_secs(10) && took < std::time::Duration::from_secs(15), "took {took:?}");
+    assert_eq!(d.status, 200, "{}", d.body);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&d.body).unwrap(), not_revoked(&s));
+    assert!(s.stored_rows().await.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repository_lookups_are_classified_with_the_spec_messages() {
     let s = Setup::start(false).await;

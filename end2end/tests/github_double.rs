@@ -619,6 +619,91 @@ async fn expiring_tokens_refresh_and_rotate() {
     assert!(infos[1].token == access2 && infos[1].expired && !infos[1].revoked);
 }
 
+/// `DELETE /applications/{client_id}/token` with `credentials` as Basic auth; returns (status, body).
+async fn delete_app_token(double: &GithubDouble, client_id: &str, credentials: Option<(&str, &str)>, token: &str) -> (u16, String) {
+    let mut request = http()
+        .delete(format!("{}/applications/{client_id}/token", double.api_url))
+        .header("accept", "application/vnd.github+json")
+        .json(&serde_json::json!({ "access_token": token }));
+    if let Some((id, secret)) = credentials {
+        request = request.basic_auth(id, Some(secret));
+    }
+    let r = request.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_oauth_app_revokes_its_token_like_on_github() {
+    let double = GithubDouble::start().await.unwrap();
+    double.set_browser_user(Some("alice"));
+    double.create_repo("alice", "private", true);
+    let app = Client { client_id: "Iv1.revoking".into(), secret: "app-secret".into(), callback: "http://127.0.0.1:4567/cb".into() };
+    let other = Client { client_id: "Iv1.other".into(), secret: "other-secret".into(), callback: "http://127.0.0.1:4568/cb".into() };
+    for c in [&app, &other] {
+        double.add_oauth_app(OAuthApp {
+            name: c.client_id.clone(),
+            client_id: c.client_id.clone(),
+            client_secret: c.secret.clone(),
+            callback_url: c.callback.clone(),
+            expiring_tokens: true,
+        });
+    }
+    let verifier = "0123456789012345678901234567890123456789012345";
+    let mut grants = Vec::new();
+    for c in [&app, &other] {
+        let code = code_for(&double, c, "s", verifier).await;
+        let (_, body) = exchange_json(&double, serde_json::json!({"client_id": c.client_id, "client_secret": c.secret, "code": code, "code_verifier": verifier, "redirect_uri": c.callback})).await;
+        grants.push((body["access_token"].as_str().unwrap().to_string(), body["refresh_token"].as_str().unwrap().to_string()));
+    }
+    let ((token, refresh), (others_token, _)) = (grants[0].clone(), grants[1].clone());
+    let unrelated = double.issue_token("alice", &["repo"]);
+    let creds = Some((app.client_id.as_str(), app.secret.as_str()));
+    assert_eq!(info_refs_status(&double, "alice", "private", Some(&token)).await.status(), 200);
+
+    // Without the app's credentials: 401, GitHub's JSON; nothing revoked.
+    let (status, body) = delete_app_token(&double, &app.client_id, None, &token).await;
+    assert_eq!(status, 401);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["message"], "Requires authentication");
+    let (status, body) = delete_app_token(&double, &app.client_id, Some((&app.client_id, "wrong")), &token).await;
+    assert_eq!(status, 401);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["message"], "Bad credentials");
+    assert_eq!(delete_app_token(&double, &app.client_id, Some((&app.client_id, &token)), &token).await.0, 401, "a user token is no app credential");
+    // Another app's path: 404; not the app's token, or no token it knows: 422 Validation Failed.
+    assert_eq!(delete_app_token(&double, &other.client_id, creds, &others_token).await.0, 404);
+    for not_its_own in [others_token.as_str(), unrelated.as_str(), "gho_unknown"] {
+        let (status, body) = delete_app_token(&double, &app.client_id, creds, not_its_own).await;
+        assert_eq!(status, 422);
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["message"], "Validation Failed");
+    }
+    assert!(double.tokens_of("alice").iter().all(|t| !t.revoked));
+
+    // The app revokes its token: 204, and the token and its refresh token stop working everywhere.
+    assert_eq!(delete_app_token(&double, &app.client_id, creds, &token).await, (204, String::new()));
+    assert!(double.tokens_of("alice").iter().any(|t| t.token == token && t.revoked));
+    let r = http().get(format!("{}/user", double.api_url)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["message"], "Bad credentials");
+    assert_eq!(info_refs_status(&double, "alice", "private", Some(&token)).await.status(), 401);
+    let (_, body) = exchange_json(&double, serde_json::json!({"client_id": app.client_id, "client_secret": app.secret, "grant_type": "refresh_token", "refresh_token": refresh})).await;
+    assert_eq!(body["error"], "bad_refresh_token");
+    // Once gone, it is not the app's token any more; the other app's and the unrelated token still work.
+    assert_eq!(delete_app_token(&double, &app.client_id, creds, &token).await.0, 422);
+    assert_eq!(crab(&double, Some(&others_token)).current().user().await.unwrap().login, "alice");
+    assert_eq!(crab(&double, Some(&unrelated)).current().user().await.unwrap().login, "alice");
+
+    // On record with the app's Basic credentials; a status fault answers it too.
+    let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", app.client_id, app.secret)));
+    let path = format!("/applications/{}/token", app.client_id);
+    let requests = double.requests();
+    let revocations: Vec<_> = requests.iter().filter(|r| r.method == "DELETE" && r.path == path).collect();
+    assert!(revocations.iter().any(|r| r.authorization.as_deref() == Some(expected.as_str())), "{revocations:?}");
+    assert!(revocations.iter().all(|r| r.origin == github_double::github::Origin::Api));
+    double.set_fault(DoubleFault { status: Some(503), ..DoubleFault::default() });
+    assert_eq!(delete_app_token(&double, &other.client_id, Some((&other.client_id, &other.secret)), &others_token).await.0, 503);
+    double.set_fault(DoubleFault::default());
+    assert!(double.tokens_of("alice").iter().any(|t| t.token == others_token && !t.revoked));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn faults_reach_clients() {
     let double = GithubDouble::start().await.unwrap();

@@ -34,6 +34,14 @@ pub fn ConnectedAccountsPage() -> impl IntoView {
         <section class="card github-account">
             <h2>"GitHub"</h2>
             <ActionError value=move || disconnect.value().get() />
+            {move || {
+                disconnect
+                    .value()
+                    .get()
+                    .and_then(Result::ok)
+                    .flatten()
+                    .map(|warning| view! { <p class="error not-revoked" role="alert">{warning}</p> })
+            }}
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match account.await {

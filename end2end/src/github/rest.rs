@@ -1,5 +1,6 @@
-//! The REST API origin: `GET /user`, `GET /repos/{owner}/{repo}`, `GET /user/repos`, with
-//! GitHub's authentication, errors, headers and pagination (docs.github.com/rest).
+//! The REST API origin: `GET /user`, `GET /repos/{owner}/{repo}`, `GET /user/repos`, and an OAuth
+//! app's `DELETE /applications/{client_id}/token`, with GitHub's authentication, errors, headers
+//! and pagination (docs.github.com/rest).
 
 use super::Shared;
 use super::json::{private_user, repository};
@@ -8,7 +9,7 @@ use axum::Router;
 use axum::extract::{Path, RawQuery, State as AxumState};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/user", get(get_user))
         .route("/user/repos", get(list_user_repos))
         .route("/repos/{owner}/{repo}", get(get_repo))
+        .route("/applications/{client_id}/token", delete(delete_app_token))
         .fallback(not_found_anywhere)
 }
 
@@ -39,17 +41,26 @@ impl Answer {
         Answer { status, body, caller, accepted_scopes: "", link: None }
     }
 
+    /// 204 No Content: no body.
+    fn no_content() -> Self {
+        Answer { status: StatusCode::NO_CONTENT, body: Value::Null, caller: None, accepted_scopes: "", link: None }
+    }
+
     /// With GitHub's headers: media type, OAuth scopes, rate limit, request id.
     fn into_response(self, shared: &Shared) -> Response {
         let (limit, used, reset) = shared.lock().count_api_request(self.caller.as_ref().map(|c| c.login.as_str()));
-        let mut response = (self.status, self.body.to_string()).into_response();
+        let empty = self.status == StatusCode::NO_CONTENT;
+        let body = if empty { String::new() } else { self.body.to_string() };
+        let mut response = (self.status, body).into_response();
         let h = response.headers_mut();
         let mut set = |name: &'static str, value: String| {
             if let Ok(v) = HeaderValue::from_str(&value) {
                 h.insert(HeaderName::from_static(name), v);
             }
         };
-        set("content-type", "application/json; charset=utf-8".into());
+        if !empty {
+            set("content-type", "application/json; charset=utf-8".into());
+        }
         set("x-github-media-type", "github.v3; format=json".into());
         set("x-github-api-version-selected", "2022-11-28".into());
         set("x-ratelimit-limit", limit.to_string());
@@ -262,6 +273,74 @@ async fn list_user_repos(AxumState(shared): AxumState<Arc<Shared>>, headers: Hea
     let last = total.div_ceil(query.per_page).max(1);
     let mut answer = Answer::ok(Value::Array(items), Some(caller), "");
     answer.link = link_header(&query, &shared.api_url, "/user/repos", last);
+    answer.into_response(&shared)
+}
+
+const DELETE_APP_TOKEN_DOC: &str = "https://docs.github.com/rest/apps/oauth-applications#delete-an-app-token";
+
+/// The OAuth app whose `client_id:client_secret` the request carries as Basic credentials; a 401
+/// without them ("Requires authentication") or with credentials of no app ("Bad credentials").
+fn authenticate_app(state: &State, headers: &HeaderMap) -> Result<String, Box<Answer>> {
+    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::trim);
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Err(Box::new(requires_authentication(DELETE_APP_TOKEN_DOC)));
+    };
+    let bad = || Box::new(Answer::error(StatusCode::UNAUTHORIZED, "Bad credentials", BAD_CREDENTIALS_DOC, None));
+    let (scheme, encoded) = value.split_once(' ').ok_or_else(bad)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(bad());
+    }
+    let decoded = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded.trim()).map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (client_id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    match state.apps.get(client_id) {
+        Some(app) if app.client_secret == secret => Ok(app.client_id.clone()),
+        _ => Err(bad()),
+    }
+}
+
+/// GitHub's 422 for a token that is not one of the app's (live) tokens.
+fn validation_failed() -> Answer {
+    let mut answer = Answer::error(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed", DELETE_APP_TOKEN_DOC, None);
+    if let Value::Object(map) = &mut answer.body {
+        map.insert("errors".into(), json!([{ "resource": "OauthAccess", "field": "access_token", "code": "invalid" }]));
+    }
+    answer
+}
+
+/// Revokes `access_token` (JSON body) of the app `client_id` (path), authenticated as that app.
+fn revoke_app_token(state: &mut State, client_id: &str, headers: &HeaderMap, body: &str) -> Answer {
+    let app = match authenticate_app(state, headers) {
+        Ok(app) => app,
+        Err(answer) => return *answer,
+    };
+    if app != client_id {
+        return Answer::error(StatusCode::NOT_FOUND, "Not Found", DELETE_APP_TOKEN_DOC, None);
+    }
+    let Ok(body) = serde_json::from_str::<Value>(body) else {
+        return Answer::error(StatusCode::BAD_REQUEST, "Problems parsing JSON", DELETE_APP_TOKEN_DOC, None);
+    };
+    let token = body.get("access_token").and_then(Value::as_str).unwrap_or("");
+    let live = state.tokens.get(token).is_some_and(|t| t.client_id.as_deref() == Some(app.as_str()) && !t.revoked);
+    if !live {
+        return validation_failed();
+    }
+    state.revoke_token(token);
+    Answer::no_content()
+}
+
+/// `DELETE /applications/{client_id}/token`: "Delete an app token". Basic authentication with the
+/// app's client id and secret; 204 once the token (and its refresh token) no longer works.
+async fn delete_app_token(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let answer = revoke_app_token(&mut shared.lock(), &client_id, &headers, &body);
+    if answer.status == StatusCode::NO_CONTENT {
+        tracing::debug!(client_id, "github double: app token revoked");
+    }
     answer.into_response(&shared)
 }
 

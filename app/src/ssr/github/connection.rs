@@ -214,7 +214,50 @@ async fn forget_refresh_token(db: &Db, user_id: i64) -> Result<(), DbError> {
     })
 }
 
-/// Disconnects: forgets the tokens. Returns whether there was a connection.
+/// What [`disconnect`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disconnected {
+    /// There was no connection.
+    NotConnected,
+    /// The token is revoked at GitHub (or GitHub no longer knew it) and forgotten.
+    Revoked,
+    /// The token is forgotten, but may still work at GitHub: the user must revoke it there.
+    NotRevoked,
+}
+
+/// Disconnects: revokes the access token at GitHub (bounded in time), then forgets the tokens
+/// whatever GitHub answered. Holds the refresh lock so no refresh swaps the token meanwhile.
+pub async fn disconnect(settings: &GithubSettings, db: &Db, cipher: &Cipher, user_id: i64) -> Result<Disconnected, DbError> {
+    let _guard = REFRESH.lock().await;
+    let Some(row) = load(db, user_id).await? else { return Ok(Disconnected::NotConnected) };
+    let revoked = revoke_at_github(settings, cipher, &row).await;
+    remove(db, user_id).await?;
+    Ok(if revoked { Disconnected::Revoked } else { Disconnected::NotRevoked })
+}
+
+/// Whether the row's access token is revoked at GitHub; failures are logged (without the token).
+async fn revoke_at_github(settings: &GithubSettings, cipher: &Cipher, row: &Row) -> bool {
+    let Some(app) = settings.oauth.as_ref() else {
+        tracing::warn!(user_id = row.user_id, "no GitHub OAuth App is configured; the token was not revoked at GitHub");
+        return false;
+    };
+    let token = match cipher.decrypt(&row.access_token, &access_context(row.user_id)) {
+        Ok(token) => token,
+        Err(e) => {
+            tracing::warn!(user_id = row.user_id, error = %e, "the stored GitHub token could not be decrypted; it was not revoked at GitHub");
+            return false;
+        }
+    };
+    match super::oauth::revoke(&settings.endpoints, app, &token).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(user_id = row.user_id, login = %row.github_login, error = %e, "revoking the GitHub token failed");
+            false
+        }
+    }
+}
+
+/// Forgets the tokens. Returns whether there was a connection.
 pub async fn remove(db: &Db, user_id: i64) -> Result<bool, DbError> {
     with_conn!(db, |conn| Ok(diesel::delete(github_connections::table.filter(github_connections::user_id.eq(user_id)))
         .execute(conn)

@@ -24,6 +24,11 @@ pub fn repository_not_found(repo: &str) -> String {
     format!("Repository not found (404): verify that {repo} is the correct owner/repo and that the repository exists on GitHub.")
 }
 
+/// What the user is told when Disconnect could not revoke the token at GitHub.
+pub fn not_revoked(web_url: &str) -> String {
+    format!("Disconnected. GitHub could not be reached to revoke GitBlixt's access; revoke it yourself at {web_url}/settings/applications.")
+}
+
 /// Where GitHub is. Always known (defaults to github.com), so public repositories can be fetched
 /// without any OAuth configuration.
 #[derive(Debug, Clone)]

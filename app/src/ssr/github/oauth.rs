@@ -316,3 +316,51 @@ pub async fn refresh(endpoints: &GithubEndpoints, app: &OAuthApp, refresh_token:
     }
     Ok(tokens)
 }
+
+/// How long revoking a token at GitHub may take before GitBlixt gives up.
+pub const REVOKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Why a token could not be revoked at GitHub (no secret in any of it).
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    #[error("GitHub could not be reached: {0}")]
+    Unreachable(String),
+    #[error("GitHub answered {0}")]
+    Status(u16),
+    #[error("invalid GitHub API URL: {0}")]
+    Config(String),
+}
+
+/// `<api>/applications/{client_id}/token`, the client id as one path segment.
+fn app_token_url(endpoints: &GithubEndpoints, app: &OAuthApp) -> Result<reqwest::Url, RevokeError> {
+    let mut url = reqwest::Url::parse(&endpoints.api_url).map_err(|e| RevokeError::Config(e.to_string()))?;
+    url.path_segments_mut()
+        .map_err(|_| RevokeError::Config("the API URL cannot have a path".into()))?
+        .pop_if_empty()
+        .extend(["applications", app.client_id.as_str(), "token"]);
+    Ok(url)
+}
+
+/// Revokes `token` at GitHub ("Delete an app token": `DELETE /applications/{client_id}/token`,
+/// Basic authentication with the OAuth App's client id and secret, the token in the JSON body).
+/// 404 and 422 mean GitHub no longer knows the token: already gone, which is what we want.
+pub async fn revoke(endpoints: &GithubEndpoints, app: &OAuthApp, token: &SecretString) -> Result<(), RevokeError> {
+    let url = app_token_url(endpoints, app)?;
+    let http = http_client().map_err(|e| RevokeError::Config(e.to_string()))?;
+    let body = serde_json::json!({ "access_token": token.expose_secret() }).to_string();
+    let response = http
+        .delete(url)
+        .timeout(REVOKE_TIMEOUT)
+        .basic_auth(&app.client_id, Some(app.client_secret.expose_secret()))
+        .header(http::header::ACCEPT, "application/vnd.github+json")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header("X-GitHub-Api-Version", "2022-11-28")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| RevokeError::Unreachable(e.without_url().to_string()))?;
+    match response.status().as_u16() {
+        204 | 404 | 422 => Ok(()),
+        status => Err(RevokeError::Status(status)),
+    }
+}
