@@ -86,6 +86,7 @@ pub async fn create_repository(name: String, description: String, visibility: St
             "public" => false,
             _ => return Err(AppError::invalid("Visibility must be public or private.")),
         };
+        crate::ssr::quotas::check_new_repository(&state, &user).await?;
         let found = repos::create(&state.db, &state.store, &user, &name, &description, is_private).await?;
         leptos_axum::redirect(&format!("/{}/{}", found.owner.name, found.repo.name));
         Ok(())

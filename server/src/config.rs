@@ -13,7 +13,7 @@ pub enum ConfigError {
     BadIp { var: &'static str, value: String },
     #[error("{var} must not be empty")]
     Empty { var: &'static str },
-    #[error("{var} must be a positive integer, got: {value}")]
+    #[error("{var} must be a whole number in its allowed range (see the README), got: {value}")]
     BadNumber { var: &'static str, value: String },
     #[error("{var} could not be made an absolute path ({value}): {source}")]
     BadPath { var: &'static str, value: String, source: std::io::Error },
@@ -249,6 +249,10 @@ pub struct Limits {
     pub git_idle: std::time::Duration,
     /// `GITBLIXT_MAX_PUSH_MB`: the largest push, in MiB (default 2048, as GitHub's 2 GB).
     pub max_push_bytes: u64,
+    /// Repositories, mirrors, fetch size and free disk space (`GITBLIXT_MAX_REPOS_PER_USER`,
+    /// `GITBLIXT_MAX_MIRRORS_PER_REPO`, `GITBLIXT_MAX_PULL_MIRRORS_PER_USER`,
+    /// `GITBLIXT_MAX_FETCH_MB`, `GITBLIXT_MIN_FREE_MB`).
+    pub quotas: app::ssr::quotas::Quotas,
 }
 
 impl Default for Limits {
@@ -260,6 +264,7 @@ impl Default for Limits {
             git_processes: 4 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             git_idle: std::time::Duration::from_secs(60),
             max_push_bytes: 2048 << 20,
+            quotas: app::ssr::quotas::Quotas::default(),
         }
     }
 }
@@ -297,6 +302,23 @@ impl Limits {
         }
         if let Some(v) = var("GITBLIXT_MAX_PUSH_MB")? {
             limits.max_push_bytes = number_in("GITBLIXT_MAX_PUSH_MB", v, 1..=1_048_576)? << 20;
+        }
+        let q = &mut limits.quotas;
+        if let Some(v) = var("GITBLIXT_MAX_REPOS_PER_USER")? {
+            q.repos_per_user = number_in("GITBLIXT_MAX_REPOS_PER_USER", v, 1..=1_000_000)? as i64;
+        }
+        if let Some(v) = var("GITBLIXT_MAX_MIRRORS_PER_REPO")? {
+            q.mirrors_per_repo = number_in("GITBLIXT_MAX_MIRRORS_PER_REPO", v, 1..=1_000)? as i64;
+        }
+        if let Some(v) = var("GITBLIXT_MAX_PULL_MIRRORS_PER_USER")? {
+            q.pull_mirrors_per_user = number_in("GITBLIXT_MAX_PULL_MIRRORS_PER_USER", v, 1..=1_000_000)? as i64;
+        }
+        if let Some(v) = var("GITBLIXT_MAX_FETCH_MB")? {
+            q.max_fetch_bytes = number_in("GITBLIXT_MAX_FETCH_MB", v, 1..=16_777_216)? << 20;
+        }
+        if let Some(v) = var("GITBLIXT_MIN_FREE_MB")? {
+            // 0 turns the guard off.
+            q.min_free_bytes = number_in("GITBLIXT_MIN_FREE_MB", v, 0..=16_777_216)? << 20;
         }
         Ok(limits)
     }

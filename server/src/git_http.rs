@@ -284,6 +284,11 @@ async fn info_refs(
         Ok(v) => v,
         Err(response) => return response,
     };
+    if service == Service::ReceivePack {
+        if let Err(message) = app::ssr::quotas::check_disk(&state.app, app::ssr::quotas::Write::Push) {
+            return refuse(StatusCode::INSUFFICIENT_STORAGE, message);
+        }
+    }
     let Ok(_permit) = state.limits.processes.clone().try_acquire_owned() else { return git_busy() };
     let mut cmd = git_command(&state, service);
     cmd.arg("--advertise-refs").arg(found.path(&state.app.store));
@@ -342,6 +347,11 @@ async fn rpc(state: GitState, owner: String, repo: String, client: Client, body:
     let expected = format!("application/x-{}-request", service.name());
     if headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
         return refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, "GitBlixt: unexpected content type");
+    }
+    if service == Service::ReceivePack {
+        if let Err(message) = app::ssr::quotas::check_disk(&state.app, app::ssr::quotas::Write::Push) {
+            return refuse(StatusCode::INSUFFICIENT_STORAGE, message);
+        }
     }
     let Ok(permit) = state.limits.processes.clone().try_acquire_owned() else { return git_busy() };
     let path = found.path(&state.app.store);

@@ -233,6 +233,7 @@ pub async fn enable(state: &AppState, user: &User, repo: &FoundRepo, request: &E
     if overwrite_diverged && direction != Direction::Pull {
         return Err(AppError::invalid("Only pull mirrors can overwrite diverged branches."));
     }
+    super::quotas::check_new_mirror(state, user, repo.repo.id, direction == Direction::Pull).await?;
     check_remote(state, user.id, &remote, direction).await?;
     if direction == Direction::Push && !confirm_replace {
         let replacements = preview_push(state, user.id, repo, &remote).await?;
@@ -349,6 +350,7 @@ pub async fn change_interval(state: &AppState, repo: &FoundRepo, id: i64, raw: &
 /// changed tag) is left as it is unless `overwrite_diverged`, then overwritten with its tip kept.
 pub async fn fetch(state: &AppState, user: &User, repo: &FoundRepo, remote: &str, overwrite_diverged: bool) -> Result<i64, AppError> {
     let remote = parse_remote(state, remote)?;
+    super::quotas::check_disk(state, super::quotas::Write::Fetch).map_err(AppError::invalid)?;
     fetch_credentials(state, user.id, &remote).await.map_err(|f| AppError::invalid(f.message))?;
     let id = match mirrors::find(&state.db, repo.repo.id, Direction::Fetch, &remote).await? {
         Some(id) => {

@@ -13,7 +13,7 @@
 //! in a few seconds make a few runs, and the last push still reaches GitHub within seconds.
 
 use super::db::{Db, DbError, now};
-use super::schema::{mirror_syncs, mirrors};
+use super::schema::{mirror_syncs, mirrors, repositories};
 use crate::with_conn;
 use diesel::{BoolExpressionMethods, ExpressionMethods, NullableExpressionMethods, OptionalExtension, QueryDsl, SelectableHelper};
 use diesel_async::RunQueryDsl;
@@ -265,26 +265,96 @@ pub async fn next_debounce_ms(db: &Db) -> Result<Option<i64>, DbError> {
         .await?))
 }
 
-/// Claims the oldest runnable requested mirror for `worker` for `lease_seconds`, never one of
-/// `running` (the mirrors this process is running now: even if a lease were lost, one process
-/// never runs a mirror twice at once).
+/// The requested mirrors a worker may take now, narrowed by `tier` (a boolean SQL expression over
+/// `mirrors`), joined with their repositories (for the owner).
+macro_rules! runnable {
+    ($at:expr, $at_ms:expr, $running:expr, $tier:expr) => {
+        mirrors::table
+            .inner_join(repositories::table)
+            .filter(mirrors::sync_requested_at.is_not_null())
+            .filter(mirrors::paused.eq(false))
+            .filter(mirrors::leased_until.is_null().or(mirrors::leased_until.lt($at)))
+            .filter(mirrors::retry_at.is_null().or(mirrors::retry_at.le($at)))
+            .filter(mirrors::debounce_until_ms.is_null().or(mirrors::debounce_until_ms.le($at_ms)))
+            .filter(mirrors::id.ne_all($running))
+            .filter($tier)
+    };
+}
+
+/// Work someone waits for: push mirrors, one-time fetches, and pulls asked for (Sync now, the
+/// first sync, a retry) rather than scheduled.
+macro_rules! interactive {
+    () => {
+        mirrors::direction.ne("pull").or(mirrors::requested_trigger.is_null()).or(mirrors::requested_trigger.ne("schedule"))
+    };
+}
+
+/// Scheduled pull mirror syncs.
+macro_rules! scheduled {
+    () => {
+        mirrors::direction.eq("pull").and(mirrors::requested_trigger.is_not_null()).and(mirrors::requested_trigger.eq("schedule"))
+    };
+}
+
+/// Picks the mirror to run next, fairly: work someone waits for before scheduled pulls; within
+/// that, the owner with the fewest runs going now (then the one waiting longest), so one user's
+/// thousand due pull mirrors take turns with everyone else's instead of going first; and that
+/// owner's oldest request.
+macro_rules! pick_in_tier {
+    ($db:expr, $at:expr, $at_ms:expr, $running:expr, $tier:expr, $busy:expr) => {{
+        let owners: Vec<(i64, Option<i64>)> = with_conn!($db, |conn| Ok::<_, DbError>(
+            runnable!($at, $at_ms, $running, $tier)
+                .group_by(repositories::owner_id)
+                .select((repositories::owner_id, diesel::dsl::min(mirrors::sync_requested_at)))
+                .load(conn)
+                .await?
+        ))?;
+        match owners.into_iter().min_by_key(|(owner, oldest)| ($busy.get(owner).copied().unwrap_or(0), *oldest, *owner)) {
+            None => None,
+            Some((owner, _)) => with_conn!($db, |conn| Ok::<_, DbError>(
+                runnable!($at, $at_ms, $running, $tier)
+                    .filter(repositories::owner_id.eq(owner))
+                    .order((mirrors::sync_requested_at.asc(), mirrors::id.asc()))
+                    .select(MirrorRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?
+            ))?,
+        }
+    }};
+}
+
+/// Runs going now (leases held), by repository owner.
+async fn running_by_owner(db: &Db, at: i64) -> Result<std::collections::HashMap<i64, i64>, DbError> {
+    let rows: Vec<(i64, i64)> = with_conn!(db, |conn| Ok::<_, DbError>(
+        mirrors::table
+            .inner_join(repositories::table)
+            .filter(mirrors::leased_until.ge(at))
+            .group_by(repositories::owner_id)
+            .select((repositories::owner_id, diesel::dsl::count(mirrors::id)))
+            .load(conn)
+            .await?
+    ))?;
+    Ok(rows.into_iter().collect())
+}
+
+/// The next mirror to run (see [`pick_in_tier`]).
+async fn next_candidate(db: &Db, at: i64, running: &[i64]) -> Result<Option<MirrorRow>, DbError> {
+    let at_ms = now_ms();
+    let busy = running_by_owner(db, at).await?;
+    if let Some(m) = pick_in_tier!(db, at, at_ms, running, interactive!(), busy) {
+        return Ok(Some(m));
+    }
+    Ok(pick_in_tier!(db, at, at_ms, running, scheduled!(), busy))
+}
+
+/// Claims the next runnable requested mirror ([`next_candidate`]) for `worker` for
+/// `lease_seconds`, never one of `running` (the mirrors this process is running now: even if a
+/// lease were lost, one process never runs a mirror twice at once).
 pub async fn claim_next(db: &Db, worker: &str, lease_seconds: i64, running: &[i64]) -> Result<Option<Claimed>, DbError> {
     loop {
         let at = now();
-        let candidate: Option<MirrorRow> = with_conn!(db, |conn| Ok::<_, DbError>(
-            mirrors::table
-                .filter(mirrors::sync_requested_at.is_not_null())
-                .filter(mirrors::paused.eq(false))
-                .filter(mirrors::leased_until.is_null().or(mirrors::leased_until.lt(at)))
-                .filter(mirrors::retry_at.is_null().or(mirrors::retry_at.le(at)))
-                .filter(mirrors::debounce_until_ms.is_null().or(mirrors::debounce_until_ms.le(now_ms())))
-                .filter(mirrors::id.ne_all(running))
-                .order(mirrors::sync_requested_at.asc())
-                .select(MirrorRow::as_select())
-                .first(conn)
-                .await
-                .optional()?
-        ))?;
+        let candidate = next_candidate(db, at, running).await?;
         let Some(mirror) = candidate else { return Ok(None) };
         // Compare-and-set: only if nobody leased it since we looked.
         let taken = with_conn!(db, |conn| Ok::<_, DbError>(

@@ -7,6 +7,7 @@ pub mod github;
 pub mod mirror_service;
 pub mod mirrors;
 pub mod notifications;
+pub mod quotas;
 pub mod db;
 pub mod events;
 pub mod git_read;
@@ -34,6 +35,8 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     /// The instance sends e-mail (`GITBLIXT_SMTP_URL` is set).
     pub mail: bool,
+    /// What one user may hold, and the disk-space guard.
+    pub quotas: quotas::Quotas,
 }
 
 /// The mirror engine, as the web code needs it (implemented by the server with gix).

@@ -77,3 +77,11 @@ mod tests {
         assert_eq!(storage_hash(&a).len(), 64);
     }
 }
+
+/// A short random reference (8 hex digits) that ties a message shown to a person to the log line
+/// with the details.
+pub fn short_reference() -> String {
+    let mut bytes = [0u8; 4];
+    rand::Rng::fill(&mut rand::rng(), &mut bytes);
+    hex::encode(bytes)
+}

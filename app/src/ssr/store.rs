@@ -118,6 +118,12 @@ impl RepoStore {
         self.root.join(owner.key()).join(format!("{}.git", name.key()))
     }
 
+    /// Free space for unprivileged writers on the repositories' file system, in bytes.
+    pub fn free_bytes(&self) -> std::io::Result<u64> {
+        let stats = rustix::fs::statvfs(&self.root).map_err(std::io::Error::from)?;
+        Ok(stats.f_bavail.saturating_mul(stats.f_frsize))
+    }
+
     /// A scratch folder on the same file system (for atomic renames and push reports).
     pub fn tmp_dir(&self) -> &Path {
         &self.tmp

@@ -38,6 +38,10 @@ pub enum MirrorError {
     #[error("The GitHub repository has no branches or tags, so nothing was fetched and nothing here was deleted. Push to the GitHub repository, or pause or remove this pull mirror.")]
     EmptyRemote,
 
+    /// The fetched pack is larger than the instance allows (`GITBLIXT_MAX_FETCH_MB`).
+    #[error("The GitHub repository is larger than this instance allows ({}).", app::ssr::quotas::size_text(*limit_bytes))]
+    TooLarge { limit_bytes: u64 },
+
     #[error("Invalid remote URL: {detail}")]
     InvalidUrl { detail: String },
     /// A branch or tag moved locally while the sync ran (a push): nothing was changed (retryable).
@@ -67,6 +71,7 @@ impl MirrorError {
             MirrorError::InvalidUrl { .. } => "invalid_url",
             MirrorError::EmptyRemote => "empty_remote",
             MirrorError::RefsMoved => "refs_moved",
+            MirrorError::TooLarge { .. } => "quota",
         }
     }
 }

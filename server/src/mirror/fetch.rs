@@ -103,6 +103,7 @@ fn fetch_what(
         connect_timeout: Duration::from_secs(20),
         progress: callback,
         progress_interval: Duration::from_millis(250),
+        max_receive_bytes: opts.max_receive_bytes,
     };
     match fetch_raw(remote_url, local_bare_repo, &what, raw) {
         Ok(r) => Ok((
@@ -123,6 +124,7 @@ fn classify_fetch_error(err: &FetchError, secret: Option<&str>) -> MirrorError {
     let scrubbed = || super::error::scrub(&err.to_string(), secret);
     match err {
         FetchError::Interrupted => return MirrorError::Interrupted,
+        FetchError::TooLarge(max) => return MirrorError::TooLarge { limit_bytes: *max },
         FetchError::EmptyRemote => return MirrorError::EmptyRemote,
         FetchError::RefsMoved => return MirrorError::RefsMoved,
         FetchError::InvalidUrl(_) => return MirrorError::InvalidUrl { detail: scrubbed() },
@@ -215,6 +217,8 @@ struct FetchOptions {
     /// Optional progress sink, called from a reporter thread every `progress_interval` and for messages.
     pub progress: Option<ProgressCallback>,
     pub progress_interval: Duration,
+    /// A received pack larger than this is discarded and the fetch fails.
+    pub max_receive_bytes: Option<u64>,
 }
 
 impl Default for FetchOptions {
@@ -226,6 +230,7 @@ impl Default for FetchOptions {
             connect_timeout: Duration::from_secs(20),
             progress: None,
             progress_interval: Duration::from_millis(500),
+            max_receive_bytes: None,
         }
     }
 }
@@ -261,6 +266,8 @@ enum FetchError {
     NotBare(PathBuf),
     #[error("fetch interrupted")]
     Interrupted,
+    #[error("the fetched pack is larger than {0} bytes")]
+    TooLarge(u64),
     #[error("the remote has no branches or tags")]
     EmptyRemote,
     #[error("a local ref moved during the fetch")]
@@ -452,6 +459,12 @@ fn fetch_inner(
         keep_file = write_pack_bundle.keep_path.clone();
     }
     report.remote = advertised_heads_and_tags(&outcome.ref_map.remote_refs);
+    if let (Some(max), Status::Change { write_pack_bundle, .. }) = (opts.max_receive_bytes, &outcome.status) {
+        if report.bytes > max {
+            discard_received(repo, staging.as_ref(), write_pack_bundle);
+            return Err(FetchError::TooLarge(max));
+        }
+    }
     let applied = match what {
         What::Apply { mode, safety } => apply(repo, *mode, safety, &report.remote, staging.as_ref()).map(|refs| report.refs = refs),
         What::ObjectsOnly => staging.as_ref().map_or(Ok(()), |s| drop_staging(repo, s, &report.remote)),
@@ -466,6 +479,21 @@ fn fetch_inner(
         adopt_remote_head(repo, &outcome.ref_map.remote_refs)?;
     }
     Ok(report)
+}
+
+/// Undoes a fetch whose pack is over the limit: its staging refs (the only refs pointing into the
+/// pack) and the pack itself go, so the repository is as it was before the run.
+fn discard_received(repo: &gix::Repository, staging: Option<&(String, bool)>, pack: &gix::odb::pack::bundle::write::Outcome) {
+    if let Some((prefix, _)) = staging {
+        if let Err(e) = drop_staging(repo, &(prefix.clone(), true), &BTreeMap::new()) {
+            tracing::warn!(error = %e, "could not drop the staging refs of a fetch over the limit");
+        }
+    }
+    for path in [&pack.data_path, &pack.index_path, &pack.keep_path].into_iter().flatten() {
+        if let Err(e) = std::fs::remove_file(path) {
+            tracing::warn!(error = %e, "could not remove the pack of a fetch over the limit");
+        }
+    }
 }
 
 /// The remote's heads and tags as advertised (an annotated tag by its tag object's id).

@@ -172,6 +172,8 @@ pub struct TransferOptions {
     pub progress: Option<ProgressFn>,
     /// What the run keeps, remembers, and may overwrite.
     pub safety: Safety,
+    /// Fetches: the largest pack accepted; a larger one is discarded and the run fails.
+    pub max_receive_bytes: Option<u64>,
 }
 
 impl std::fmt::Debug for TransferOptions {
@@ -194,6 +196,7 @@ impl Default for TransferOptions {
             interrupt: Arc::new(AtomicBool::new(false)),
             progress: None,
             safety: Safety::default(),
+            max_receive_bytes: None,
         }
     }
 }

@@ -220,14 +220,24 @@ async fn transfer(state: &AppState, claimed: &Claimed, config: &SyncConfig, run_
             Err(ConnectionError::Unreachable(e)) => {
                 return Err(Failure::retryable(format!("GitHub could not be reached to refresh the OAuth token: {e}")))
             }
-            Err(e) => return Err(Failure::local(format!("the GitHub connection could not be read: {e}"))),
+            Err(e) => {
+                let reference = logged_with_reference("the GitHub connection could not be read", &e);
+                return Err(Failure::local(format!(
+                    "GitBlixt could not read your GitHub connection (error reference {reference}). Reconnect GitHub under Settings → Connected Accounts; if that does not help, an administrator can find the details in the server log."
+                )));
+            }
         }
     };
+    if direction != Direction::Push {
+        app::ssr::quotas::check_disk(state, app::ssr::quotas::Write::Fetch).map_err(Failure::retryable)?;
+    }
     let url = state.github.endpoints.git_url(&remote);
+    let too_large = Arc::new(AtomicBool::new(false));
+    let reporter = progress_reporter(state, m.repository_id, m.id);
     let opts = TransferOptions {
         token,
         timeout: config.run_timeout,
-        progress: Some(progress_reporter(state, m.repository_id, m.id)),
+        progress: Some(size_capped(reporter, state.settings.quotas.max_fetch_bytes, too_large.clone(), interrupt.clone())),
         interrupt: interrupt.clone(),
         safety: Safety {
             keep_key: run_id.to_string(),
@@ -235,6 +245,7 @@ async fn transfer(state: &AppState, claimed: &Claimed, config: &SyncConfig, run_
             memory: (direction != Direction::Fetch).then(|| m.id.to_string()),
             overwrite_diverged: m.overwrite_diverged,
         },
+        max_receive_bytes: Some(state.settings.quotas.max_fetch_bytes),
         ..TransferOptions::default()
     };
     let result = match direction {
@@ -243,11 +254,27 @@ async fn transfer(state: &AppState, claimed: &Claimed, config: &SyncConfig, run_
         Direction::Fetch => mirror::fetch(&url, &local, FetchMode::Once, &opts).await,
     };
     state.events.sync_ended(m.id);
+    if too_large.load(Ordering::SeqCst) {
+        // Cut off mid-transfer: nothing was written (the pack is dropped, no ref changed).
+        return Err(Failure { message: MirrorError::TooLarge { limit_bytes: state.settings.quotas.max_fetch_bytes }.to_string(), retryable: false, interrupted: false, class: "quota" });
+    }
     result.map_err(|e| Failure {
         interrupted: e == MirrorError::Interrupted && interrupt.load(Ordering::SeqCst),
         class: e.kind(),
         message: spec_message(&e, &remote),
         retryable: e.is_retryable(),
+    })
+}
+
+/// Passes progress on to `inner`, and interrupts the transfer once more than `max_bytes` were
+/// received (`too_large` says why it was interrupted).
+fn size_capped(inner: mirror::ProgressFn, max_bytes: u64, too_large: Arc<AtomicBool>, interrupt: Arc<AtomicBool>) -> mirror::ProgressFn {
+    Arc::new(move |p: Progress| {
+        if p.phase == Phase::Receiving && p.done > max_bytes && !too_large.swap(true, Ordering::SeqCst) {
+            tracing::warn!(bytes = p.done, limit = max_bytes, "a fetch went over GITBLIXT_MAX_FETCH_MB; stopping it");
+            interrupt.store(true, Ordering::SeqCst);
+        }
+        inner(p);
     })
 }
 
@@ -287,8 +314,21 @@ fn spec_message(err: &MirrorError, remote: &GithubRepo) -> String {
         MirrorError::Authentication => app::ssr::github::TOKEN_EXPIRED.to_string(),
         MirrorError::Permission => app::ssr::github::permission_denied(&remote.to_string()),
         MirrorError::NotFound => app::ssr::github::repository_not_found(&remote.to_string()),
+        // Server paths and git's internals are for the log, not for the owner.
+        MirrorError::Local { detail } => {
+            let reference = logged_with_reference("the local repository could not be read or written", detail);
+            format!("GitBlixt could not read or write its copy of the repository (error reference {reference}). An administrator can find the details in the server log.")
+        }
         other => other.to_string(),
     }
+}
+
+/// Logs an internal failure under a short reference (returned, for the owner's message): server
+/// paths and database errors go to the log, never to the page.
+fn logged_with_reference(context: &str, detail: &dyn std::fmt::Display) -> String {
+    let reference = app::ssr::secrets::short_reference();
+    tracing::error!(reference = %reference, error = %detail, "{context}");
+    reference
 }
 
 #[cfg(test)]
