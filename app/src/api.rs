@@ -20,10 +20,22 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
     .await)
 }
 
+/// What sign-up says on an instance with `GITBLIXT_REGISTRATION=closed`.
+pub const REGISTRATION_CLOSED: &str = "Registration is closed on this instance. Ask an administrator to create an account for you.";
+
+/// Whether anyone may sign up here.
+#[server(endpoint = "registration_open")]
+pub async fn registration_open() -> Result<bool, AppError> {
+    web::answer(async move { Ok(web::state()?.settings.registration_open) }.await)
+}
+
 #[server(endpoint = "sign_up")]
 pub async fn sign_up(username: String, password: String) -> Result<(), AppError> {
     web::answer(async move {
         let state = web::state()?;
+        if !state.settings.registration_open {
+            return Err(AppError::invalid(REGISTRATION_CLOSED));
+        }
         let name = crate::names::UserName::parse(username.trim())?;
         let user = crate::ssr::guard::hashing(&state.guard, web::client_ip(), accounts::create_user(&state.db, &name, &password, false)).await?;
         tracing::info!(user = %user.name, admin = user.is_admin, "account created");

@@ -29,7 +29,7 @@ pub fn Header() -> impl IntoView {
                                     <a href="/new">"New repository"</a>
                                     <a href="/settings/tokens" rel="external">"Access Tokens"</a>
                                     <a href="/settings/connected-accounts" rel="external">"Connected Accounts"</a>
-                                    <span class="who">{user.name}</span>
+                                    <a class="who" href="/settings/sessions" rel="external" title="Sessions and password">{user.name}</a>
                                     <ActionForm action=session.sign_out attr:class="inline">
                                         <button type="submit">"Sign out"</button>
                                     </ActionForm>

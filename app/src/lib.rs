@@ -3,6 +3,7 @@
 // Leptos view types nest deeply; release builds of the hydrate wasm need more than the default 128.
 #![recursion_limit = "256"]
 
+pub mod account_api;
 pub mod api;
 pub mod bundles;
 pub mod components;
@@ -66,12 +67,13 @@ fn bundle_for_request(options: LeptosOptions) -> (LeptosOptions, String) {
 // stand-in that loads them from the server (see `bundles`).
 #[cfg(any(feature = "ssr", feature = "settings-pages"))]
 use pages::{
-    connected_accounts::ConnectedAccountsPage, notifications::NotificationsPage, repo_settings::RepoSettingsPage, tokens::TokensPage,
+    connected_accounts::ConnectedAccountsPage, notifications::NotificationsPage, repo_settings::RepoSettingsPage, sessions::SessionsPage,
+    tokens::TokensPage,
 };
 #[cfg(not(any(feature = "ssr", feature = "settings-pages")))]
 use bundles::{
     LoadSettingsPage as TokensPage, LoadSettingsPage as ConnectedAccountsPage, LoadSettingsPage as RepoSettingsPage,
-    LoadSettingsPage as NotificationsPage,
+    LoadSettingsPage as NotificationsPage, LoadSettingsPage as SessionsPage,
 };
 
 /// The signed-in user and the actions that change it, shared by every page.
@@ -108,6 +110,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/tokens") view=TokensPage />
                     <Route path=path!("/settings/connected-accounts") view=ConnectedAccountsPage />
                     <Route path=path!("/settings/notifications") view=NotificationsPage />
+                    <Route path=path!("/settings/sessions") view=SessionsPage />
                     <Route path=path!("/:owner/:repo") view=pages::repo::RepoPage ssr=SsrMode::Async />
                     <Route
                         path=path!("/:owner/:repo/settings")

@@ -148,6 +148,19 @@ impl TokenScope {
 }
 
 /// A personal access token as listed (never the secret).
+/// One of the user's sign-ins, on Settings → Sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Names the session for "Sign out" (not usable as a cookie).
+    pub handle: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub user_agent: String,
+    pub ip: String,
+    /// The session of the page showing the list.
+    pub current: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenInfo {
     pub id: i64,

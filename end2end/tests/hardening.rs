@@ -420,3 +420,105 @@ async fn live_sockets_take_no_big_messages_and_a_user_holds_a_bounded_number() {
     drop(one);
     support::until("a place is free again", || async { tokio_tungstenite::connect_async(request()).await.is_ok() }).await;
 }
+
+/// Signs alice in with a browser called `agent`; the session cookie.
+async fn sign_in_as(base: &str, agent: &str, password: &str) -> String {
+    let res = client()
+        .post(format!("{base}/api/sign_in"))
+        .header("Origin", base)
+        .header("User-Agent", agent)
+        .form(&[("username", "alice"), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "sign in: {}", res.status());
+    set_cookie(&res).split(';').next().unwrap().to_string()
+}
+
+/// Calls a server function as the holder of `cookie`; (status, body).
+async fn call(base: &str, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let res = client().post(format!("{base}{path}")).header("Origin", base).header("Cookie", cookie).form(form).send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+async fn signed_in(base: &str, cookie: &str) -> bool {
+    call(base, cookie, "/api/get_current_user", &[]).await.1.contains("\"alice\"")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_listed_and_ended_and_a_password_change_ends_the_others() {
+    let (s, _) = Setup::start().await;
+    let base = s.server.url();
+    let laptop = sign_in_as(&base, "Laptop Browser", support::PASSWORD).await;
+    let phone = sign_in_as(&base, "Phone Browser", support::PASSWORD).await;
+    let tablet = sign_in_as(&base, "Tablet Browser", support::PASSWORD).await;
+
+    let (status, list) = call(&base, &laptop, "/api/list_sessions", &[]).await;
+    assert_eq!(status, 200);
+    let list: Vec<app::model::SessionInfo> = serde_json::from_str(&list).unwrap();
+    assert_eq!(list.len(), 3);
+    let current: Vec<_> = list.iter().filter(|s| s.current).collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0].user_agent, "Laptop Browser");
+    assert!(list.iter().all(|s| s.ip == "127.0.0.1"));
+    // The handle names a session but is no cookie.
+    let phone_session = list.iter().find(|s| s.user_agent == "Phone Browser").unwrap();
+    assert!(!signed_in(&base, &format!("gitblixt_session={}", phone_session.handle)).await);
+
+    // Sign out the phone from the laptop.
+    assert_eq!(call(&base, &laptop, "/api/end_session", &[("handle", &phone_session.handle)]).await.0, 200);
+    assert!(!signed_in(&base, &phone).await);
+    assert!(signed_in(&base, &tablet).await);
+    // Someone else cannot end alice's sessions by handle.
+    let bob = Browser::sign_up(&base, "bob").await;
+    let tablet_handle = {
+        let list: Vec<app::model::SessionInfo> = serde_json::from_str(&call(&base, &laptop, "/api/list_sessions", &[]).await.1).unwrap();
+        list.into_iter().find(|s| s.user_agent == "Tablet Browser").unwrap().handle
+    };
+    assert_eq!(call(&base, bob.cookie.as_ref().unwrap(), "/api/end_session", &[("handle", &tablet_handle)]).await.0, 400);
+    assert!(signed_in(&base, &tablet).await);
+
+    // Password change: the current password is checked, the new one confirmed.
+    let new = "a-brand-new-password";
+    let (status, body) = call(&base, &laptop, "/api/change_password", &[("current_password", "wrong"), ("new_password", new), ("confirm_password", new)]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("The current password is not correct."));
+    let (_, body) = call(&base, &laptop, "/api/change_password", &[("current_password", support::PASSWORD), ("new_password", new), ("confirm_password", "other")]).await;
+    assert!(body.contains("The new password and its confirmation don't match."));
+    // git remembered the old password (Setup pushed with it) …
+    let repo_url = |password: &str| format!("http://alice:{password}@{}/alice/project.git", s.server.addr);
+    let dir = tempfile::tempdir().unwrap();
+    github_double::gitcli::ok(dir.path(), &["clone", "-q", &repo_url(support::PASSWORD), "c"]);
+    let (status, _) = call(&base, &laptop, "/api/change_password", &[("current_password", support::PASSWORD), ("new_password", new), ("confirm_password", new)]).await;
+    assert_eq!(status, 200);
+    // … every other session ended, this one goes on; the old password is refused everywhere.
+    assert!(signed_in(&base, &laptop).await);
+    assert!(!signed_in(&base, &tablet).await);
+    let pushed = std::process::Command::new("git")
+        .current_dir(dir.path().join("c"))
+        .args(["push", &repo_url(support::PASSWORD), "main:refs/heads/other"])
+        .output()
+        .unwrap();
+    assert!(!pushed.status.success(), "the old password still pushes");
+    github_double::gitcli::ok(&dir.path().join("c"), &["push", "-q", &repo_url(new), "main:refs/heads/other"]);
+    let (status, _) = call(&base, &laptop, "/api/end_other_sessions", &[]).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_registration_refuses_sign_up_and_creates_nobody() {
+    let (s, _) = Setup::start_with(|c| c.registration_open = false).await;
+    let base = s.server.url();
+    let res = client()
+        .post(format!("{base}/api/sign_up"))
+        .header("Origin", &base)
+        .form(&[("username", "mallory"), ("password", "mallory-password-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains(app::api::REGISTRATION_CLOSED));
+    assert!(app::ssr::accounts::find_user(&s.server.state.db, "mallory").await.unwrap().is_none());
+    // Existing users still sign in.
+    sign_in_as(&base, "Browser", support::PASSWORD).await;
+}

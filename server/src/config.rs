@@ -11,6 +11,8 @@ pub enum ConfigError {
     BadUrl { var: &'static str, value: String },
     #[error("{var} must be IP addresses separated by commas (e.g. 10.0.0.1,::1), got: {value}")]
     BadIp { var: &'static str, value: String },
+    #[error("GITBLIXT_REGISTRATION must be open or closed, got: {0}")]
+    BadRegistration(String),
     #[error("{var} must not be empty")]
     Empty { var: &'static str },
     #[error("{var} must be a whole number in its allowed range (see the README), got: {value}")]
@@ -106,6 +108,9 @@ pub struct Config {
     pub mail: Option<MailConfig>,
     /// Abuse limits and quotas (see [`Limits`]).
     pub limits: Limits,
+    /// `GITBLIXT_REGISTRATION`: `open` (default: anyone may sign up) or `closed` (only
+    /// administrators create accounts, with `gitblixt admin create-user`).
+    pub registration_open: bool,
     /// `GITBLIXT_ALLOWED_ORIGINS`: comma-separated origins besides the public URL's that browsers
     /// may post from (another name of the same instance).
     pub allowed_origins: Vec<String>,
@@ -198,7 +203,13 @@ impl Config {
             None => Vec::new(),
         };
         let limits = Limits::from_env()?;
+        let registration_open = match var("GITBLIXT_REGISTRATION")?.as_deref().map(str::trim) {
+            None | Some("open") => true,
+            Some("closed") => false,
+            Some(other) => return Err(ConfigError::BadRegistration(other.to_string())),
+        };
         Ok(Self {
+            registration_open,
             limits,
             allowed_origins,
             mail,
@@ -229,6 +240,7 @@ impl Config {
             mail: None,
             allowed_origins: Vec::new(),
             limits: Limits::default(),
+            registration_open: true,
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod connected_accounts;
 pub mod home;
 pub mod mirroring;
 pub mod notifications;
+pub mod sessions;
 pub mod repo;
 pub mod repo_settings;
 pub mod tokens;

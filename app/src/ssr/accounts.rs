@@ -163,10 +163,26 @@ pub async fn authenticate_password(db: &Db, name: &str, password: &str) -> Resul
     Ok(if ok { user } else { None })
 }
 
+/// Where a sign-in came from, as the Sessions page shows it.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOrigin {
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// How stale a session's "last seen" may get before a request updates it (no write per request).
+const LAST_SEEN_STEP: i64 = 300;
+
 /// Starts a session; returns the secret session id for the cookie (only its hash is stored).
 pub async fn create_session(db: &Db, user_id: i64) -> Result<String, DbError> {
+    create_session_from(db, user_id, &SessionOrigin::default()).await
+}
+
+/// Starts a session recording where it came from (user agent cut to 200 characters).
+pub async fn create_session_from(db: &Db, user_id: i64, origin: &SessionOrigin) -> Result<String, DbError> {
     let id = secrets::new_session_id();
     let at = now();
+    let user_agent = origin.user_agent.as_deref().map(|ua| ua.chars().take(200).collect::<String>());
     with_conn!(db, |conn| {
         // Sweep expired sessions now and then (cheap, indexed by primary key scan on small tables).
         diesel::delete(sessions::table.filter(sessions::expires_at.le(at))).execute(conn).await?;
@@ -176,6 +192,9 @@ pub async fn create_session(db: &Db, user_id: i64) -> Result<String, DbError> {
                 sessions::user_id.eq(user_id),
                 sessions::created_at.eq(at),
                 sessions::expires_at.eq(at + SESSION_SECONDS),
+                sessions::last_seen_at.eq(Some(at)),
+                sessions::user_agent.eq(&user_agent),
+                sessions::ip.eq(&origin.ip),
             ))
             .execute(conn)
             .await?;
@@ -184,21 +203,95 @@ pub async fn create_session(db: &Db, user_id: i64) -> Result<String, DbError> {
     Ok(id)
 }
 
-/// The user of a live session.
+/// The user of a live session (its "last seen" moved on now and then).
 pub async fn session_user(db: &Db, session_id: &str) -> Result<Option<User>, DbError> {
     if session_id.is_empty() || session_id.len() > 128 {
         return Ok(None);
     }
     let hash = secrets::storage_hash(session_id);
     let at = now();
-    with_conn!(db, |conn| Ok(sessions::table
-        .inner_join(users::table)
-        .filter(sessions::id_hash.eq(&hash))
-        .filter(sessions::expires_at.gt(at))
-        .select(User::as_select())
-        .first(conn)
-        .await
-        .optional()?))
+    let found: Option<(User, Option<i64>)> = with_conn!(db, |conn| Ok::<_, DbError>(
+        sessions::table
+            .inner_join(users::table)
+            .filter(sessions::id_hash.eq(&hash))
+            .filter(sessions::expires_at.gt(at))
+            .select((User::as_select(), sessions::last_seen_at))
+            .first(conn)
+            .await
+            .optional()?
+    ))?;
+    let Some((user, last_seen)) = found else { return Ok(None) };
+    if last_seen.is_none_or(|seen| seen < at - LAST_SEEN_STEP) {
+        with_conn!(db, |conn| {
+            diesel::update(sessions::table.find(&hash)).set(sessions::last_seen_at.eq(Some(at))).execute(conn).await?;
+            Ok::<_, DbError>(())
+        })?;
+    }
+    Ok(Some(user))
+}
+
+#[derive(Debug, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = sessions)]
+struct SessionRow {
+    id_hash: String,
+    created_at: i64,
+    last_seen_at: Option<i64>,
+    user_agent: Option<String>,
+    ip: Option<String>,
+}
+
+/// The user's live sessions, newest first; `current` (the session id of the request) is marked.
+pub async fn list_sessions(db: &Db, user_id: i64, current: Option<&str>) -> Result<Vec<crate::model::SessionInfo>, DbError> {
+    let current = current.map(secrets::storage_hash);
+    let at = now();
+    let rows: Vec<SessionRow> = with_conn!(db, |conn| Ok::<_, DbError>(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::expires_at.gt(at))
+            .order(sessions::created_at.desc())
+            .select(SessionRow::as_select())
+            .load(conn)
+            .await?
+    ))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| crate::model::SessionInfo {
+            current: current.as_deref() == Some(r.id_hash.as_str()),
+            // The stored hash names the session to the page; it can't be used as a cookie.
+            handle: r.id_hash,
+            created_at: r.created_at,
+            last_seen_at: r.last_seen_at.unwrap_or(r.created_at),
+            user_agent: r.user_agent.unwrap_or_default(),
+            ip: r.ip.unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Ends the user's session named by `handle` (see [`list_sessions`]); whether there was one.
+pub async fn end_session_by_handle(db: &Db, user_id: i64, handle: &str) -> Result<bool, DbError> {
+    with_conn!(db, |conn| Ok(diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id)).filter(sessions::id_hash.eq(handle)))
+        .execute(conn)
+        .await?
+        == 1))
+}
+
+/// Ends every session of the user but `keep` (a session id); how many ended.
+pub async fn end_other_sessions(db: &Db, user_id: i64, keep: Option<&str>) -> Result<usize, DbError> {
+    let keep = keep.map(secrets::storage_hash).unwrap_or_default();
+    with_conn!(db, |conn| Ok(diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id)).filter(sessions::id_hash.ne(&keep)))
+        .execute(conn)
+        .await?))
+}
+
+/// Sets a new password (checked like at sign-up) for the user.
+pub async fn set_password(db: &Db, user_id: i64, password: &str) -> Result<(), AccountError> {
+    check_password(password)?;
+    let hash = hash_blocking(password.to_string()).await?;
+    with_conn!(db, |conn| {
+        diesel::update(users::table.find(user_id)).set(users::password_hash.eq(&hash)).execute(conn).await?;
+        Ok::<_, DbError>(())
+    })?;
+    Ok(())
 }
 
 pub async fn delete_session(db: &Db, session_id: &str) -> Result<(), DbError> {

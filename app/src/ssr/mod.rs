@@ -37,6 +37,9 @@ pub struct Settings {
     pub mail: bool,
     /// What one user may hold, and the disk-space guard.
     pub quotas: quotas::Quotas,
+    /// Anyone may sign up (`GITBLIXT_REGISTRATION=open`, the default); else only administrators
+    /// create accounts (`gitblixt admin create-user`).
+    pub registration_open: bool,
 }
 
 /// The mirror engine, as the web code needs it (implemented by the server with gix).

@@ -19,6 +19,9 @@ diesel::table! {
         user_id -> BigInt,
         created_at -> BigInt,
         expires_at -> BigInt,
+        last_seen_at -> Nullable<BigInt>,
+        user_agent -> Nullable<Text>,
+        ip -> Nullable<Text>,
     }
 }
 

@@ -156,10 +156,22 @@ pub async fn start_session(user: &User) -> Result<(), AppError> {
     if let Some(old) = session_id_from_request() {
         accounts::delete_session(&state.db, &old).await?;
     }
-    let id = accounts::create_session(&state.db, user.id).await?;
+    let id = accounts::create_session_from(&state.db, user.id, &session_origin()).await?;
     set_cookie(&session_cookie(&state.settings, &id, accounts::SESSION_SECONDS));
     tracing::info!(user = %user.name, "signed in");
     Ok(())
+}
+
+/// The browser and address of the request, for the Sessions page.
+fn session_origin() -> accounts::SessionOrigin {
+    let user_agent = use_context::<http::request::Parts>()
+        .and_then(|p| p.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string));
+    accounts::SessionOrigin { user_agent, ip: client_ip().map(|ip| ip.to_string()) }
+}
+
+/// The session id of the request being served, if it has one.
+pub fn current_session_id() -> Option<String> {
+    session_id_from_request()
 }
 
 /// Ends the current session and clears the cookie.

@@ -1,0 +1,76 @@
+//! Server functions of Settings → Sessions: the user's sign-ins, ending them, and the password.
+
+use crate::error::AppError;
+use crate::model::SessionInfo;
+use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use crate::ssr::{accounts, guard, web};
+
+#[server(endpoint = "list_sessions")]
+pub async fn list_sessions() -> Result<Vec<SessionInfo>, AppError> {
+    web::answer(
+        async move {
+            let state = web::state()?;
+            let user = web::require_user().await?;
+            Ok(accounts::list_sessions(&state.db, user.id, web::current_session_id().as_deref()).await?)
+        }
+        .await,
+    )
+}
+
+/// Signs out one of the user's sessions (named by its handle from the list).
+#[server(endpoint = "end_session")]
+pub async fn end_session(handle: String) -> Result<(), AppError> {
+    web::answer(
+        async move {
+            let state = web::state()?;
+            let user = web::require_user().await?;
+            if !accounts::end_session_by_handle(&state.db, user.id, handle.trim()).await? {
+                return Err(AppError::invalid("That session has already ended."));
+            }
+            tracing::info!(user = %user.name, "a session was signed out from Settings → Sessions");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Signs out every session of the user but this one; how many ended.
+#[server(endpoint = "end_other_sessions")]
+pub async fn end_other_sessions() -> Result<usize, AppError> {
+    web::answer(
+        async move {
+            let state = web::state()?;
+            let user = web::require_user().await?;
+            let ended = accounts::end_other_sessions(&state.db, user.id, web::current_session_id().as_deref()).await?;
+            tracing::info!(user = %user.name, ended, "other sessions signed out");
+            Ok(ended)
+        }
+        .await,
+    )
+}
+
+/// Changes the password after checking the current one (under the sign-in limits); every other
+/// session ends, and git credentials remembered with the old password are forgotten.
+#[server(endpoint = "change_password")]
+pub async fn change_password(current_password: String, new_password: String, confirm_password: String) -> Result<(), AppError> {
+    web::answer(
+        async move {
+            let state = web::state()?;
+            let user = web::require_user().await?;
+            if new_password != confirm_password {
+                return Err(AppError::invalid("The new password and its confirmation don't match."));
+            }
+            let checked = guard::sign_in(&state.guard, &state.db, web::client_ip(), &user.name, &current_password).await?;
+            if checked.is_none_or(|u| u.id != user.id) {
+                return Err(AppError::invalid("The current password is not correct."));
+            }
+            guard::hashing(&state.guard, web::client_ip(), accounts::set_password(&state.db, user.id, &new_password)).await?;
+            state.guard.forget_credentials();
+            let ended = accounts::end_other_sessions(&state.db, user.id, web::current_session_id().as_deref()).await?;
+            tracing::info!(user = %user.name, other_sessions_ended = ended, "password changed");
+            Ok(())
+        }
+        .await,
+    )
+}
