@@ -75,3 +75,45 @@ test('create a personal access token, shown once, then revoke it', async ({ page
   await row.getByRole('button', { name: 'Revoke' }).click();
   await expect(page.getByRole('row', { name: /laptop/ })).toContainText('Revoked');
 });
+
+test('Settings → Sessions: sign out another browser, change the password', async ({ browser }) => {
+  const laptop = await browser.newPage();
+  await signUp(laptop, 'sam', 'sam-password-1');
+  const phone = await browser.newPage();
+  await phone.goto(base() + '/login');
+  await expect(phone.locator('body[data-hydrated]')).toBeAttached();
+  await phone.getByLabel('Username').fill('sam');
+  await phone.getByLabel('Password').fill('sam-password-1');
+  await phone.getByRole('button', { name: 'Sign in' }).click();
+  await expect(phone.getByRole('button', { name: 'Sign out' })).toBeVisible();
+
+  // The user's name in the header leads to the page.
+  await laptop.getByRole('link', { name: 'sam', exact: true }).click();
+  await expect(laptop).toHaveURL(/\/settings\/sessions$/);
+  await expect(laptop.locator('body[data-hydrated]')).toBeAttached();
+  const rows = laptop.locator('table.sessions tbody tr');
+  await expect(rows).toHaveCount(2);
+  await expect(laptop.getByText('This session')).toBeVisible();
+  await laptop.getByRole('button', { name: 'Sign out all other sessions' }).click();
+  await expect(rows).toHaveCount(1);
+  await phone.reload();
+  await expect(phone.getByRole('navigation').getByRole('link', { name: 'Sign in' })).toBeVisible();
+
+  // A wrong current password is refused; the right one changes it.
+  await laptop.getByLabel('Current password').fill('not-my-password');
+  await laptop.getByLabel('New password', { exact: true }).fill('sam-new-password');
+  await laptop.getByLabel('Confirm new password').fill('sam-new-password');
+  await laptop.getByRole('button', { name: 'Change password' }).click();
+  await expect(laptop.getByRole('alert')).toContainText('The current password is not correct.');
+  await laptop.getByLabel('Current password').fill('sam-password-1');
+  await laptop.getByRole('button', { name: 'Change password' }).click();
+  await expect(laptop.getByRole('status')).toContainText('Password changed.');
+
+  await laptop.getByRole('button', { name: 'Sign out' }).click();
+  await laptop.goto(base() + '/login');
+  await expect(laptop.locator('body[data-hydrated]')).toBeAttached();
+  await laptop.getByLabel('Username').fill('sam');
+  await laptop.getByLabel('Password').fill('sam-new-password');
+  await laptop.getByRole('button', { name: 'Sign in' }).click();
+  await expect(laptop.getByRole('button', { name: 'Sign out' })).toBeVisible();
+});

@@ -344,15 +344,35 @@ fn MirrorList(mirrors: Vec<MirrorView>, kind: Kind, ctx: Ctx) -> impl IntoView {
 fn IntervalSelect(name: &'static str, selected: i64, #[prop(optional)] submit_on_change: bool) -> impl IntoView {
     // A mirror's interval applies as soon as it is picked (the button remains for pages without
     // JavaScript): a live update re-rendering the list cannot undo a choice not yet submitted.
-    let on_change = submit_on_change.then_some("this.form.requestSubmit()");
+    // A hydrated handler, not an inline `onchange`: the Content-Security-Policy allows no inline
+    // script.
+    let on_change = move |ev: leptos::ev::Event| {
+        if submit_on_change {
+            submit_form_of(&ev);
+        }
+    };
     view! {
-        <select name=name onchange=on_change>
+        <select name=name on:change=on_change>
             {PULL_INTERVALS
                 .iter()
                 .map(|(minutes, label)| view! { <option value=minutes.to_string() selected=*minutes == selected>{*label}</option> })
                 .collect_view()}
         </select>
     }
+}
+
+/// Submits the form the event's target belongs to, as its submit button would.
+fn submit_form_of(ev: &leptos::ev::Event) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let form = ev.target().and_then(|t| t.dyn_into::<leptos::web_sys::HtmlSelectElement>().ok()).and_then(|s| s.form());
+        if let Some(form) = form {
+            let _ = form.request_submit();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ev;
 }
 
 /// The hidden fields naming one mirror in its forms.

@@ -257,6 +257,21 @@ async fn revoke_at_github(settings: &GithubSettings, cipher: &Cipher, row: &Row)
     }
 }
 
+/// The access token stored for the user now, if there is one and it can be read.
+pub async fn stored_access_token(db: &Db, cipher: &Cipher, user_id: i64) -> Result<Option<SecretString>, DbError> {
+    let Some(row) = load(db, user_id).await? else { return Ok(None) };
+    Ok(cipher.decrypt(&row.access_token, &access_context(user_id)).ok())
+}
+
+/// Revokes `token` at GitHub after a new connection replaced it (connecting again must not leave
+/// the old token valid there); a failure is logged, without the token.
+pub async fn revoke_replaced(settings: &GithubSettings, user_id: i64, token: &SecretString) {
+    let Some(app) = settings.oauth.as_ref() else { return };
+    if let Err(e) = super::oauth::revoke(&settings.endpoints, app, token).await {
+        tracing::warn!(user_id, error = %e, "revoking the GitHub token a new connection replaced failed");
+    }
+}
+
 /// Forgets the tokens. Returns whether there was a connection.
 pub async fn remove(db: &Db, user_id: i64) -> Result<bool, DbError> {
     with_conn!(db, |conn| Ok(diesel::delete(github_connections::table.filter(github_connections::user_id.eq(user_id)))

@@ -287,11 +287,15 @@ pub async fn complete(
         tracing::warn!(error = %e, "reading the GitHub user after the token exchange failed");
         OAuthFailure::Refused
     })?;
+    let previous = connection::stored_access_token(db, cipher, user_id).await?;
     connection::store(db, cipher, user_id, &user.login, user.id, &tokens).await.map_err(|e| match e {
         connection::ConnectionError::Db(e) => FlowError::Db(e),
         connection::ConnectionError::Crypto(e) => FlowError::Crypto(e),
         other => FlowError::Config(other.to_string()),
     })?;
+    if let Some(old) = previous.filter(|old| old.expose_secret() != tokens.access.expose_secret()) {
+        connection::revoke_replaced(settings, user_id, &old).await;
+    }
     tracing::info!(user_id, login = %user.login, scopes = %tokens.scopes.join(","), "GitHub account connected");
     Ok(connection::info(db, user_id).await?.ok_or(OAuthFailure::Refused)?)
 }
