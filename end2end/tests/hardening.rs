@@ -189,12 +189,12 @@ async fn a_flood_of_bad_git_credentials_is_refused_cheaply_while_pages_answer() 
         }
         *counts.entry(status).or_insert(0) += 1;
     }
+    let peak = peak_rss(child.id());
+    println!("flood of 2000 bad credentials: {counts:?}, server peak RSS {} MiB", peak / (1024 * 1024));
     let checked = counts.get(&401).copied().unwrap_or(0);
     assert!(checked <= 16, "at most the limit (10) plus the hashes in flight were checked: {counts:?}");
     assert_eq!(counts.values().sum::<i32>(), 2000);
     assert_eq!(counts.keys().filter(|s| ![401, 429, 503].contains(*s)).count(), 0, "{counts:?}");
-    let peak = peak_rss(child.id());
-    println!("flood of 2000 bad credentials: {counts:?}, server peak RSS {} MiB", peak / (1024 * 1024));
     assert!(peak < FLOOD_RSS_BOUND, "peak RSS {} MiB", peak / (1024 * 1024));
     // The address stays locked for a while, the right password included; alice's session is not.
     let locked = http.get(&url).header("Authorization", basic("alice", support::PASSWORD)).send().await.unwrap();
