@@ -51,7 +51,13 @@ async fn a_sync_killed_midway_is_completed_at_once_by_the_restarted_server() {
     double.set_fault(DoubleFault { latency: Duration::from_secs(3), ..DoubleFault::default() });
     let mirror = mirrors::create(&st.db, repo.repo.id, alice.id, Direction::Push, &GithubRepo::parse("octocat/project").unwrap(), None, false).await.unwrap();
     let mut first = serve(data.path(), &double, "first.log");
-    until("the first server is syncing", || async { mirrors::get(&st.db, mirror).await.unwrap().unwrap().leased_by.is_some() }).await;
+    // Syncing: the lease taken and the run recorded (the first thing a run does; killing the
+    // server between the two would test nothing more).
+    until("the first server is syncing", || async {
+        mirrors::get(&st.db, mirror).await.unwrap().unwrap().leased_by.is_some()
+            && mirrors::recent_runs(&st.db, mirror, 1).await.unwrap().first().is_some_and(|r| r.outcome == "running")
+    })
+    .await;
     first.kill().unwrap();
     first.wait().unwrap();
     let dead = mirrors::get(&st.db, mirror).await.unwrap().unwrap();

@@ -202,3 +202,27 @@ async fn one_users_due_pull_mirrors_do_not_hold_up_anothers_push_or_pull() {
     assert!(bulk_before_carol <= bulk_runs_before + 2, "carol's pull waited for more than one run besides alice's push");
     assert!(bulk_runs.len() < 200, "the test measured a queue that was still full");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_users_long_runs_always_leave_a_worker_for_others() {
+    let (s, push_mirror) = Setup::start_with(|c| c.sync.workers = 2).await;
+    let st = s.server.state.clone();
+    let _upstream = support::github_repo_with_commit(&s.double, "octocat", "upstream", false);
+    s.wait_settled(push_mirror, "active").await;
+    // GitHub is slow from now on: every run takes seconds.
+    s.double.set_fault(github_double::github::DoubleFault { latency: std::time::Duration::from_millis(1500), ..Default::default() });
+    let bulk = accounts::create_user(&st.db, &UserName::parse("bulk").unwrap(), "bulk-password-1", false).await.unwrap();
+    let mut fetches = Vec::new();
+    for i in 0..3 {
+        let repo = app::ssr::repos::create(&st.db, &st.store, &bulk, &RepoName::parse(&format!("f{i}")).unwrap(), "", false).await.unwrap();
+        fetches.push(mirrors::create(&st.db, repo.repo.id, bulk.id, Direction::Fetch, &GithubRepo::parse("octocat/upstream").unwrap(), None, false).await.unwrap());
+    }
+    support::until("bulk's first fetch runs", || async { !run_ids(&st.db, &fetches).await.is_empty() }).await;
+    s.commit("g", "pushed\n");
+    s.push(&["push", "-q", "origin", "main"]);
+    support::until("alice's push mirror ran", || async { mirrors::recent_runs(&st.db, push_mirror, 10).await.unwrap().len() >= 2 }).await;
+    let push_run = mirrors::recent_runs(&st.db, push_mirror, 1).await.unwrap()[0].id;
+    let bulk_runs = run_ids(&st.db, &fetches).await;
+    // Two workers: bulk holds one, the other stayed free for alice.
+    assert_eq!(bulk_runs.iter().filter(|id| **id < push_run).count(), 1, "bulk took both workers: {bulk_runs:?} before {push_run}");
+}

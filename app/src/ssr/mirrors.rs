@@ -301,7 +301,7 @@ macro_rules! scheduled {
 /// thousand due pull mirrors take turns with everyone else's instead of going first; and that
 /// owner's oldest request.
 macro_rules! pick_in_tier {
-    ($db:expr, $at:expr, $at_ms:expr, $running:expr, $tier:expr, $busy:expr) => {{
+    ($db:expr, $at:expr, $at_ms:expr, $running:expr, $tier:expr, $busy:expr, $cap:expr) => {{
         let owners: Vec<(i64, Option<i64>)> = with_conn!($db, |conn| Ok::<_, DbError>(
             runnable!($at, $at_ms, $running, $tier)
                 .group_by(repositories::owner_id)
@@ -309,7 +309,8 @@ macro_rules! pick_in_tier {
                 .load(conn)
                 .await?
         ))?;
-        match owners.into_iter().min_by_key(|(owner, oldest)| ($busy.get(owner).copied().unwrap_or(0), *oldest, *owner)) {
+        let busy_of = |owner: &i64| $busy.get(owner).copied().unwrap_or(0);
+        match owners.into_iter().filter(|(owner, _)| busy_of(owner) < $cap).min_by_key(|(owner, oldest)| (busy_of(owner), *oldest, *owner)) {
             None => None,
             Some((owner, _)) => with_conn!($db, |conn| Ok::<_, DbError>(
                 runnable!($at, $at_ms, $running, $tier)
@@ -338,23 +339,30 @@ async fn running_by_owner(db: &Db, at: i64) -> Result<std::collections::HashMap<
     Ok(rows.into_iter().collect())
 }
 
-/// The next mirror to run (see [`pick_in_tier`]).
-async fn next_candidate(db: &Db, at: i64, running: &[i64]) -> Result<Option<MirrorRow>, DbError> {
+/// The next mirror to run (see [`pick_in_tier`]), of an owner with fewer than `per_owner` runs
+/// going.
+async fn next_candidate(db: &Db, at: i64, running: &[i64], per_owner: i64) -> Result<Option<MirrorRow>, DbError> {
     let at_ms = now_ms();
     let busy = running_by_owner(db, at).await?;
-    if let Some(m) = pick_in_tier!(db, at, at_ms, running, interactive!(), busy) {
+    if let Some(m) = pick_in_tier!(db, at, at_ms, running, interactive!(), busy, per_owner) {
         return Ok(Some(m));
     }
-    Ok(pick_in_tier!(db, at, at_ms, running, scheduled!(), busy))
+    Ok(pick_in_tier!(db, at, at_ms, running, scheduled!(), busy, per_owner))
+}
+
+/// [`claim_next_capped`] with no cap per owner.
+pub async fn claim_next(db: &Db, worker: &str, lease_seconds: i64, running: &[i64]) -> Result<Option<Claimed>, DbError> {
+    claim_next_capped(db, worker, lease_seconds, running, i64::MAX).await
 }
 
 /// Claims the next runnable requested mirror ([`next_candidate`]) for `worker` for
 /// `lease_seconds`, never one of `running` (the mirrors this process is running now: even if a
-/// lease were lost, one process never runs a mirror twice at once).
-pub async fn claim_next(db: &Db, worker: &str, lease_seconds: i64, running: &[i64]) -> Result<Option<Claimed>, DbError> {
+/// lease were lost, one process never runs a mirror twice at once), and never one of an owner who
+/// has `per_owner` runs going already (so one owner's long fetches cannot hold every worker).
+pub async fn claim_next_capped(db: &Db, worker: &str, lease_seconds: i64, running: &[i64], per_owner: i64) -> Result<Option<Claimed>, DbError> {
     loop {
         let at = now();
-        let candidate = next_candidate(db, at, running).await?;
+        let candidate = next_candidate(db, at, running, per_owner).await?;
         let Some(mirror) = candidate else { return Ok(None) };
         // Compare-and-set: only if nobody leased it since we looked.
         let taken = with_conn!(db, |conn| Ok::<_, DbError>(

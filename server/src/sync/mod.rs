@@ -176,10 +176,12 @@ impl Worker {
     async fn run_loop(self) {
         let wake = self.state.sync_wake.clone();
         let lease = self.config.lease.as_secs().max(3) as i64;
+        // One owner may hold all workers but one: someone else's push never waits for a slot.
+        let per_owner = (self.config.workers.saturating_sub(1)).max(1) as i64;
         while !self.stopping.load(Ordering::SeqCst) {
             // Register interest before looking, so a request made while we look is not missed.
             let notified = wake.notified();
-            match mirrors::claim_next(&self.state.db, &self.name, lease, &self.running.ids()).await {
+            match mirrors::claim_next_capped(&self.state.db, &self.name, lease, &self.running.ids(), per_owner).await {
                 Ok(Some(claimed)) => {
                     self.one(&claimed, lease).await;
                     continue;
