@@ -94,11 +94,17 @@ async fn stopping_mid_sync_records_it_as_interrupted_and_the_next_start_resumes_
     let (s, mirror) = Setup::start().await;
     s.wait_in_sync().await;
     s.wait_settled(mirror, "active").await;
-    s.double.set_fault(DoubleFault { latency: Duration::from_secs(2), ..DoubleFault::default() });
+    // Slow enough (every GitHub request 5 s) that a loaded machine cannot finish the run between
+    // seeing it start and stopping the server.
+    s.double.set_fault(DoubleFault { latency: Duration::from_secs(5), ..DoubleFault::default() });
     s.commit("slow", "slow");
     s.push(&["push", "-q", "origin", "main"]);
     let st = s.server.state.clone();
-    until("the sync is running", || async { mirrors::get(&st.db, mirror).await.unwrap().unwrap().leased_by.is_some() }).await;
+    until("the sync is running", || async {
+        mirrors::get(&st.db, mirror).await.unwrap().unwrap().leased_by.is_some()
+            && mirrors::recent_runs(&st.db, mirror, 1).await.unwrap().first().is_some_and(|r| r.outcome == "running")
+    })
+    .await;
     let Setup { data, double, server, work, token } = s;
     server.stop().await.unwrap();
     let m = mirrors::get(&st.db, mirror).await.unwrap().unwrap();
