@@ -74,3 +74,54 @@ pub async fn change_password(current_password: String, new_password: String, con
         .await,
     )
 }
+
+#[cfg(feature = "ssr")]
+impl From<crate::ssr::ssh_keys::SshKeyError> for AppError {
+    fn from(e: crate::ssr::ssh_keys::SshKeyError) -> Self {
+        match e {
+            crate::ssr::ssh_keys::SshKeyError::Invalid(message) => AppError::Invalid(message),
+            crate::ssr::ssh_keys::SshKeyError::Db(e) => e.into(),
+        }
+    }
+}
+
+#[server(endpoint = "list_ssh_keys")]
+pub async fn list_ssh_keys() -> Result<Vec<crate::model::SshKeyInfo>, AppError> {
+    web::answer(
+        async move {
+            let state = web::state()?;
+            let user = web::require_user().await?;
+            Ok(crate::ssr::ssh_keys::list(&state.db, user.id).await?)
+        }
+        .await,
+    )
+}
+
+/// Adds an SSH key (title optional: the key's comment then).
+#[server(endpoint = "add_ssh_key")]
+pub async fn add_ssh_key(title: String, key: String) -> Result<crate::model::SshKeyInfo, AppError> {
+    web::answer(
+        async move {
+            let state = web::state()?;
+            let user = web::require_user().await?;
+            Ok(crate::ssr::ssh_keys::add(&state.db, &user, &title, &key).await?)
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "remove_ssh_key")]
+pub async fn remove_ssh_key(id: i64) -> Result<(), AppError> {
+    web::answer(
+        async move {
+            let state = web::state()?;
+            let user = web::require_user().await?;
+            if !crate::ssr::ssh_keys::remove(&state.db, user.id, id).await? {
+                return Err(AppError::NotFound);
+            }
+            tracing::info!(user = %user.name, key = id, "SSH key removed");
+            Ok(())
+        }
+        .await,
+    )
+}

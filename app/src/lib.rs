@@ -68,12 +68,12 @@ fn bundle_for_request(options: LeptosOptions) -> (LeptosOptions, String) {
 #[cfg(any(feature = "ssr", feature = "settings-pages"))]
 use pages::{
     connected_accounts::ConnectedAccountsPage, notifications::NotificationsPage, repo_settings::RepoSettingsPage, sessions::SessionsPage,
-    tokens::TokensPage,
+    ssh_keys::SshKeysPage, tokens::TokensPage,
 };
 #[cfg(not(any(feature = "ssr", feature = "settings-pages")))]
 use bundles::{
     LoadSettingsPage as TokensPage, LoadSettingsPage as ConnectedAccountsPage, LoadSettingsPage as RepoSettingsPage,
-    LoadSettingsPage as NotificationsPage, LoadSettingsPage as SessionsPage,
+    LoadSettingsPage as NotificationsPage, LoadSettingsPage as SessionsPage, LoadSettingsPage as SshKeysPage,
 };
 
 /// The signed-in user and the actions that change it, shared by every page.
@@ -111,6 +111,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/connected-accounts") view=ConnectedAccountsPage />
                     <Route path=path!("/settings/notifications") view=NotificationsPage />
                     <Route path=path!("/settings/sessions") view=SessionsPage />
+                    <Route path=path!("/settings/ssh-keys") view=SshKeysPage />
                     <Route path=path!("/:owner/:repo") view=pages::repo::RepoPage ssr=SsrMode::Async />
                     <Route
                         path=path!("/:owner/:repo/settings")

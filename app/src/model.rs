@@ -148,6 +148,21 @@ impl TokenScope {
 }
 
 /// A personal access token as listed (never the secret).
+/// One of the user's SSH keys, on Settings → SSH Keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshKeyInfo {
+    pub id: i64,
+    pub title: String,
+    /// `ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`, …
+    pub algorithm: String,
+    /// `SHA256:…`, as `ssh-keygen -l` prints it.
+    pub fingerprint: String,
+    /// The key as added: `<type> <base64>`.
+    pub public_key: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
 /// One of the user's sign-ins, on Settings → Sessions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {

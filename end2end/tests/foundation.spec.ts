@@ -1,4 +1,8 @@
 import { expect, test, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const base = () => process.env.GITBLIXT_URL!;
 
@@ -116,4 +120,29 @@ test('Settings → Sessions: sign out another browser, change the password', asy
   await laptop.getByLabel('Password').fill('sam-new-password');
   await laptop.getByRole('button', { name: 'Sign in' }).click();
   await expect(laptop.getByRole('button', { name: 'Sign out' })).toBeVisible();
+});
+
+test('Settings → SSH Keys: add a key, see its fingerprint, remove it', async ({ page }) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gitblixt-key-'));
+  execFileSync('ssh-keygen', ['-t', 'ed25519', '-q', '-N', '', '-C', 'kim@laptop', '-f', join(dir, 'id')]);
+  const publicKey = readFileSync(join(dir, 'id.pub'), 'utf8').trim();
+  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', join(dir, 'id.pub')], { encoding: 'utf8' }).split(' ')[1];
+
+  await signUp(page, 'kim', 'kim-password-1');
+  await page.goto(base() + '/settings/ssh-keys');
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await expect(page.getByText('No SSH keys yet.')).toBeVisible();
+  // A bad key says why; a good one is listed with ssh-keygen's fingerprint and the comment as title.
+  await page.getByLabel('Key', { exact: true }).fill('ssh-rsa AAAA');
+  await page.getByRole('button', { name: 'Add key' }).click();
+  await expect(page.getByRole('alert')).toContainText('not a valid OpenSSH public key');
+  await page.getByLabel('Key', { exact: true }).fill(publicKey);
+  await page.getByRole('button', { name: 'Add key' }).click();
+  const row = page.locator('table.ssh-keys tbody tr');
+  await expect(row).toHaveCount(1);
+  await expect(row).toContainText('kim@laptop');
+  await expect(row).toContainText(fingerprint);
+  await expect(row).toContainText('Never');
+  await row.getByRole('button', { name: 'Remove' }).click();
+  await expect(page.getByText('No SSH keys yet.')).toBeVisible();
 });

@@ -58,6 +58,18 @@ pub async fn create_token(state: &AppState, user: &str, name: &str, scopes: &str
     Ok(token.token)
 }
 
+/// `admin add-ssh-key <user> [--title T]`, the public key read from standard input.
+pub async fn add_ssh_key(state: &AppState, user: &str, title: &str, key: &str) -> Result<String, AdminError> {
+    let owner = accounts::find_user(&state.db, user)
+        .await?
+        .ok_or_else(|| AdminError::Invalid(format!("No such user: '{user}'.")))?;
+    let added = app::ssr::ssh_keys::add(&state.db, &owner, title, key).await.map_err(|e| match e {
+        app::ssr::ssh_keys::SshKeyError::Invalid(message) => AdminError::Invalid(message),
+        app::ssr::ssh_keys::SshKeyError::Db(e) => AdminError::Db(e),
+    })?;
+    Ok(format!("added SSH key \"{}\" ({}) to {}", added.title, added.fingerprint, owner.name))
+}
+
 /// The password: the first line of standard input (without its line ending).
 pub fn read_password_line(input: &mut impl std::io::BufRead) -> Result<String, AdminError> {
     let mut line = String::new();

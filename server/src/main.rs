@@ -87,6 +87,13 @@ enum Admin {
         #[arg(long)]
         expires_days: i64,
     },
+    /// Add an SSH public key to a user's account; the key (one line) is read from standard input.
+    AddSshKey {
+        user: String,
+        /// The key's title (default: the key's comment).
+        #[arg(long, default_value = "")]
+        title: String,
+    },
 }
 
 fn init_tracing() {
@@ -171,6 +178,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
                 Admin::CreateToken { user, name, scopes, expires_days } => {
                     gitblixt::admin::create_token(&state, &user, &name, &scopes, expires_days).await
+                }
+                Admin::AddSshKey { user, title } => {
+                    let key = gitblixt::admin::read_password_line(&mut std::io::stdin().lock()).map_err(|_| "No key given: write the public key on standard input.".to_string())?;
+                    gitblixt::admin::add_ssh_key(&state, &user, &title, &key).await
                 }
             };
             println!("{}", out.map_err(|e| e.to_string())?);

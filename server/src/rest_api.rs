@@ -49,6 +49,8 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/v4/projects/{project}/runs/{run}/discard", post(discard_kept))
         .route("/api/v4/projects/{project}/removed_mirrors", get(removed_mirrors))
         .route("/api/v4/projects/{project}/kept_refs", get(kept_refs))
+        .route("/api/v4/user/keys", get(list_ssh_keys).post(add_ssh_key))
+        .route("/api/v4/user/keys/{id}", get(get_ssh_key).delete(delete_ssh_key))
         .route("/api/v4/{*rest}", axum::routing::any(|| async { ApiError::from(AppError::NotFound) }))
         .layer(axum::middleware::map_response(json_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), limit_failures))
@@ -429,5 +431,55 @@ async fn discard_kept(
     let (user, repo) = project(&state, &headers, &p, Need::Write).await?;
     let Json(target) = body?;
     mirror_service::kept_action(&state, &user, &repo, run, &target.name, KeptAction::Discard).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+impl From<app::ssr::ssh_keys::SshKeyError> for ApiError {
+    fn from(e: app::ssr::ssh_keys::SshKeyError) -> Self {
+        match e {
+            app::ssr::ssh_keys::SshKeyError::Invalid(message) => ApiError::new(StatusCode::BAD_REQUEST, message),
+            app::ssr::ssh_keys::SshKeyError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// `GET /user/keys`: the token owner's SSH keys.
+async fn list_ssh_keys(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Vec<app::model::SshKeyInfo>>> {
+    let user = authenticate(&state, &headers, Need::Read).await?;
+    Ok(Json(app::ssr::ssh_keys::list(&state.db, user.id).await?))
+}
+
+async fn get_ssh_key(State(state): State<AppState>, Path(id): Path<i64>, headers: HeaderMap) -> ApiResult<Json<app::model::SshKeyInfo>> {
+    let user = authenticate(&state, &headers, Need::Read).await?;
+    let key = app::ssr::ssh_keys::list(&state.db, user.id).await?.into_iter().find(|k| k.id == id).ok_or(AppError::NotFound)?;
+    Ok(Json(key))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSshKey {
+    #[serde(default)]
+    title: String,
+    key: String,
+}
+
+/// `POST /user/keys` `{"title": …, "key": "ssh-ed25519 …"}` → 201 with the key.
+async fn add_ssh_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<NewSshKey>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<app::model::SshKeyInfo>)> {
+    let user = authenticate(&state, &headers, Need::Write).await?;
+    let Json(new) = body?;
+    let key = app::ssr::ssh_keys::add(&state.db, &user, &new.title, &new.key).await?;
+    Ok((StatusCode::CREATED, Json(key)))
+}
+
+/// `DELETE /user/keys/{id}` → 204, or 404 for a key that is not the token owner's.
+async fn delete_ssh_key(State(state): State<AppState>, Path(id): Path<i64>, headers: HeaderMap) -> ApiResult<StatusCode> {
+    let user = authenticate(&state, &headers, Need::Write).await?;
+    if !app::ssr::ssh_keys::remove(&state.db, user.id, id).await? {
+        return Err(AppError::NotFound.into());
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,6 +6,7 @@ pub mod home;
 pub mod mirroring;
 pub mod notifications;
 pub mod sessions;
+pub mod ssh_keys;
 pub mod repo;
 pub mod repo_settings;
 pub mod tokens;

@@ -19,6 +19,10 @@ pub fn SessionsPage() -> impl IntoView {
     );
     view! {
         <h1>"Sessions"</h1>
+        <p class="muted">
+            "Your account: " <a href="/settings/tokens" rel="external">"Access Tokens"</a> " · "
+            <a href="/settings/notifications" rel="external">"Notifications"</a>
+        </p>
         <section class="card">
             <h2>"Password"</h2>
             <p class="muted">"Changing your password signs out every other session."</p>

@@ -16,6 +16,7 @@ pub mod kept;
 pub mod repos;
 pub mod schema;
 pub mod secrets;
+pub mod ssh_keys;
 pub mod store;
 pub mod web;
 pub mod webhooks;

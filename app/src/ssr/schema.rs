@@ -173,6 +173,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ssh_keys (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        title -> Text,
+        algorithm -> Text,
+        public_key -> Text,
+        fingerprint -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(ssh_keys -> users (user_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(mirrors -> repositories (repository_id));
@@ -182,6 +196,7 @@ diesel::joinable!(oauth_states -> users (user_id));
 diesel::joinable!(personal_access_tokens -> users (user_id));
 diesel::joinable!(repositories -> users (owner_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    ssh_keys,
     users,
     sessions,
     personal_access_tokens,
