@@ -71,3 +71,28 @@ where
         _ => None,
     }
 }
+
+/// A list loaded by `list`: "Loading…" first, then `empty` when there is nothing, the list drawn
+/// by `table`, or the error.
+#[component]
+pub fn ListOf<T, V, F>(list: Resource<Result<Vec<T>, AppError>>, empty: &'static str, table: F) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    V: IntoView + 'static,
+    F: Fn(Vec<T>) -> V + Clone + Send + Sync + 'static,
+{
+    view! {
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                let table = table.clone();
+                Suspend::new(async move {
+                    match list.await {
+                        Ok(items) if items.is_empty() => view! { <p class="muted">{empty}</p> }.into_any(),
+                        Ok(items) => table(items).into_any(),
+                        Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                    }
+                })
+            }}
+        </Transition>
+    }
+}

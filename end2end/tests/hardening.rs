@@ -437,7 +437,9 @@ async fn sign_in_as(base: &str, agent: &str, password: &str) -> String {
 
 /// Calls a server function as the holder of `cookie`; (status, body).
 async fn call(base: &str, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
-    let res = client().post(format!("{base}{path}")).header("Origin", base).header("Cookie", cookie).form(form).send().await.unwrap();
+    let mut browser = Browser::new(base);
+    browser.cookie = Some(cookie.to_string());
+    let res = browser.post(path, form).await;
     (res.status().as_u16(), res.text().await.unwrap())
 }
 

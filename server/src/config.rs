@@ -290,13 +290,8 @@ impl Limits {
     fn from_env() -> Result<Self, ConfigError> {
         let mut limits = Limits::default();
         if let Some(v) = var("GITBLIXT_AUTH_FAILURES_PER_MINUTE")? {
-            limits.auth_failures_per_minute = v
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .and_then(std::num::NonZeroU32::new)
-                .filter(|n| n.get() <= 10_000)
-                .ok_or(ConfigError::BadNumber { var: "GITBLIXT_AUTH_FAILURES_PER_MINUTE", value: v })?;
+            let n = number_in("GITBLIXT_AUTH_FAILURES_PER_MINUTE", v, 1..=10_000)?;
+            limits.auth_failures_per_minute = std::num::NonZeroU32::new(n as u32).unwrap_or(std::num::NonZeroU32::MIN);
         }
         if let Some(v) = var("GITBLIXT_TRUSTED_PROXIES")? {
             limits.trusted_proxies = v

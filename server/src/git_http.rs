@@ -149,6 +149,15 @@ fn try_later(refusal: &Refusal) -> Response {
     response
 }
 
+/// 507 for a push while the disk is below the free-space minimum (fetches go on).
+fn low_disk_refusal(state: &GitState, service: Service) -> Option<Response> {
+    if service != Service::ReceivePack {
+        return None;
+    }
+    let message = app::ssr::quotas::check_disk(&state.app, app::ssr::quotas::Write::Push).err()?;
+    Some(refuse(StatusCode::INSUFFICIENT_STORAGE, message))
+}
+
 /// 503 with `Retry-After` when every git process slot is taken.
 fn git_busy() -> Response {
     let mut response = refuse(StatusCode::SERVICE_UNAVAILABLE, "GitBlixt: the server is busy serving other git clients; try again in a moment");
@@ -284,10 +293,8 @@ async fn info_refs(
         Ok(v) => v,
         Err(response) => return response,
     };
-    if service == Service::ReceivePack {
-        if let Err(message) = app::ssr::quotas::check_disk(&state.app, app::ssr::quotas::Write::Push) {
-            return refuse(StatusCode::INSUFFICIENT_STORAGE, message);
-        }
+    if let Some(refusal) = low_disk_refusal(&state, service) {
+        return refusal;
     }
     let Ok(_permit) = state.limits.processes.clone().try_acquire_owned() else { return git_busy() };
     let mut cmd = git_command(&state, service);
@@ -348,10 +355,8 @@ async fn rpc(state: GitState, owner: String, repo: String, client: Client, body:
     if headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
         return refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, "GitBlixt: unexpected content type");
     }
-    if service == Service::ReceivePack {
-        if let Err(message) = app::ssr::quotas::check_disk(&state.app, app::ssr::quotas::Write::Push) {
-            return refuse(StatusCode::INSUFFICIENT_STORAGE, message);
-        }
+    if let Some(refusal) = low_disk_refusal(&state, service) {
+        return refusal;
     }
     let Ok(permit) = state.limits.processes.clone().try_acquire_owned() else { return git_busy() };
     let path = found.path(&state.app.store);

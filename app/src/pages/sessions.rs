@@ -2,7 +2,7 @@
 //! or all the others).
 
 use crate::account_api::{ChangePassword, EndOtherSessions, EndSession, list_sessions};
-use crate::components::{ActionError, ErrorBox};
+use crate::components::{ActionError, ListOf};
 use crate::format::date_time;
 use crate::model::SessionInfo;
 use leptos::form::ActionForm;
@@ -39,14 +39,7 @@ pub fn SessionsPage() -> impl IntoView {
             <h2>"Signed in"</h2>
             <ActionError value=move || end_one.value().get() />
             <ActionError value=move || end_others.value().get() />
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match sessions.await {
-                        Ok(list) => view! { <SessionTable list end_one end_others /> }.into_any(),
-                        Err(e) => view! { <ErrorBox error=e /> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <ListOf list=sessions empty="No sessions." table=move |list| view! { <SessionTable list end_one end_others /> } />
         </section>
     }
 }

@@ -2,7 +2,7 @@
 //! and last used, remove one.
 
 use crate::account_api::{AddSshKey, RemoveSshKey, list_ssh_keys};
-use crate::components::{ActionError, ErrorBox};
+use crate::components::{ActionError, ListOf};
 use crate::format::{date, date_time};
 use crate::model::SshKeyInfo;
 use leptos::form::ActionForm;
@@ -37,15 +37,7 @@ pub fn SshKeysPage() -> impl IntoView {
         <section class="card">
             <h2>"Your keys"</h2>
             <ActionError value=move || remove.value().get() />
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match keys.await {
-                        Ok(list) if list.is_empty() => view! { <p class="muted">"No SSH keys yet."</p> }.into_any(),
-                        Ok(list) => view! { <KeyTable list remove /> }.into_any(),
-                        Err(e) => view! { <ErrorBox error=e /> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <ListOf list=keys empty="No SSH keys yet." table=move |list| view! { <KeyTable list remove /> } />
         </section>
     }
 }

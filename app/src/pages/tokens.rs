@@ -1,7 +1,7 @@
 //! Settings → Access Tokens: create (shown once), list, revoke.
 
 use crate::api::{CreateAccessToken, RevokeAccessToken, list_access_tokens};
-use crate::components::{ActionError, ErrorBox};
+use crate::components::{ActionError, ListOf};
 use crate::format::date;
 use crate::model::{MAX_TOKEN_DAYS, TokenInfo, TokenScope};
 use leptos::form::ActionForm;
@@ -96,15 +96,7 @@ pub fn TokensPage() -> impl IntoView {
         <section class="card">
             <h2>"Your tokens"</h2>
             <ActionError value=move || revoke.value().get() />
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match tokens.await {
-                        Ok(list) if list.is_empty() => view! { <p class="muted">"No tokens yet."</p> }.into_any(),
-                        Ok(list) => view! { <TokenTable list revoke /> }.into_any(),
-                        Err(e) => view! { <ErrorBox error=e /> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <ListOf list=tokens empty="No tokens yet." table=move |list| view! { <TokenTable list revoke /> } />
         </section>
     }
 }

@@ -113,7 +113,8 @@ pub fn session_id(settings: &super::Settings, headers: &http::HeaderMap) -> Opti
     cookie_value(headers, name).map(str::to_string)
 }
 
-fn session_id_from_request() -> Option<String> {
+/// The session id of the request being served, if it has one.
+pub fn current_session_id() -> Option<String> {
     let parts = use_context::<http::request::Parts>()?;
     let state = use_context::<AppState>()?;
     session_id(&state.settings, &parts.headers)
@@ -153,7 +154,7 @@ fn session_cookie(settings: &super::Settings, value: &str, max_age: i64) -> Stri
 /// Any session the browser presented before is ended.
 pub async fn start_session(user: &User) -> Result<(), AppError> {
     let state = state()?;
-    if let Some(old) = session_id_from_request() {
+    if let Some(old) = current_session_id() {
         accounts::delete_session(&state.db, &old).await?;
     }
     let id = accounts::create_session_from(&state.db, user.id, &session_origin()).await?;
@@ -169,15 +170,10 @@ fn session_origin() -> accounts::SessionOrigin {
     accounts::SessionOrigin { user_agent, ip: client_ip().map(|ip| ip.to_string()) }
 }
 
-/// The session id of the request being served, if it has one.
-pub fn current_session_id() -> Option<String> {
-    session_id_from_request()
-}
-
 /// Ends the current session and clears the cookie.
 pub async fn end_session() -> Result<(), AppError> {
     let state = state()?;
-    if let Some(old) = session_id_from_request() {
+    if let Some(old) = current_session_id() {
         accounts::delete_session(&state.db, &old).await?;
     }
     set_cookie(&session_cookie(&state.settings, "", 0));
