@@ -52,6 +52,7 @@ export default async function globalSetup() {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     GITBLIXT_ADDR: '127.0.0.1:0',
+    GITBLIXT_SSH_ADDR: '127.0.0.1:0',
     GITHUB_URL: double.web_url,
     GITHUB_API_URL: double.api_url,
     GITHUB_CLIENT_ID: CLIENT_ID,

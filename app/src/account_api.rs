@@ -97,6 +97,22 @@ pub async fn list_ssh_keys() -> Result<Vec<crate::model::SshKeyInfo>, AppError> 
     )
 }
 
+/// The instance's SSH server (clone URL form, host key fingerprints), or None when it serves no SSH.
+#[server(endpoint = "ssh_server_info")]
+pub async fn ssh_server_info() -> Result<Option<crate::model::SshServerInfo>, AppError> {
+    web::answer(
+        async move {
+            let state = web::state()?;
+            let user = web::require_user().await?;
+            Ok(state.settings.ssh.as_ref().map(|ssh| crate::model::SshServerInfo {
+                example_clone_url: ssh.clone_url(&user.name, "<repository>"),
+                host_key_fingerprints: ssh.host_key_fingerprints.clone(),
+            }))
+        }
+        .await,
+    )
+}
+
 /// Adds an SSH key (title optional: the key's comment then).
 #[server(endpoint = "add_ssh_key")]
 pub async fn add_ssh_key(title: String, key: String) -> Result<crate::model::SshKeyInfo, AppError> {

@@ -148,6 +148,7 @@ pub async fn get_repository(owner: String, repo: String) -> Result<RepoView, App
             .map_err(|e| web::internal("reading repository", e))?;
         Ok(RepoView {
             clone_url: format!("{}/{}/{}.git", state.settings.public_url, found.owner.name, found.repo.name),
+            ssh_clone_url: state.settings.ssh.as_ref().map(|ssh| ssh.clone_url(&found.owner.name, &found.repo.name)),
             summary: found.summary(),
             default_branch: contents.default_branch,
             branches: contents.branches,

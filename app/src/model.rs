@@ -94,6 +94,8 @@ pub struct CommitInfo {
 pub struct RepoView {
     pub summary: RepoSummary,
     pub clone_url: String,
+    /// None when the instance serves no SSH.
+    pub ssh_clone_url: Option<String>,
     pub default_branch: String,
     pub branches: Vec<BranchInfo>,
     pub tags: Vec<TagInfo>,
@@ -148,6 +150,15 @@ impl TokenScope {
 }
 
 /// A personal access token as listed (never the secret).
+/// The instance's SSH server, as Settings → SSH Keys shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshServerInfo {
+    /// An example clone URL (`ssh://git@host:2222/<owner>/<repo>.git`).
+    pub example_clone_url: String,
+    /// `(key type, SHA256:…)`, as `ssh-keygen -lf` prints them.
+    pub host_key_fingerprints: Vec<(String, String)>,
+}
+
 /// One of the user's SSH keys, on Settings → SSH Keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SshKeyInfo {

@@ -12,7 +12,7 @@ test('make demo: the three printed steps mirror a push to the GitHub stand-in', 
   const port = await freePort();
   const addr = `127.0.0.1:${port}`;
   const demo = spawn(resolve(__dirname, '..', 'demo.sh'), [process.env.GITBLIXT_BIN!, process.env.GITHUB_DOUBLE_BIN!], {
-    env: { ...process.env, GITBLIXT_ADDR: addr, RUST_LOG: 'warn,gitblixt=info' },
+    env: { ...process.env, GITBLIXT_ADDR: addr, GITBLIXT_SSH_ADDR: '127.0.0.1:0', RUST_LOG: 'warn,gitblixt=info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -21,6 +21,7 @@ fn serve(data: &std::path::Path, double: &GithubDouble, log: &str) -> Child {
         .arg("serve")
         .env("GITBLIXT_DATA", data)
         .env("GITBLIXT_ADDR", "127.0.0.1:0")
+        .env("GITBLIXT_SSH_ADDR", "127.0.0.1:0")
         .env("GITHUB_URL", &double.web_url)
         .env("GITHUB_API_URL", &double.api_url)
         // A run may take 4 s, so a dead run's lease lasts 8 s.

@@ -204,6 +204,7 @@ function startGitblixt(addr: string, data: string): Promise<ChildProcess> {
     env: {
       ...process.env,
       GITBLIXT_ADDR: addr,
+      GITBLIXT_SSH_ADDR: '127.0.0.1:0',
       GITBLIXT_DATA: data,
       GITHUB_URL: double(),
       GITHUB_API_URL: process.env.GITHUB_DOUBLE_API_URL!,

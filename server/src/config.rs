@@ -29,6 +29,79 @@ pub enum ConfigError {
     BadMailFrom(String),
     #[error("GITBLIXT_MAIL_FROM must be set with GITBLIXT_SMTP_URL (the sender of notification e-mail)")]
     NoMailFrom,
+    #[error("GITBLIXT_SSH_PUBLIC must be user@host (port 22) or ssh://user@host[:port], got: {0}")]
+    BadSshPublic(String),
+}
+
+/// Git over SSH (see the README, "Git over SSH").
+#[derive(Debug, Clone)]
+pub struct SshConfig {
+    /// `GITBLIXT_SSH_ADDR`: where the SSH server listens (default `127.0.0.1:2222`; set it empty
+    /// to serve no SSH).
+    pub addr: SocketAddr,
+    /// `GITBLIXT_SSH_HOST_KEY`: the host's private key (OpenSSH format); default
+    /// `<data>/ssh_host_ed25519_key`, generated at first start.
+    pub host_key: Option<PathBuf>,
+    /// `GITBLIXT_SSH_PUBLIC`: how users reach the SSH server, when it differs from this address.
+    pub public: Option<SshPublic>,
+    /// `GITBLIXT_SSH_MAX_CONNECTIONS`: SSH connections at once (default 256); one client address
+    /// may hold an eighth of them (at least 4).
+    pub max_connections: usize,
+    /// `GITBLIXT_SSH_SESSION_TIMEOUT`: seconds one SSH connection may last (default 21600, 6 hours).
+    pub session_timeout: std::time::Duration,
+    /// How long a client has to authenticate after connecting (30 s, as OpenSSH's
+    /// `LoginGraceTime` but shorter: git clients authenticate at once).
+    pub login_grace: std::time::Duration,
+}
+
+impl SshConfig {
+    /// SSH on `addr` (port 0: one the system picks), everything else as by default.
+    pub fn on(addr: SocketAddr) -> Self {
+        SshConfig {
+            addr,
+            host_key: None,
+            public: None,
+            max_connections: 256,
+            session_timeout: std::time::Duration::from_secs(6 * 3600),
+            login_grace: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+/// `GITBLIXT_SSH_PUBLIC`, parsed: the user name clients connect as, the host and the port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshPublic {
+    pub user: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl SshPublic {
+    /// `user@host` (port 22, as git's scp-like syntax) or `ssh://user@host[:port]`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let raw = raw.trim().trim_end_matches('/');
+        let (rest, url_form) = match raw.strip_prefix("ssh://") {
+            Some(rest) => (rest, true),
+            None => (raw, false),
+        };
+        let (user, host_port) = rest.split_once('@')?;
+        let (host, port) = match host_port.rsplit_once(':') {
+            Some((host, port)) if url_form && !host.is_empty() && !port.contains(']') => (host, port.parse::<u16>().ok().filter(|p| *p > 0)?),
+            _ => (host_port, 22),
+        };
+        let user_ok = !user.is_empty() && user.len() <= 32 && user.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) && !user.starts_with('-');
+        let bare_host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+        let host_ok = match bare_host {
+            Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+            None => !host.is_empty() && !host.starts_with('-') && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-".contains(&b)),
+        };
+        (user_ok && host_ok).then(|| SshPublic { user: user.to_string(), host: host.to_string(), port })
+    }
+
+    /// What an SSH clone URL starts with: `user@host:` for port 22, else `ssh://user@host:port/`.
+    pub fn clone_prefix(&self) -> String {
+        if self.port == 22 { format!("{}@{}:", self.user, self.host) } else { format!("ssh://{}@{}:{}/", self.user, self.host, self.port) }
+    }
 }
 
 /// Where notification e-mail goes out (`GITBLIXT_SMTP_URL`, `GITBLIXT_MAIL_FROM`).
@@ -114,6 +187,8 @@ pub struct Config {
     /// `GITBLIXT_ALLOWED_ORIGINS`: comma-separated origins besides the public URL's that browsers
     /// may post from (another name of the same instance).
     pub allowed_origins: Vec<String>,
+    /// Git over SSH; None: not served (`GITBLIXT_SSH_ADDR` set empty).
+    pub ssh: Option<SshConfig>,
 }
 
 fn var(name: &'static str) -> Result<Option<String>, ConfigError> {
@@ -203,12 +278,14 @@ impl Config {
             None => Vec::new(),
         };
         let limits = Limits::from_env()?;
+        let ssh = ssh_from_env()?;
         let registration_open = match var("GITBLIXT_REGISTRATION")?.as_deref().map(str::trim) {
             None | Some("open") => true,
             Some("closed") => false,
             Some(other) => return Err(ConfigError::BadRegistration(other.to_string())),
         };
         Ok(Self {
+            ssh,
             registration_open,
             limits,
             allowed_origins,
@@ -241,8 +318,33 @@ impl Config {
             allowed_origins: Vec::new(),
             limits: Limits::default(),
             registration_open: true,
+            ssh: None,
         }
     }
+}
+
+/// The SSH server's settings: `GITBLIXT_SSH_ADDR` (empty: none), `GITBLIXT_SSH_HOST_KEY`,
+/// `GITBLIXT_SSH_PUBLIC`, `GITBLIXT_SSH_MAX_CONNECTIONS`, `GITBLIXT_SSH_SESSION_TIMEOUT`.
+fn ssh_from_env() -> Result<Option<SshConfig>, ConfigError> {
+    let addr = match std::env::var("GITBLIXT_SSH_ADDR") {
+        Ok(v) if v.trim().is_empty() => return Ok(None),
+        Ok(v) => v.trim().parse().map_err(|_| ConfigError::BadAddr { var: "GITBLIXT_SSH_ADDR", value: v })?,
+        Err(_) => SocketAddr::from(([127, 0, 0, 1], 2222)),
+    };
+    let mut ssh = SshConfig::on(addr);
+    if let Some(v) = var("GITBLIXT_SSH_HOST_KEY")? {
+        ssh.host_key = Some(absolute("GITBLIXT_SSH_HOST_KEY", v.trim())?);
+    }
+    if let Some(v) = var("GITBLIXT_SSH_PUBLIC")? {
+        ssh.public = Some(SshPublic::parse(&v).ok_or(ConfigError::BadSshPublic(v))?);
+    }
+    if let Some(v) = var("GITBLIXT_SSH_MAX_CONNECTIONS")? {
+        ssh.max_connections = number_in("GITBLIXT_SSH_MAX_CONNECTIONS", v, 1..=100_000)? as usize;
+    }
+    if let Some(v) = var("GITBLIXT_SSH_SESSION_TIMEOUT")? {
+        ssh.session_timeout = std::time::Duration::from_secs(number_in("GITBLIXT_SSH_SESSION_TIMEOUT", v, 10..=7 * 24 * 3600)?);
+    }
+    Ok(Some(ssh))
 }
 
 /// Abuse limits and quotas, each from its variable (see the README, "Limits").
@@ -394,6 +496,19 @@ mod tests {
         assert_eq!(absolute_sqlite_url("sqlite://x.db").unwrap(), format!("sqlite://{}", cwd.join("x.db").display()));
         assert_eq!(absolute_sqlite_url("db/x.db").unwrap(), format!("sqlite://{}", cwd.join("db/x.db").display()));
         assert_eq!(absolute_sqlite_url("postgres://u:p@h/db").unwrap(), "postgres://u:p@h/db");
+    }
+
+    #[test]
+    fn ssh_public_addresses_are_checked() {
+        let p = SshPublic::parse("git@git.example.com").unwrap();
+        assert_eq!((p.user.as_str(), p.host.as_str(), p.port), ("git", "git.example.com", 22));
+        assert_eq!(p.clone_prefix(), "git@git.example.com:");
+        let p = SshPublic::parse("ssh://git@git.example.com:2222/").unwrap();
+        assert_eq!(p.clone_prefix(), "ssh://git@git.example.com:2222/");
+        assert_eq!(SshPublic::parse("ssh://git@[::1]:2222").unwrap().host, "[::1]");
+        for bad in ["git.example.com", "git@", "@host", "ssh://git@host:0", "ssh://git@host:x", "git@host/path", "-oProxyCommand=x@host", "git@-host", "git@host:2222", "a b@host"] {
+            assert_eq!(SshPublic::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

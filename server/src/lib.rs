@@ -6,6 +6,7 @@ pub mod assets;
 pub mod config;
 pub mod git_auth;
 pub mod git_http;
+pub mod git_service;
 pub mod live;
 pub mod mail;
 pub mod metrics;
@@ -15,6 +16,7 @@ pub mod origin_check;
 pub mod peers;
 pub mod rest_api;
 pub mod security;
+pub mod ssh;
 pub mod sync;
 
 use app::ssr::db::{Db, DbError, DbLocation};
@@ -44,10 +46,44 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    HostKey(#[from] ssh::host_key::HostKeyError),
+    #[error("could not listen for SSH on {addr} (GITBLIXT_SSH_ADDR; set it empty to serve no SSH): {source}")]
+    BindSsh { addr: SocketAddr, source: std::io::Error },
 }
 
 /// Opens the data directory and database (running migrations).
 pub async fn open_state(config: &Config, public_url: String) -> Result<AppState, StartError> {
+    let ssh = match &config.ssh {
+        Some(ssh) => Some(ssh_settings(config, ssh, ssh.addr, &public_url)?),
+        None => None,
+    };
+    open_state_with(config, public_url, ssh).await
+}
+
+/// What the pages say about SSH: the clone URLs' start (from `GITBLIXT_SSH_PUBLIC`, else the
+/// public URL's host and the port SSH listens on) and the host key's fingerprints.
+fn ssh_settings(config: &Config, ssh: &config::SshConfig, bound: SocketAddr, public_url: &str) -> Result<app::ssr::SshSettings, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
+    let key = ssh::host_key::load(ssh.host_key.as_deref(), &config.data_dir)?;
+    let public = ssh.public.clone().unwrap_or_else(|| {
+        let host = url_host(public_url).unwrap_or_else(|| bound.ip().to_string());
+        config::SshPublic { user: "git".into(), host, port: bound.port() }
+    });
+    Ok(app::ssr::SshSettings { clone_prefix: public.clone_prefix(), host_key_fingerprints: vec![ssh::host_key::fingerprint(&key)] })
+}
+
+/// The host of an `http(s)://host[:port]` URL (`[::1]` kept in brackets).
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let host = match rest.strip_prefix('[') {
+        Some(v6) => format!("[{}]", v6.split(']').next()?),
+        None => rest.split([':', '/']).next()?.to_string(),
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+async fn open_state_with(config: &Config, public_url: String, ssh: Option<app::ssr::SshSettings>) -> Result<AppState, StartError> {
     let data_err = |source| StartError::DataDir { path: config.data_dir.display().to_string(), source };
     std::fs::create_dir_all(&config.data_dir).map_err(data_err)?;
     let store = RepoStore::open(&config.data_dir).map_err(data_err)?;
@@ -75,6 +111,7 @@ pub async fn open_state(config: &Config, public_url: String) -> Result<AppState,
             mail: config.mail.is_some(),
             quotas: config.limits.quotas.clone(),
             registration_open: config.registration_open,
+            ssh,
         }),
         cipher,
         github: Arc::new(github),
@@ -151,7 +188,7 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 /// The whole HTTP application.
 pub fn router(
     state: AppState,
-    hooks_dir: std::path::PathBuf,
+    git: git_service::GitState,
     addr: SocketAddr,
     stopping: tokio::sync::watch::Receiver<bool>,
     metrics_token: Option<secrecy::SecretString>,
@@ -163,8 +200,7 @@ pub fn router(
     // The compiled site (wasm, js, css) is served before the pages: `/pkg/x` would otherwise be
     // taken for the repository page of a user named `pkg` (a reserved name).
     let pkg_route = format!("/{}/{{*file}}", assets::PKG_DIR);
-    let git_limits = git_http::GitLimits::new(limits.git_processes, limits.git_idle, limits.max_push_bytes);
-    let git = git_http::routes(git_http::GitState { app: state.clone(), hooks_dir, limits: git_limits });
+    let git = git_http::routes(git);
     let pages = Router::new()
         .route(&pkg_route, axum::routing::get(pkg_file))
         .leptos_routes_with_context(
@@ -201,6 +237,8 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
 /// A started server.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where git over SSH listens, when it is served.
+    pub ssh_addr: Option<SocketAddr>,
     pub state: AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), StartError>>,
@@ -227,11 +265,38 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .map_err(|source| StartError::Bind { addr: config.addr, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.addr, source })?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let state = open_state(&config, public_url).await?;
-    let hooks_dir = git_http::install_hooks(&config.data_dir)
+    let ssh_listener = match &config.ssh {
+        Some(ssh) => Some(
+            tokio::net::TcpListener::bind(ssh.addr).await.map_err(|source| StartError::BindSsh { addr: ssh.addr, source })?,
+        ),
+        None => None,
+    };
+    let ssh_settings = match (&config.ssh, &ssh_listener) {
+        (Some(ssh), Some(listener)) => {
+            let bound = listener.local_addr().map_err(|source| StartError::BindSsh { addr: ssh.addr, source })?;
+            Some(ssh_settings(&config, ssh, bound, &public_url)?)
+        }
+        _ => None,
+    };
+    let state = open_state_with(&config, public_url, ssh_settings).await?;
+    let hooks_dir = git_service::install_hooks(&config.data_dir)
         .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
+    let limits = &config.limits;
+    let git = git_service::GitState {
+        app: state.clone(),
+        hooks_dir,
+        limits: git_service::GitLimits::new(limits.git_processes, limits.git_idle, limits.max_push_bytes),
+    };
+    let ssh_server = match (&config.ssh, ssh_listener) {
+        (Some(ssh), Some(listener)) => {
+            let key = ssh::host_key::load(ssh.host_key.as_deref(), &config.data_dir)?;
+            Some(ssh::start(listener, git.clone(), ssh, key).map_err(|source| StartError::BindSsh { addr: ssh.addr, source })?)
+        }
+        _ => None,
+    };
+    let ssh_addr = ssh_server.as_ref().map(|s| s.addr);
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
-    let app = router(state.clone(), hooks_dir, addr, stopping, config.metrics_token.clone(), &config.limits);
+    let app = router(state.clone(), git, addr, stopping, config.metrics_token.clone(), &config.limits);
     let mailer = match &config.mail {
         Some(mail) => Some(mail::Mailer::new(mail)?.with_public_url(&state.settings.public_url)),
         None => None,
@@ -268,6 +333,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .await
             .map_err(StartError::Serve);
         refresher.abort();
+        if let Some(ssh) = ssh_server {
+            ssh.stop().await;
+        }
         // Running syncs are interrupted and recorded, their leases released with the request
         // kept, so the next start resumes them at once.
         sync.stop(std::time::Duration::from_secs(20)).await;
@@ -275,5 +343,5 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         served
     });
     tracing::info!(%addr, database = state.db.backend_name(), "GitBlixt listening");
-    Ok(Running { addr, state, shutdown: Some(tx), task })
+    Ok(Running { addr, ssh_addr, state, shutdown: Some(tx), task })
 }

@@ -155,6 +155,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve => {
             let running = gitblixt::start(config).await.map_err(|e| e.to_string())?;
             let stop = shutdown_signal();
+            if let Some(ssh) = running.ssh_addr {
+                eprintln!("GitBlixt serves git over SSH at {ssh}");
+            }
             eprintln!("GitBlixt is running at {}", running.url());
             stop.await;
             tracing::info!("shutting down");

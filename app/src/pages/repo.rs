@@ -66,7 +66,7 @@ pub fn RepoPage() -> impl IntoView {
 
 #[component]
 fn RepoBody(view: RepoView) -> impl IntoView {
-    let RepoView { summary, clone_url, default_branch, branches, tags, commits, can_admin } = view;
+    let RepoView { summary, clone_url, ssh_clone_url, default_branch, branches, tags, commits, can_admin } = view;
     let settings_href = format!("/{}/{}/settings", summary.owner, summary.name);
     let empty = branches.is_empty();
     view! {
@@ -83,6 +83,7 @@ fn RepoBody(view: RepoView) -> impl IntoView {
         <section class="card">
             <h2>"Clone"</h2>
             <input class="clone-url" type="text" readonly value=clone_url.clone() aria-label="Clone URL" />
+            {ssh_clone_url.map(|url| view! { <input class="clone-url" type="text" readonly value=url aria-label="SSH clone URL" /> })}
             {empty
                 .then(|| {
                     view! {

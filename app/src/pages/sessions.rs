@@ -21,6 +21,7 @@ pub fn SessionsPage() -> impl IntoView {
         <h1>"Sessions"</h1>
         <p class="muted">
             "Your account: " <a href="/settings/tokens" rel="external">"Access Tokens"</a> " · "
+            <a href="/settings/ssh-keys" rel="external">"SSH Keys"</a> " · "
             <a href="/settings/notifications" rel="external">"Notifications"</a>
         </p>
         <section class="card">

@@ -1,10 +1,10 @@
 //! Settings → SSH Keys: add a public key (its SHA256 fingerprint shown), see when each was added
 //! and last used, remove one.
 
-use crate::account_api::{AddSshKey, RemoveSshKey, list_ssh_keys};
+use crate::account_api::{AddSshKey, RemoveSshKey, list_ssh_keys, ssh_server_info};
 use crate::components::{ActionError, ListOf};
 use crate::format::{date, date_time};
-use crate::model::SshKeyInfo;
+use crate::model::{SshKeyInfo, SshServerInfo};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
@@ -39,6 +39,36 @@ pub fn SshKeysPage() -> impl IntoView {
             <ActionError value=move || remove.value().get() />
             <ListOf list=keys empty="No SSH keys yet." table=move |list| view! { <KeyTable list remove /> } />
         </section>
+        <ServerInfo />
+    }
+}
+
+/// How to reach the SSH server, and the host key fingerprints to compare on first connection.
+#[component]
+fn ServerInfo() -> impl IntoView {
+    let info = Resource::new(|| (), |_| ssh_server_info());
+    view! {
+        <section class="card" id="ssh-server">
+            <h2>"This server"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || info.get().map(|r| match r {
+                    Ok(Some(info)) => view! { <ServerDetails info /> }.into_any(),
+                    Ok(None) => view! { <p>"This instance does not serve git over SSH; clone and push over HTTPS."</p> }.into_any(),
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn ServerDetails(info: SshServerInfo) -> impl IntoView {
+    view! {
+        <p>"Clone and push with URLs like " <code>{info.example_clone_url}</code> "."</p>
+        <p>"The first time you connect, ssh shows the server's key fingerprint. Continue only if it is one of these:"</p>
+        <ul class="host-keys">
+            {info.host_key_fingerprints.into_iter().map(|(kind, fp)| view! { <li><code>{fp}</code> " (" {kind} ")"</li> }).collect_view()}
+        </ul>
     }
 }
 

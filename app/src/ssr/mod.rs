@@ -41,6 +41,26 @@ pub struct Settings {
     /// Anyone may sign up (`GITBLIXT_REGISTRATION=open`, the default); else only administrators
     /// create accounts (`gitblixt admin create-user`).
     pub registration_open: bool,
+    /// Git over SSH, when it is served (`GITBLIXT_SSH_ADDR` not empty).
+    pub ssh: Option<SshSettings>,
+}
+
+/// What users need to know about the instance's SSH server.
+#[derive(Debug, Clone)]
+pub struct SshSettings {
+    /// What a repository's SSH clone URL starts with: `ssh://git@host:2222/` or the scp-like
+    /// `git@host:` (port 22).
+    pub clone_prefix: String,
+    /// The host key's fingerprints as `ssh-keygen -lf` prints them (`SHA256:…`), with the key
+    /// type: users compare them on their first connection.
+    pub host_key_fingerprints: Vec<(String, String)>,
+}
+
+impl SshSettings {
+    /// The SSH clone URL of `owner/repo`.
+    pub fn clone_url(&self, owner: &str, repo: &str) -> String {
+        format!("{}{owner}/{repo}.git", self.clone_prefix)
+    }
 }
 
 /// The mirror engine, as the web code needs it (implemented by the server with gix).

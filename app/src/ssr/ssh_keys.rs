@@ -180,9 +180,9 @@ pub async fn remove(db: &Db, user_id: i64, id: i64) -> Result<bool, DbError> {
         == 1))
 }
 
-/// The account a key (by fingerprint) belongs to, recording that it was used.
-pub async fn owner_of(db: &Db, fingerprint: &str) -> Result<Option<User>, DbError> {
-    let found: Option<(i64, User)> = with_conn!(db, |conn| Ok::<_, DbError>(
+/// The account a key (by fingerprint) belongs to, and the key's id.
+pub async fn owner_of(db: &Db, fingerprint: &str) -> Result<Option<(i64, User)>, DbError> {
+    with_conn!(db, |conn| Ok::<_, DbError>(
         ssh_keys::table
             .inner_join(users::table)
             .filter(ssh_keys::fingerprint.eq(fingerprint))
@@ -190,13 +190,15 @@ pub async fn owner_of(db: &Db, fingerprint: &str) -> Result<Option<User>, DbErro
             .first(conn)
             .await
             .optional()?
-    ))?;
-    let Some((id, user)) = found else { return Ok(None) };
+    ))
+}
+
+/// Records that the key was just used to sign in.
+pub async fn mark_used(db: &Db, key_id: i64) -> Result<(), DbError> {
     with_conn!(db, |conn| {
-        diesel::update(ssh_keys::table.find(id)).set(ssh_keys::last_used_at.eq(Some(now()))).execute(conn).await?;
+        diesel::update(ssh_keys::table.find(key_id)).set(ssh_keys::last_used_at.eq(Some(now()))).execute(conn).await?;
         Ok::<_, DbError>(())
-    })?;
-    Ok(Some(user))
+    })
 }
 
 #[cfg(test)]

@@ -143,8 +143,18 @@ pub fn gitblixt_bin() -> PathBuf {
 
 /// Starts `command` (a `gitblixt serve` with its environment set) with GitHub at `double` and an
 /// address the system picks; returns the child and the URL it prints it is running at.
-pub fn spawn_serve(mut command: std::process::Command, double: &GithubDouble) -> (std::process::Child, String) {
+pub fn spawn_serve(command: std::process::Command, double: &GithubDouble) -> (std::process::Child, String) {
+    let (child, url, _) = spawn_serve_with_ssh(command, double);
+    (child, url)
+}
+
+/// Like [`spawn_serve`], also returning where it serves git over SSH. SSH listens on a port the
+/// system picks unless the command sets (or removes) `GITBLIXT_SSH_ADDR` itself.
+pub fn spawn_serve_with_ssh(mut command: std::process::Command, double: &GithubDouble) -> (std::process::Child, String, Option<std::net::SocketAddr>) {
     use std::process::Stdio;
+    if !command.get_envs().any(|(k, _)| k == "GITBLIXT_SSH_ADDR") {
+        command.env("GITBLIXT_SSH_ADDR", "127.0.0.1:0");
+    }
     let mut child = command
         .env("GITBLIXT_ADDR", "127.0.0.1:0")
         .env("GITHUB_URL", &double.web_url)
@@ -153,23 +163,33 @@ pub fn spawn_serve(mut command: std::process::Command, double: &GithubDouble) ->
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let url = running_url(&mut child);
-    (child, url)
+    let (url, ssh) = running_addresses(&mut child);
+    (child, url, ssh)
 }
 
 /// The URL a `gitblixt serve` child (stderr piped) prints it is running at; the rest of its log is
 /// drained so the server never blocks on a full pipe.
 pub fn running_url(child: &mut std::process::Child) -> String {
+    running_addresses(child).0
+}
+
+/// The URL a `gitblixt serve` child prints it is running at, and the SSH address it prints
+/// before that (if it serves SSH).
+pub fn running_addresses(child: &mut std::process::Child) -> (String, Option<std::net::SocketAddr>) {
     use std::io::{BufRead, BufReader};
     let mut lines = BufReader::new(child.stderr.take().expect("stderr piped")).lines();
+    let mut ssh = None;
     let url = loop {
         let line = lines.next().expect("gitblixt exited before it was running").unwrap();
+        if let Some(addr) = line.strip_prefix("GitBlixt serves git over SSH at ") {
+            ssh = Some(addr.trim().parse().unwrap());
+        }
         if let Some(url) = line.strip_prefix("GitBlixt is running at ") {
             break url.trim().to_string();
         }
     };
     std::thread::spawn(move || lines.for_each(drop));
-    url
+    (url, ssh)
 }
 
 /// A data directory prepared for the real binary: alice (password `alice-password-1`), her
