@@ -16,12 +16,18 @@ use github_double::gitcli::ok;
 use std::process::{Child, Command};
 use support::{gitblixt_bin, until};
 
-/// Starts `gitblixt serve` in `cwd` with only the address and GitHub's URLs set; returns the
-/// child and the URL it prints.
-fn serve_with_defaults(cwd: &std::path::Path, double: &GithubDouble) -> (Child, String) {
+/// Starts `gitblixt serve` in `cwd` with only the web address and GitHub's URLs set (SSH on its
+/// default address); returns the child, the URL it prints and where it serves SSH.
+fn serve_with_defaults(cwd: &std::path::Path, double: &GithubDouble) -> (Child, String, Option<std::net::SocketAddr>) {
     let mut command = Command::new(gitblixt_bin());
-    command.arg("serve").current_dir(cwd).env_remove("GITBLIXT_DATA").env_remove("DATABASE_URL").env("RUST_LOG", "info");
-    support::spawn_serve(command, double)
+    command
+        .arg("serve")
+        .current_dir(cwd)
+        .env_remove("GITBLIXT_DATA")
+        .env_remove("DATABASE_URL")
+        .env_remove("GITBLIXT_SSH_ADDR")
+        .env("RUST_LOG", "info");
+    support::spawn_serve_with_ssh(command, double)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,7 +35,8 @@ async fn default_relative_data_dir_runs_hooks_and_push_mirrors() {
     let double = GithubDouble::start().await.unwrap();
     double.create_repo("octocat", "project", false);
     let cwd = tempfile::tempdir().unwrap();
-    let (mut server, url) = serve_with_defaults(cwd.path(), &double);
+    let (mut server, url, ssh) = serve_with_defaults(cwd.path(), &double);
+    assert_eq!(ssh, Some("127.0.0.1:2222".parse().unwrap()), "git over SSH on its default address");
 
     // The defaults put everything under ./data of the working directory.
     let data = cwd.path().join("data");
@@ -64,6 +71,46 @@ async fn default_relative_data_dir_runs_hooks_and_push_mirrors() {
     ok(work.path(), &["push", "-q", "origin", "trunk"]);
     let pushed = ok(work.path(), &["rev-parse", "HEAD"]).trim().to_string();
     until("GitHub has the pushed commit", || async { double.refs("octocat", "project").get("refs/heads/trunk") == Some(&pushed) }).await;
+
+    // Over SSH too: the host key was generated in ./data, readable by this user only; a key
+    // added with `gitblixt admin add-ssh-key` from the same directory pushes, and the push
+    // mirror follows.
+    use std::os::unix::fs::PermissionsExt;
+    let host_key = data.join("ssh_host_ed25519_key");
+    assert_eq!(std::fs::metadata(&host_key).unwrap().permissions().mode() & 0o777, 0o600);
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("id");
+    let made = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).output().unwrap();
+    assert!(made.status.success());
+    let mut admin = Command::new(gitblixt_bin())
+        .args(["admin", "add-ssh-key", "alice", "--title", "laptop"])
+        .current_dir(cwd.path())
+        .env_remove("GITBLIXT_DATA")
+        .env_remove("DATABASE_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    admin.stdin.take().unwrap().write_all(&std::fs::read(key.with_extension("pub")).unwrap()).unwrap();
+    let added = admin.wait_with_output().unwrap();
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stdout));
+    let known_hosts = keys.path().join("known_hosts");
+    let public = std::fs::read_to_string(host_key.with_extension("pub")).unwrap_or_default();
+    let scanned = Command::new("ssh-keyscan").args(["-p", "2222", "-t", "ed25519", "127.0.0.1"]).output().unwrap();
+    std::fs::write(&known_hosts, &scanned.stdout).unwrap();
+    assert!(public.is_empty(), "only the private key file is written");
+    let ssh = format!("ssh -F /dev/null -i {} -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes", key.display(), known_hosts.display());
+    ok(work.path(), &["-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-q", "--allow-empty", "-m", "three"]);
+    let pushed = ok(work.path(), &["rev-parse", "HEAD"]).trim().to_string();
+    let push = Command::new("git")
+        .args(["push", "-q", "ssh://git@127.0.0.1:2222/alice/project.git", "trunk"])
+        .current_dir(work.path())
+        .env("GIT_SSH_COMMAND", &ssh)
+        .output()
+        .unwrap();
+    assert!(push.status.success(), "{}", String::from_utf8_lossy(&push.stderr));
+    until("GitHub has the commit pushed over SSH", || async { double.refs("octocat", "project").get("refs/heads/trunk") == Some(&pushed) }).await;
 
     server.kill().unwrap();
     server.wait().unwrap();
