@@ -63,12 +63,15 @@ export default async function globalSetup() {
     if (name === 'GITBLIXT_DATA' || name === 'DATABASE_URL' || name.startsWith('LEPTOS_')) delete env[name];
   }
   const child = spawn(resolve(bin), ['serve'], { cwd, env, stdio: ['ignore', 'inherit', 'pipe'] });
+  let sshAddr = '';
   const url = await new Promise<string>((ok, fail) => {
     const timer = setTimeout(() => fail(new Error('gitblixt did not start within 60 s')), 60_000);
     let seen = '';
     child.stderr!.on('data', (chunk: Buffer) => {
       process.stderr.write(chunk);
       seen += chunk.toString();
+      const ssh = seen.match(/GitBlixt serves git over SSH at (127\.0\.0\.1:\d+)/);
+      if (ssh) sshAddr = ssh[1];
       const m = seen.match(/GitBlixt is running at (http:\/\/127\.0\.0\.1:\d+)/);
       if (m) {
         clearTimeout(timer);
@@ -87,6 +90,7 @@ export default async function globalSetup() {
     await new Promise((r) => setTimeout(r, 100));
   }
   process.env.GITBLIXT_URL = url;
+  process.env.GITBLIXT_SSH_ADDR = sshAddr;
   await control(double.web_url, '/_double/users', { login: 'octocat' });
   await control(double.web_url, '/_double/browser-user', { login: 'octocat' });
   await control(double.web_url, '/_double/oauth-apps', {

@@ -1,6 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -25,7 +25,9 @@ test('sign up, create a repository, see its clone URL; others cannot open its se
   await alice.getByLabel('Description').fill('A demo repository');
   await alice.getByRole('button', { name: 'Create repository' }).click();
   await expect(alice).toHaveURL(/\/alice\/demo$/);
-  await expect(alice.getByLabel('Clone URL')).toHaveValue(base() + '/alice/demo.git');
+  await expect(alice.getByLabel('Clone URL', { exact: true })).toHaveValue(base() + '/alice/demo.git');
+  const sshPort = process.env.GITBLIXT_SSH_ADDR!.split(':')[1];
+  await expect(alice.getByLabel('SSH clone URL')).toHaveValue(`ssh://git@127.0.0.1:${sshPort}/alice/demo.git`);
   await expect(alice.getByText('This repository is empty')).toBeVisible();
 
   // Settings are there for the owner.
@@ -143,6 +145,25 @@ test('Settings → SSH Keys: add a key, see its fingerprint, remove it', async (
   await expect(row).toContainText('kim@laptop');
   await expect(row).toContainText(fingerprint);
   await expect(row).toContainText('Never');
+
+  // The page shows the host key the server presents (pin it after comparing, as a user would),
+  // and the key works: a clone over SSH, after which the key shows when it was last used.
+  const [host, port] = process.env.GITBLIXT_SSH_ADDR!.split(':');
+  const scanned = execFileSync('ssh-keyscan', ['-p', port, '-t', 'ed25519', host], { encoding: 'utf8' });
+  const knownHosts = join(dir, 'known_hosts');
+  writeFileSync(knownHosts, scanned);
+  const hostFingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', knownHosts], { encoding: 'utf8' }).split(' ')[1];
+  await expect(page.locator('#ssh-server')).toContainText(hostFingerprint);
+  await expect(page.locator('#ssh-server')).toContainText(`ssh://git@127.0.0.1:${port}/kim/<repository>.git`);
+  const ssh = `ssh -F /dev/null -i ${join(dir, 'id')} -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes`;
+  const hello = spawnSync('sh', ['-c', `${ssh} -T -p ${port} git@${host}`], { encoding: 'utf8' });
+  expect(hello.stderr).toContain("Hi kim! You've successfully authenticated, but GitBlixt does not provide shell access.");
+  await page.reload();
+  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await expect(row).not.toContainText('Never');
+
   await row.getByRole('button', { name: 'Remove' }).click();
   await expect(page.getByText('No SSH keys yet.')).toBeVisible();
+  const denied = spawnSync('sh', ['-c', `${ssh} -T -p ${port} git@${host}`], { encoding: 'utf8' });
+  expect(denied.stderr).toContain('Permission denied (publickey)');
 });
