@@ -301,3 +301,20 @@ async fn a_session_ends_at_its_time_limit() {
     assert!(seen.starts_with(b"SSH-2.0-GitBlixt"), "{:?}", String::from_utf8_lossy(&seen));
     assert!(started.elapsed() < Duration::from_secs(5), "closed after 1 s, not the 60 s grace");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_is_closed_after_the_idle_timeout() {
+    let (setup, _mirror) = Setup::start_with(|config| {
+        config.limits.git_idle = Duration::from_secs(1);
+        let mut ssh = SshConfig::on("127.0.0.1:0".parse().unwrap());
+        ssh.login_grace = Duration::from_secs(60);
+        config.ssh = Some(ssh);
+    })
+    .await;
+    let addr = setup.server.ssh_addr.unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    std::io::Write::write_all(&mut stream, b"SSH-2.0-OpenSSH_9.2\r\n").unwrap();
+    let started = Instant::now();
+    read_until_closed(&mut stream, Duration::from_secs(10));
+    assert!(started.elapsed() < Duration::from_secs(5), "closed after 1 s of silence, not the 60 s grace");
+}

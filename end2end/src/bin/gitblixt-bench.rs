@@ -7,6 +7,9 @@
 //! 3. Push mirror (`bench/push_mirror.rs`): GitBlixt with a push mirror to the GitHub double — the
 //!    latency from the end of a `git push` until GitHub has the ref (versus one `git push` straight
 //!    to the double), and a burst of pushes: mirror runs and time until GitHub is in sync.
+//! 3b. Git over SSH (`bench/ssh.rs`): push and clone of the 1,000-commit repository over
+//!    GitBlixt's SSH, its HTTP, and a plain `sshd` (else `git daemon`); the push mirror section
+//!    measures the SSH push → GitHub latency beside HTTP's.
 //! 4. Never silent (`bench/never_silent.rs`): lag with 100 push mirrors receiving pushes at once
 //!    (p50/p95/p99), and the convergence sweep's cost for 10,000 push mirrors (ms per pass).
 //!
@@ -16,6 +19,8 @@
 mod push_mirror;
 #[path = "bench/never_silent.rs"]
 mod never_silent;
+#[path = "bench/ssh.rs"]
+mod ssh;
 
 use app::names::{RepoName, UserName};
 use app::ssr::{accounts, repos};
@@ -141,6 +146,7 @@ async fn run() -> Result<(), String> {
     std::fs::create_dir(&wide).map_err(|e| e.to_string())?;
     build_wide_tree(&wide)?;
     engine_bench(scratch.path(), &wide, "a 20,000-file tree").await?;
+    ssh::run(scratch.path(), &work).await?;
     push_mirror::run(scratch.path(), &work).await?;
     never_silent::run(scratch.path()).await?;
     Ok(())

@@ -16,7 +16,7 @@ use app::github_repo::GithubRepo;
 use app::names::{RepoName, UserName};
 use app::ssr::github::connection::{self, Tokens};
 use app::ssr::mirrors::{self, Direction};
-use app::ssr::{AppState, accounts, repos};
+use app::ssr::{AppState, accounts, repos, ssh_keys};
 use github_double::github::GithubDouble;
 use github_double::gitcli::run as git;
 use std::collections::BTreeMap;
@@ -117,6 +117,8 @@ struct Bench {
     work: PathBuf,
     /// `git push` URL of the project on GitBlixt (token in it).
     url: String,
+    /// The same over SSH (the work clone's `core.sshCommand` has the key).
+    ssh_url: String,
     /// Clone of the history that pushes straight to the double (the reference).
     ref_work: PathBuf,
     ref_url: String,
@@ -206,6 +208,7 @@ async fn setup(scratch: &Path, history: &Path) -> Result<Bench, String> {
     let github_token = double.issue_token(OWNER, &["repo"]);
 
     let mut config = gitblixt::config::Config::for_data_dir(root.join("gitblixt-data"));
+    config.ssh = Some(gitblixt::config::SshConfig::on("127.0.0.1:0".parse().map_err(err)?));
     config.github.web_url = double.web_url.clone();
     config.github.api_url = double.api_url.clone();
     config.github.oauth_app = None;
@@ -224,6 +227,13 @@ async fn setup(scratch: &Path, history: &Path) -> Result<Bench, String> {
     git(&root, &["clone", "-q", history, work.to_str().ok_or("path")?])?;
     let url = format!("http://oauth2:{token}@{}/bench/{MIRRORED}.git", server.addr);
     git(&work, &["push", "-q", &url, "main", "v1"])?;
+    let key = root.join("id");
+    let known_hosts = root.join("known_hosts");
+    let ssh_port = server.ssh_addr.ok_or("no SSH")?.port();
+    ssh_keys::add(&st.db, &user, "bench", &crate::ssh::keygen(&key)?).await.map_err(err)?;
+    crate::ssh::pin_host(ssh_port, &known_hosts)?;
+    git(&work, &["config", "core.sshCommand", &crate::ssh::ssh_command(&key, &known_hosts)])?;
+    let ssh_url = format!("ssh://git@127.0.0.1:{ssh_port}/bench/{MIRRORED}.git");
     let mirror = mirrors::create(&st.db, repo.repo.id, user.id, Direction::Push, &GithubRepo::parse(&format!("{OWNER}/{MIRRORED}")).map_err(err)?, None, false)
         .await
         .map_err(err)?;
@@ -235,7 +245,7 @@ async fn setup(scratch: &Path, history: &Path) -> Result<Bench, String> {
     git(&ref_work, &["push", "-q", ref_remote.to_str().ok_or("path")?, "main", "v1"])?;
     let ref_url = format!("{}/{OWNER}/{REFERENCE}.git", double.web_url).replacen("http://", &format!("http://x-access-token:{github_token}@"), 1);
 
-    let bench = Bench { double, server, mirror, local, remote, work, url, ref_work, ref_url };
+    let bench = Bench { double, server, mirror, local, remote, work, url, ssh_url, ref_work, ref_url };
     let initial = Instant::now();
     bench.wait_settled().await?;
     let expected = refs_of(&bench.local)?;
@@ -243,12 +253,12 @@ async fn setup(scratch: &Path, history: &Path) -> Result<Bench, String> {
     Ok(bench)
 }
 
-/// One measured push: commit, `git push` to GitBlixt, then read the double's ref every `POLL`.
-fn one_push(b: &Bench, n: usize) -> Result<(Sample, Instant), String> {
+/// One measured push: commit, `git push` to GitBlixt at `url`, then read the double's ref every `POLL`.
+fn one_push(b: &Bench, url: &str, n: usize) -> Result<(Sample, Instant), String> {
     let id = commit(&b.work, n)?;
     let requests_before = b.double.requests().len();
     let start = Instant::now();
-    git(&b.work, &["push", "-q", &b.url, "main"])?;
+    git(&b.work, &["push", "-q", url, "main"])?;
     let pushed = Instant::now();
     let deadline = pushed + TIMEOUT;
     let mut first_request = None;
@@ -286,7 +296,7 @@ pub async fn run(scratch: &Path, history: &Path) -> Result<(), String> {
     let mut reference = Vec::new();
     for n in 0..PUSHES {
         b.wait_isolated().await?;
-        let (mut sample, seen) = tokio::task::block_in_place(|| one_push(&b, n))?;
+        let (mut sample, seen) = tokio::task::block_in_place(|| one_push(&b, &b.url, n))?;
         b.wait_settled().await?;
         sample.settle = seen.elapsed();
         samples.push(sample);
@@ -303,6 +313,16 @@ pub async fn run(scratch: &Path, history: &Path) -> Result<(), String> {
     let settle = stats(samples.iter().map(|s| s.settle).collect());
     let push = stats(samples.iter().map(|s| s.push).collect());
     let reference = stats(reference);
+    // The same over SSH.
+    let mut over_ssh = Vec::new();
+    for n in 0..PUSHES {
+        b.wait_isolated().await?;
+        let (sample, _) = tokio::task::block_in_place(|| one_push(&b, &b.ssh_url, 1000 + n))?;
+        b.wait_settled().await?;
+        over_ssh.push(sample);
+    }
+    let ssh_latency = stats(over_ssh.iter().map(|s| s.latency).collect());
+    let ssh_push = stats(over_ssh.iter().map(|s| s.push).collect());
 
     println!(
         "Push mirror: GitBlixt → GitHub double (repository of {commits} commits; sync service defaults: {} workers)",
@@ -318,7 +338,9 @@ pub async fn run(scratch: &Path, history: &Path) -> Result<(), String> {
     row("… of which: end of `git push` → the mirror run's first request to GitHub", &first);
     row("… of which: first request → the new ref on GitHub", &transfer);
     row("after: the new ref on GitHub → the mirror row settled", &settle);
+    row("**end of `git push` to GitBlixt over SSH → GitHub double has the new ref**", &ssh_latency);
     row("for reference: `git push` of one commit to GitBlixt (git CLI)", &push);
+    row("for reference: `git push` of one commit to GitBlixt over SSH (git CLI)", &ssh_push);
     row("reference: `git push` of one commit straight to the GitHub double (git CLI)", &reference);
     println!();
     println!(
