@@ -50,6 +50,10 @@ async fn lag_under_load(scratch: &Path) -> Result<(), String> {
     let mut config = gitblixt::config::Config::for_data_dir(root.join("data"));
     config.github.web_url = double.web_url.clone();
     config.github.api_url = double.api_url.clone();
+    // The MIRRORS pushes arrive at once; with the default cap on git processes (4 per core) most
+    // would be answered 503 "busy" (by design). This measures the mirrors' lag, so every push is
+    // let in.
+    config.limits.git_processes = 2 * MIRRORS;
     let server = gitblixt::start(config).await.map_err(err)?;
     let st = server.state.clone();
     let user = accounts::create_user(&st.db, &UserName::parse("bench").map_err(err)?, "bench-password", false).await.map_err(err)?;
