@@ -157,6 +157,23 @@ async fn clone_push_force_delete_and_tags_over_ssh_and_the_push_mirror_follows()
     assert!(traced.status.success(), "{}", stderr(&traced));
     assert!(stderr(&traced).contains("< version 2"), "the server answered in protocol v2");
     git_ssh_ok(&work, &key, &known_hosts, &["-c", "protocol.version=2", "fetch", "-q", "origin"]);
+
+    // Eight clones at once over separate connections: each gets the same history (nothing hangs
+    // or mixes up channels).
+    let head = ok(&work, &["rev-parse", "HEAD"]).trim().to_string();
+    let clones: Vec<_> = (0..8)
+        .map(|n| {
+            let (dir, key, known_hosts, url) = (dir.path().to_path_buf(), key.clone(), known_hosts.clone(), url.clone());
+            std::thread::spawn(move || {
+                let name = format!("parallel-{n}");
+                git_ssh_ok(&dir, &key, &known_hosts, &["clone", "-q", "--bare", &url, &name]);
+                ok(&dir.join(&name), &["rev-parse", "main"]).trim().to_string()
+            })
+        })
+        .collect();
+    for clone in clones {
+        assert_eq!(clone.join().unwrap(), head);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -55,7 +55,7 @@ pub enum StartError {
 /// Opens the data directory and database (running migrations).
 pub async fn open_state(config: &Config, public_url: String) -> Result<AppState, StartError> {
     let ssh = match &config.ssh {
-        Some(ssh) => Some(ssh_settings(config, ssh, ssh.addr, &public_url)?),
+        Some(ssh) => Some(ssh_settings(ssh, &ssh_host_key(config, ssh)?, ssh.addr, &public_url)),
         None => None,
     };
     open_state_with(config, public_url, ssh).await
@@ -63,14 +63,18 @@ pub async fn open_state(config: &Config, public_url: String) -> Result<AppState,
 
 /// What the pages say about SSH: the clone URLs' start (from `GITBLIXT_SSH_PUBLIC`, else the
 /// public URL's host and the port SSH listens on) and the host key's fingerprints.
-fn ssh_settings(config: &Config, ssh: &config::SshConfig, bound: SocketAddr, public_url: &str) -> Result<app::ssr::SshSettings, StartError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
-    let key = ssh::host_key::load(ssh.host_key.as_deref(), &config.data_dir)?;
+fn ssh_settings(ssh: &config::SshConfig, key: &russh::keys::PrivateKey, bound: SocketAddr, public_url: &str) -> app::ssr::SshSettings {
     let public = ssh.public.clone().unwrap_or_else(|| {
         let host = url_host(public_url).unwrap_or_else(|| bound.ip().to_string());
         config::SshPublic { user: "git".into(), host, port: bound.port() }
     });
-    Ok(app::ssr::SshSettings { clone_prefix: public.clone_prefix(), host_key_fingerprints: vec![ssh::host_key::fingerprint(&key)] })
+    app::ssr::SshSettings { clone_prefix: public.clone_prefix(), host_key_fingerprints: vec![ssh::host_key::fingerprint(key)] }
+}
+
+/// The SSH host key (generated in the data directory at first start unless one is configured).
+fn ssh_host_key(config: &Config, ssh: &config::SshConfig) -> Result<russh::keys::PrivateKey, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
+    Ok(ssh::host_key::load(ssh.host_key.as_deref(), &config.data_dir)?)
 }
 
 /// The host of an `http(s)://host[:port]` URL (`[::1]` kept in brackets).
@@ -271,10 +275,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         ),
         None => None,
     };
-    let ssh_settings = match (&config.ssh, &ssh_listener) {
-        (Some(ssh), Some(listener)) => {
+    let ssh_key = match &config.ssh {
+        Some(ssh) => Some(ssh_host_key(&config, ssh)?),
+        None => None,
+    };
+    let ssh_settings = match (&config.ssh, &ssh_listener, &ssh_key) {
+        (Some(ssh), Some(listener), Some(key)) => {
             let bound = listener.local_addr().map_err(|source| StartError::BindSsh { addr: ssh.addr, source })?;
-            Some(ssh_settings(&config, ssh, bound, &public_url)?)
+            Some(ssh_settings(ssh, key, bound, &public_url))
         }
         _ => None,
     };
@@ -287,9 +295,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         hooks_dir,
         limits: git_service::GitLimits::new(limits.git_processes, limits.git_idle, limits.max_push_bytes),
     };
-    let ssh_server = match (&config.ssh, ssh_listener) {
-        (Some(ssh), Some(listener)) => {
-            let key = ssh::host_key::load(ssh.host_key.as_deref(), &config.data_dir)?;
+    let ssh_server = match (&config.ssh, ssh_listener, ssh_key) {
+        (Some(ssh), Some(listener), Some(key)) => {
             Some(ssh::start(listener, git.clone(), ssh, key).map_err(|source| StartError::BindSsh { addr: ssh.addr, source })?)
         }
         _ => None,

@@ -50,10 +50,10 @@ pub fn fingerprint(key: &PrivateKey) -> (String, String) {
 fn read(path: &Path) -> Result<PrivateKey, HostKeyError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| HostKeyError::Read { path: shown.clone(), source })?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        if meta.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(path = %shown, "the SSH host key can be read by other users of this machine: chmod 600 it");
-        }
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(path = %shown, "the SSH host key can be read by other users of this machine: chmod 600 it");
     }
     let key = PrivateKey::from_openssh(&text).map_err(|e| HostKeyError::Invalid { path: shown.clone(), reason: e.to_string() })?;
     if key.is_encrypted() {

@@ -76,10 +76,10 @@ async fn exec(shared: &Shared, user: User, request: GitRequest, protocol: Option
             return finish(&write, "GitBlixt: internal server error\n", 1).await;
         }
     };
-    if request.service == Service::ReceivePack {
-        if let Err(message) = app::ssr::quotas::check_disk(app, app::ssr::quotas::Write::Push) {
-            return finish(&write, &format!("GitBlixt: {message}\n"), 1).await;
-        }
+    if request.service == Service::ReceivePack
+        && let Err(message) = app::ssr::quotas::check_disk(app, app::ssr::quotas::Write::Push)
+    {
+        return finish(&write, &format!("GitBlixt: {message}\n"), 1).await;
     }
     let Ok(_permit) = git.limits.processes.clone().try_acquire_owned() else {
         return finish(&write, "GitBlixt: the server is busy serving other git clients; try again in a moment\n", 1).await;
@@ -122,7 +122,8 @@ async fn exec(shared: &Shared, user: User, request: GitRequest, protocol: Option
     }
     let status = child.wait().await.ok();
     git_service::log_git_exit(&repository, request.service, status, &[]);
-    if let (Some(report), true) = (report, status.is_some_and(|s| s.success())) {
+    // The hook's report lists exactly the refs receive-pack updated, whatever its exit status.
+    if let Some(report) = report {
         git_service::after_push(app, &found, &principal, report).await;
     }
     let code = status.and_then(|s| s.code()).map_or(1, |c| c as u32);
