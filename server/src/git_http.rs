@@ -71,16 +71,12 @@ fn try_later(refusal: &Refusal) -> Response {
 
 /// 507 for a push while the disk is below the free-space minimum (fetches go on).
 fn low_disk_refusal(state: &GitState, service: Service) -> Option<Response> {
-    if service != Service::ReceivePack {
-        return None;
-    }
-    let message = app::ssr::quotas::check_disk(&state.app, app::ssr::quotas::Write::Push).err()?;
-    Some(refuse(StatusCode::INSUFFICIENT_STORAGE, message))
+    crate::git_service::disk_refusal(&state.app, service).map(|message| refuse(StatusCode::INSUFFICIENT_STORAGE, message))
 }
 
 /// 503 with `Retry-After` when every git process slot is taken.
 fn git_busy() -> Response {
-    let mut response = refuse(StatusCode::SERVICE_UNAVAILABLE, "GitBlixt: the server is busy serving other git clients; try again in a moment");
+    let mut response = refuse(StatusCode::SERVICE_UNAVAILABLE, crate::git_service::BUSY);
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     response
 }

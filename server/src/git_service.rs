@@ -120,6 +120,18 @@ impl Denied {
     }
 }
 
+/// What a client hears when every git process slot is taken.
+pub const BUSY: &str = "GitBlixt: the server is busy serving other git clients; try again in a moment";
+
+/// Why `service` may not start now: a push while the disk is below the free-space minimum
+/// (fetches go on).
+pub fn disk_refusal(app: &AppState, service: Service) -> Option<&'static str> {
+    if service != Service::ReceivePack {
+        return None;
+    }
+    app::ssr::quotas::check_disk(app, app::ssr::quotas::Write::Push).err()
+}
+
 /// Resolves `owner/repo` (with or without `.git`) and decides whether `principal` may run
 /// `service` on it. Private repositories the client cannot see are [`Denied::NotFound`], like
 /// unknown ones.

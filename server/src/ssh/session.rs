@@ -76,13 +76,11 @@ async fn exec(shared: &Shared, user: User, request: GitRequest, protocol: Option
             return finish(&write, "GitBlixt: internal server error\n", 1).await;
         }
     };
-    if request.service == Service::ReceivePack
-        && let Err(message) = app::ssr::quotas::check_disk(app, app::ssr::quotas::Write::Push)
-    {
+    if let Some(message) = git_service::disk_refusal(app, request.service) {
         return finish(&write, &format!("GitBlixt: {message}\n"), 1).await;
     }
     let Ok(_permit) = git.limits.processes.clone().try_acquire_owned() else {
-        return finish(&write, "GitBlixt: the server is busy serving other git clients; try again in a moment\n", 1).await;
+        return finish(&write, &format!("{}\n", git_service::BUSY), 1).await;
     };
     let mut cmd = git_service::git_command(git, request.service, Mode::Session);
     cmd.arg(found.path(&app.store));
