@@ -350,47 +350,86 @@ async fn next_candidate(db: &Db, at: i64, running: &[i64], per_owner: i64) -> Re
     Ok(pick_in_tier!(db, at, at_ms, running, scheduled!(), busy, per_owner))
 }
 
+/// The runs one process has going. A worker reserves a mirror here before it takes the lease, so
+/// two workers of one process never run a mirror at once, not even when its lease expired under
+/// a slow run (the lease and its fencing token guard across processes).
+pub trait LocalRuns {
+    /// The mirrors this process is running now.
+    fn running(&self) -> Vec<i64>;
+    /// Reserves `mirror` for the caller; `false` if this process runs it already.
+    fn reserve(&self, mirror: i64) -> bool;
+    /// Gives a reservation back (the lease was not taken).
+    fn release(&self, mirror: i64);
+}
+
+/// A fixed list of running mirrors, for callers with no workers of their own (tests, tools).
+impl LocalRuns for &[i64] {
+    fn running(&self) -> Vec<i64> {
+        self.to_vec()
+    }
+    fn reserve(&self, mirror: i64) -> bool {
+        !self.contains(&mirror)
+    }
+    fn release(&self, _: i64) {}
+}
+
 /// [`claim_next_capped`] with no cap per owner.
 pub async fn claim_next(db: &Db, worker: &str, lease_seconds: i64, running: &[i64]) -> Result<Option<Claimed>, DbError> {
-    claim_next_capped(db, worker, lease_seconds, running, i64::MAX).await
+    claim_next_capped(db, worker, lease_seconds, &running, i64::MAX).await
 }
 
 /// Claims the next runnable requested mirror ([`next_candidate`]) for `worker` for
-/// `lease_seconds`, never one of `running` (the mirrors this process is running now: even if a
+/// `lease_seconds`, never one `local` runs (reserved there before the lease is taken: even if a
 /// lease were lost, one process never runs a mirror twice at once), and never one of an owner who
 /// has `per_owner` runs going already (so one owner's long fetches cannot hold every worker).
-pub async fn claim_next_capped(db: &Db, worker: &str, lease_seconds: i64, running: &[i64], per_owner: i64) -> Result<Option<Claimed>, DbError> {
+pub async fn claim_next_capped(db: &Db, worker: &str, lease_seconds: i64, local: &impl LocalRuns, per_owner: i64) -> Result<Option<Claimed>, DbError> {
+    let mut taken_here = Vec::new();
     loop {
         let at = now();
-        let candidate = next_candidate(db, at, running, per_owner).await?;
+        let mut running = local.running();
+        running.extend_from_slice(&taken_here);
+        let candidate = next_candidate(db, at, &running, per_owner).await?;
         let Some(mirror) = candidate else { return Ok(None) };
-        // Compare-and-set: only if nobody leased it since we looked.
-        let taken = with_conn!(db, |conn| Ok::<_, DbError>(
-            diesel::update(
-                mirrors::table
-                    .find(mirror.id)
-                    .filter(mirrors::leased_until.is_null().or(mirrors::leased_until.lt(at)))
-                    .filter(mirrors::request_seq.eq(mirror.request_seq))
-                    .filter(mirrors::lease_token.eq(mirror.lease_token))
-                    .filter(mirrors::sync_requested_at.is_not_null())
-                    .filter(mirrors::paused.eq(false)),
-            )
-            // A request arriving from now on waits for the next run: its time starts afresh.
-            .set((
-                mirrors::leased_by.eq(Some(worker)),
-                mirrors::leased_until.eq(Some(at + lease_seconds)),
-                mirrors::lease_token.eq(mirror.lease_token + 1),
-                mirrors::pending_since_ms.eq(None::<i64>),
-                mirrors::requested_trigger.eq(None::<String>),
-            ))
-            .execute(conn)
-            .await?
-        ))?;
-        if taken == 1 {
+        if !local.reserve(mirror.id) {
+            // Another worker of this process took it since we looked; look again without it.
+            taken_here.push(mirror.id);
+            continue;
+        }
+        let taken = take_lease(db, worker, at, lease_seconds, &mirror).await;
+        if !matches!(taken, Ok(true)) {
+            local.release(mirror.id);
+        }
+        if taken? {
             let trigger = mirror.requested_trigger.clone().unwrap_or_else(|| Trigger::Manual.as_str().to_string());
             return Ok(Some(Claimed { seq: mirror.request_seq, trigger, token: mirror.lease_token + 1, mirror }));
         }
     }
+}
+
+/// Compare-and-set: leases `mirror` to `worker` only if nobody leased it since it was read.
+async fn take_lease(db: &Db, worker: &str, at: i64, lease_seconds: i64, mirror: &MirrorRow) -> Result<bool, DbError> {
+    let taken = with_conn!(db, |conn| Ok::<_, DbError>(
+        diesel::update(
+            mirrors::table
+                .find(mirror.id)
+                .filter(mirrors::leased_until.is_null().or(mirrors::leased_until.lt(at)))
+                .filter(mirrors::request_seq.eq(mirror.request_seq))
+                .filter(mirrors::lease_token.eq(mirror.lease_token))
+                .filter(mirrors::sync_requested_at.is_not_null())
+                .filter(mirrors::paused.eq(false)),
+        )
+        // A request arriving from now on waits for the next run: its time starts afresh.
+        .set((
+            mirrors::leased_by.eq(Some(worker)),
+            mirrors::leased_until.eq(Some(at + lease_seconds)),
+            mirrors::lease_token.eq(mirror.lease_token + 1),
+            mirrors::pending_since_ms.eq(None::<i64>),
+            mirrors::requested_trigger.eq(None::<String>),
+        ))
+        .execute(conn)
+        .await?
+    ))?;
+    Ok(taken == 1)
 }
 
 /// How a run ended, for the mirror row.

@@ -61,20 +61,35 @@ impl Default for SyncConfig {
 #[derive(Clone, Default)]
 struct Running(Arc<Mutex<HashMap<i64, Arc<AtomicBool>>>>);
 
+/// A worker reserves a mirror here before it takes the lease (see [`mirrors::LocalRuns`]).
+impl mirrors::LocalRuns for Running {
+    fn running(&self) -> Vec<i64> {
+        self.lock().keys().copied().collect()
+    }
+    fn reserve(&self, mirror: i64) -> bool {
+        match self.lock().entry(mirror) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(Arc::new(AtomicBool::new(false)));
+                true
+            }
+        }
+    }
+    fn release(&self, mirror: i64) {
+        self.lock().remove(&mirror);
+    }
+}
+
 impl Running {
-    fn add(&self, mirror: i64) -> Arc<AtomicBool> {
-        let flag = Arc::new(AtomicBool::new(false));
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(mirror, flag.clone());
-        flag
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Arc<AtomicBool>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
-    fn remove(&self, mirror: i64) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&mirror);
-    }
-    fn ids(&self) -> Vec<i64> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect()
+    /// The interrupt flag of a run this process reserved.
+    fn interrupt_of(&self, mirror: i64) -> Arc<AtomicBool> {
+        self.lock().entry(mirror).or_insert_with(|| Arc::new(AtomicBool::new(false))).clone()
     }
     fn interrupt_all(&self) {
-        for flag in self.0.lock().unwrap_or_else(|p| p.into_inner()).values() {
+        for flag in self.lock().values() {
             flag.store(true, Ordering::SeqCst);
         }
     }
@@ -181,7 +196,7 @@ impl Worker {
         while !self.stopping.load(Ordering::SeqCst) {
             // Register interest before looking, so a request made while we look is not missed.
             let notified = wake.notified();
-            match mirrors::claim_next_capped(&self.state.db, &self.name, lease, &self.running.ids(), per_owner).await {
+            match mirrors::claim_next_capped(&self.state.db, &self.name, lease, &self.running, per_owner).await {
                 Ok(Some(claimed)) => {
                     self.one(&claimed, lease).await;
                     continue;
@@ -205,13 +220,15 @@ impl Worker {
     /// One claimed run, its lease renewed while it lives.
     async fn one(&self, claimed: &Claimed, lease: i64) {
         let repository_id = claimed.mirror.repository_id;
-        let interrupt = self.running.add(claimed.mirror.id);
+        let interrupt = self.running.interrupt_of(claimed.mirror.id);
         self.state.events.mirrors_changed(repository_id);
         let heartbeat = tokio::spawn(heartbeat(self.state.clone(), claimed.clone(), self.name.clone(), lease, interrupt.clone()));
         let ended = run::run(&self.state, claimed, &self.config, interrupt.clone()).await;
         heartbeat.abort();
-        self.running.remove(claimed.mirror.id);
-        match finish_with_retries(&self.state, claimed, &self.name, &ended.end).await {
+        // Released only once the end is recorded: until then, no other worker here may start it.
+        let finished = finish_with_retries(&self.state, claimed, &self.name, &ended.end).await;
+        mirrors::LocalRuns::release(&self.running, claimed.mirror.id);
+        match finished {
             Ok(true) => self.after(claimed, &ended).await,
             Ok(false) => tracing::warn!(mirror = claimed.mirror.id, "the run lost its lease; its end was not recorded on the mirror"),
             Err(e) => tracing::error!(error = %e, mirror = claimed.mirror.id, "could not record the end of a sync; the lease expires by itself"),

@@ -73,8 +73,39 @@ pub async fn exercise_queue(st: &AppState) {
     assert!(row.in_sync_at.is_some());
     mirrors::delete(db, repo.repo.id, fenced).await.unwrap();
 
+    // One process never runs a mirror twice at once, even when its lease expired during the run
+    // and a second worker's view of what runs here is out of date: the reservation stops it.
+    let twice = mirrors::create(db, repo.repo.id, alice.id, Direction::Push, &GithubRepo::parse("octocat/twice").unwrap(), None, false).await.unwrap();
+    let process = StaleView::default();
+    let first = mirrors::claim_next_capped(db, "p1-w1", -1, &process, i64::MAX).await.unwrap().expect("the first worker claims");
+    assert_eq!(first.mirror.id, twice);
+    mirrors::request_sync(db, twice, Trigger::Manual).await.unwrap();
+    assert!(mirrors::claim_next_capped(db, "p1-w2", 60, &process, i64::MAX).await.unwrap().is_none(), "the second worker of the process does not start it");
+    assert_eq!(mirrors::get(db, twice).await.unwrap().unwrap().leased_by.as_deref(), Some("p1-w1"), "nor take its lease");
+    // Another process may take the expired lease over (fencing stops the first run's writes).
+    let other_process = mirrors::claim_next(db, "p2-w1", 60, &[]).await.unwrap().expect("another process takes the expired lease over");
+    assert_eq!(other_process.mirror.id, twice);
+    mirrors::delete(db, repo.repo.id, twice).await.unwrap();
+
     // Paused mirrors are never claimed, even when requested.
     let other = mirrors::create(db, repo.repo.id, alice.id, Direction::Pull, &GithubRepo::parse("octocat/q2").unwrap(), Some(5), false).await.unwrap();
     mirrors::set_paused(db, repo.repo.id, other, true).await.unwrap();
     assert!(mirrors::claim_next(db, "w2", 1, &[]).await.unwrap().is_none(), "paused mirrors never run");
+}
+
+/// A process whose workers' list of running mirrors is always out of date (it says nothing
+/// runs), while its reservations are real.
+#[derive(Default)]
+struct StaleView(std::sync::Mutex<std::collections::HashSet<i64>>);
+
+impl mirrors::LocalRuns for StaleView {
+    fn running(&self) -> Vec<i64> {
+        Vec::new()
+    }
+    fn reserve(&self, mirror: i64) -> bool {
+        self.0.lock().unwrap().insert(mirror)
+    }
+    fn release(&self, mirror: i64) {
+        self.0.lock().unwrap().remove(&mirror);
+    }
 }
