@@ -155,6 +155,7 @@ pub async fn get_repository(owner: String, repo: String) -> Result<RepoView, App
             tags: contents.tags,
             commits: contents.commits,
             can_admin: access == repos::Access::Admin,
+            import_notice: crate::ssr::imports::of_repository(&state.db, found.repo.id).await?.and_then(|i| crate::ssr::import_service::notice(&i)),
         })
     }
     .await)

@@ -1,6 +1,7 @@
 //! The browser code comes in two bundles, so the first page a visitor opens stays small: the
 //! **main** bundle hydrates every page but the settings pages (a repository's Settings with its
-//! mirroring sections, Access Tokens, Connected Accounts); the **settings** bundle (built with the
+//! mirroring sections, Access Tokens, Connected Accounts, …), the import page and the help pages;
+//! the **settings** bundle (built with the
 //! `settings-pages` feature) hydrates all of them. The server picks the bundle by the request's
 //! path. Links to settings pages are `rel="external"` (the browser loads them, not the client-side
 //! router); any other client-side navigation to one, in the main bundle, loads the page afresh.
@@ -11,7 +12,7 @@ use leptos::prelude::*;
 /// of [`crate::App`] that [`LoadSettingsPage`] stands in for in the main bundle.
 pub fn is_settings_path(path: &str) -> bool {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    matches!(segments.as_slice(), ["settings", _] | [_, _, "settings"])
+    matches!(segments.as_slice(), ["settings", _] | [_, _, "settings"] | ["import", _] | ["help", _])
 }
 
 /// The compiled bundles' names (`pkg/<name>.js`, `pkg/<name>_bg.wasm`); the CSS is `<main>.css`.
@@ -47,7 +48,7 @@ mod tests {
 
     #[test]
     fn settings_pages_are_recognised() {
-        for path in ["/settings/tokens", "/settings/connected-accounts", "/alice/project/settings", "/alice/project/settings/"] {
+        for path in ["/settings/tokens", "/settings/connected-accounts", "/alice/project/settings", "/alice/project/settings/", "/import/github", "/help/mirroring"] {
             assert!(is_settings_path(path), "{path}");
         }
         for path in ["/", "/alice", "/alice/project", "/alice/settings", "/new", "/login", "/settings", "/a/b/c/settings"] {

@@ -10,6 +10,7 @@ pub mod components;
 pub mod error;
 pub mod format;
 pub mod github_repo;
+pub mod import_api;
 pub mod live_client;
 pub mod mirror_api;
 pub mod model;
@@ -67,13 +68,15 @@ fn bundle_for_request(options: LeptosOptions) -> (LeptosOptions, String) {
 // stand-in that loads them from the server (see `bundles`).
 #[cfg(any(feature = "ssr", feature = "settings-pages"))]
 use pages::{
-    connected_accounts::ConnectedAccountsPage, notifications::NotificationsPage, repo_settings::RepoSettingsPage, sessions::SessionsPage,
-    ssh_keys::SshKeysPage, tokens::TokensPage,
+    connected_accounts::ConnectedAccountsPage, help::ImportingHelpPage, help::MirroringHelpPage, import::ImportPage,
+    notifications::NotificationsPage, repo_settings::RepoSettingsPage, sessions::SessionsPage, ssh_keys::SshKeysPage,
+    tokens::TokensPage,
 };
 #[cfg(not(any(feature = "ssr", feature = "settings-pages")))]
 use bundles::{
     LoadSettingsPage as TokensPage, LoadSettingsPage as ConnectedAccountsPage, LoadSettingsPage as RepoSettingsPage,
     LoadSettingsPage as NotificationsPage, LoadSettingsPage as SessionsPage, LoadSettingsPage as SshKeysPage,
+    LoadSettingsPage as ImportPage, LoadSettingsPage as ImportingHelpPage, LoadSettingsPage as MirroringHelpPage,
 };
 
 /// The signed-in user and the actions that change it, shared by every page.
@@ -112,6 +115,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/notifications") view=NotificationsPage />
                     <Route path=path!("/settings/sessions") view=SessionsPage />
                     <Route path=path!("/settings/ssh-keys") view=SshKeysPage />
+                    <Route path=path!("/import/github") view=ImportPage />
+                    <Route path=path!("/help/importing-from-github") view=ImportingHelpPage />
+                    <Route path=path!("/help/mirroring") view=MirroringHelpPage />
                     <Route path=path!("/:owner/:repo") view=pages::repo::RepoPage ssr=SsrMode::Async />
                     <Route
                         path=path!("/:owner/:repo/settings")

@@ -101,6 +101,9 @@ pub struct RepoView {
     pub tags: Vec<TagInfo>,
     pub commits: Vec<CommitInfo>,
     pub can_admin: bool,
+    /// While the repository's import from GitHub is not done (or failed): what to tell visitors.
+    #[serde(default)]
+    pub import_notice: Option<String>,
 }
 
 /// Scopes of a personal access token.
@@ -509,6 +512,85 @@ pub struct MirrorsView {
     /// Runs of mirrors that were removed, with what they kept.
     #[serde(default)]
     pub removed: Vec<RemovedMirror>,
+    /// The import from GitHub that created the repository, if one did.
+    #[serde(default)]
+    pub import: Option<ImportView>,
+}
+
+/// An import from GitHub, as the import page, the repository's pages and the REST API show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportView {
+    pub id: i64,
+    /// `owner/name` in GitBlixt.
+    pub repository: String,
+    /// `owner/name` on GitHub.
+    pub remote: String,
+    /// The one-time fetch doing the work (its live progress frames name it).
+    pub mirror_id: Option<i64>,
+    /// `queued`, `importing`, `done` or `failed`
+    pub state: String,
+    pub error: Option<String>,
+    /// Keep in sync: the pull mirror's interval.
+    pub mirror_interval_minutes: Option<i64>,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+    /// While importing: how far the transfer is.
+    pub progress: Option<SyncProgress>,
+}
+
+/// A GitHub repository the import page offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportCandidate {
+    /// `owner/name`
+    pub full_name: String,
+    /// The default GitBlixt name (GitHub's).
+    pub name: String,
+    pub private: bool,
+    pub description: String,
+    /// The GitBlixt repository (`owner/name`) it was imported to, if it was.
+    pub imported_to: Option<String>,
+}
+
+/// What the import page knows before listing: whether GitHub can be used at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportCandidates {
+    /// The account's repositories (empty without a connection).
+    pub repositories: Vec<ImportCandidate>,
+    /// Why they are not listed, if they are not: no OAuth App, no connection, an expired token.
+    pub unavailable: Option<String>,
+}
+
+/// One repository picked on the import page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportChoice {
+    /// `owner/repo` or a GitHub URL.
+    pub remote: String,
+    pub name: String,
+    /// `public`, `private`, or empty for GitHub's.
+    pub visibility: String,
+    /// Keep in sync: the pull mirror's interval.
+    pub mirror_interval_minutes: Option<i64>,
+}
+
+/// What became of one picked repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportStarted {
+    pub remote: String,
+    pub import: Option<ImportView>,
+    pub error: Option<String>,
+}
+
+/// The facts the help pages compute for this instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelpFacts {
+    /// `GITBLIXT_PUBLIC_URL`
+    pub public_url: String,
+    /// The OAuth App's Authorization callback URL.
+    pub callback_url: String,
+    /// Whether the instance has an OAuth App configured.
+    pub oauth_configured: bool,
+    /// GitHub's web address (github.com, or the configured one).
+    pub github_url: String,
 }
 
 /// A removed mirror's history.

@@ -127,7 +127,7 @@ async fn authorize(
         let status = match denied {
             Denied::AuthRequired => StatusCode::UNAUTHORIZED,
             Denied::NotFound => StatusCode::NOT_FOUND,
-            Denied::NoReadScope | Denied::NoWriteScope | Denied::ReadOnly => StatusCode::FORBIDDEN,
+            Denied::NoReadScope | Denied::NoWriteScope | Denied::ReadOnly | Denied::Importing => StatusCode::FORBIDDEN,
         };
         refuse(status, denied.message())
     })?;

@@ -106,6 +106,8 @@ pub enum Denied {
     NoWriteScope,
     /// Signed in, may read, may not push.
     ReadOnly,
+    /// A push while the repository's import from GitHub has not finished.
+    Importing,
 }
 
 impl Denied {
@@ -116,6 +118,7 @@ impl Denied {
             Denied::NoReadScope => "GitBlixt: this token lacks the read_repository scope",
             Denied::NoWriteScope => "GitBlixt: this token lacks the write_repository scope",
             Denied::ReadOnly => "GitBlixt: you are not allowed to push to this repository",
+            Denied::Importing => "GitBlixt: this repository is being imported from GitHub; push once the import is done",
         }
     }
 }
@@ -157,9 +160,19 @@ pub async fn check_access(
         (Service::ReceivePack, None) => Err(Denied::AuthRequired),
         (Service::ReceivePack, Some(p)) if repos::access(Some(&p.user), &found) != repos::Access::Admin => Err(Denied::ReadOnly),
         (Service::ReceivePack, Some(p)) if !p.may_write() => Err(Denied::NoWriteScope),
-        (Service::ReceivePack, Some(_)) => Ok(()),
+        (Service::ReceivePack, Some(_)) => importing(app, &found).await?,
     };
     Ok(decision.map(|()| found))
+}
+
+/// A push must wait while the repository's import has not finished: the import's fetch would
+/// otherwise race with it.
+async fn importing(app: &AppState, found: &FoundRepo) -> Result<Result<(), Denied>, RepoError> {
+    let import = app::ssr::imports::of_repository(&app.db, found.repo.id).await?;
+    Ok(match import {
+        Some(i) if i.state.is_running() => Err(Denied::Importing),
+        _ => Ok(()),
+    })
 }
 
 /// How git talks to the client.

@@ -18,9 +18,13 @@
 //! | GET | `/projects/{project}/removed_mirrors` | removed mirrors' runs |
 //! | GET | `/projects/{project}/kept_refs` | every kept tip: `[{"run_id", "name", "id"}]` |
 //! | POST | `/projects/{project}/runs/{run}/restore`, `…/discard` | `{"ref": "refs/heads/main"}`; restore answers `{"restored_as": "refs/heads/main"}` |
+//! | POST | `/import/github` | `{"remote": "owner/repo", "name": "…", "visibility": "private", "description": "…", "mirror_interval_minutes": 15}` (all but `remote` optional: GitHub's name, visibility and description, no pull mirror); 202 with the import |
+//! | GET | `/imports/{id}` | the import: `state` (`queued`, `importing`, `done`, `failed`), `error`, `progress` |
+//! | POST | `/imports/{id}/retry` | a failed import runs again; DELETE `/imports/{id}` deletes the repository of an import that is not running |
 
 use app::error::AppError;
-use app::model::{EnableAnswer, KeptRef, MirrorView, RemovedMirror, RunView};
+use app::model::{EnableAnswer, ImportView, KeptRef, MirrorView, RemovedMirror, RunView};
+use app::ssr::import_service::{self, ImportRequest};
 use app::model::TokenScope;
 use app::ssr::accounts::{self, User};
 use app::ssr::mirror_service::{self, Command, EnableRequest, KeptAction};
@@ -49,6 +53,9 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/v4/projects/{project}/runs/{run}/discard", post(discard_kept))
         .route("/api/v4/projects/{project}/removed_mirrors", get(removed_mirrors))
         .route("/api/v4/projects/{project}/kept_refs", get(kept_refs))
+        .route("/api/v4/import/github", post(start_import))
+        .route("/api/v4/imports/{id}", get(get_import).delete(delete_import))
+        .route("/api/v4/imports/{id}/retry", post(retry_import))
         .route("/api/v4/user/keys", get(list_ssh_keys).post(add_ssh_key))
         .route("/api/v4/user/keys/{id}", get(get_ssh_key).delete(delete_ssh_key))
         .route("/api/v4/{*rest}", axum::routing::any(|| async { ApiError::from(AppError::NotFound) }))
@@ -481,5 +488,47 @@ async fn delete_ssh_key(State(state): State<AppState>, Path(id): Path<i64>, head
     if !app::ssr::ssh_keys::remove(&state.db, user.id, id).await? {
         return Err(AppError::NotFound.into());
     }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewImport {
+    remote: String,
+    name: Option<String>,
+    visibility: Option<String>,
+    description: Option<String>,
+    mirror_interval_minutes: Option<i64>,
+}
+
+async fn start_import(State(state): State<AppState>, headers: HeaderMap, body: Result<Json<NewImport>, JsonRejection>) -> ApiResult<(StatusCode, Json<ImportView>)> {
+    let user = authenticate(&state, &headers, Need::Write).await?;
+    let Json(new) = body?;
+    let request = ImportRequest {
+        remote: new.remote,
+        name: new.name,
+        visibility: new.visibility,
+        description: new.description,
+        mirror_interval_minutes: new.mirror_interval_minutes,
+    };
+    let import = import_service::start(&state, &user, &request).await?;
+    Ok((StatusCode::ACCEPTED, Json(import_service::view(&state, &import))))
+}
+
+async fn get_import(State(state): State<AppState>, Path(id): Path<i64>, headers: HeaderMap) -> ApiResult<Json<ImportView>> {
+    let user = authenticate(&state, &headers, Need::Read).await?;
+    let import = import_service::visible(&state, &user, id).await?;
+    Ok(Json(import_service::view(&state, &import)))
+}
+
+async fn retry_import(State(state): State<AppState>, Path(id): Path<i64>, headers: HeaderMap) -> ApiResult<(StatusCode, Json<ImportView>)> {
+    let user = authenticate(&state, &headers, Need::Write).await?;
+    let import = import_service::retry(&state, &user, id).await?;
+    Ok((StatusCode::ACCEPTED, Json(import_service::view(&state, &import))))
+}
+
+async fn delete_import(State(state): State<AppState>, Path(id): Path<i64>, headers: HeaderMap) -> ApiResult<StatusCode> {
+    let user = authenticate(&state, &headers, Need::Write).await?;
+    import_service::delete(&state, &user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -28,7 +28,8 @@ pub fn ConnectedAccountsPage() -> impl IntoView {
     view! {
         <h1>"Connected Accounts"</h1>
         <p>
-            "Mirrors act on GitHub with your connected account: push mirrors push with it, pull mirrors and fetches of private repositories read with it."
+            "Mirrors act on GitHub with your connected account: push mirrors push with it, pull mirrors, imports and fetches of private repositories read with it. See "
+            <a href="/help/mirroring" rel="external">"Repository mirroring"</a> " and " <a href="/help/importing-from-github" rel="external">"Importing from GitHub"</a> "."
         </p>
         {outcome}
         <section class="card github-account">
@@ -63,7 +64,8 @@ fn GithubAccountView(account: GithubAccount, disconnect: ServerAction<Disconnect
                 "(GitHub → Settings → Developer settings → OAuth Apps) with the Authorization callback URL "
                 <code>"https://<this host>/oauth/github/callback"</code>
                 " and start GitBlixt with " <code>"GITHUB_CLIENT_ID"</code> " and " <code>"GITHUB_CLIENT_SECRET"</code>
-                " set (see the README, “Connecting GitHub”)."
+                " set: see " <a href="/help/importing-from-github#oauth-app" rel="external">"Importing from GitHub"</a>
+                " for the steps, with this instance's URLs."
             </p>
         }
         .into_any(),

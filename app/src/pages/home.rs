@@ -44,7 +44,11 @@ fn Dashboard() -> impl IntoView {
     view! {
         <div class="row">
             <h1>"Repositories"</h1>
-            <a class="button" href="/new">"New repository"</a>
+            <span class="actions">
+                <a class="button" href="/import/github" rel="external">"Import repository"</a>
+                " "
+                <a class="button" href="/new">"New repository"</a>
+            </span>
         </div>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {

@@ -153,7 +153,13 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
                 {hidden_fetch}
                 <label>
                     "GitHub repository (fetch)"
-                    <input type="text" name="remote" placeholder="owner/repo" required maxlength="200" />
+                    // Prefilled with the repository's import source, else the last repository fetched.
+                    <Transition fallback=|| view! { <input type="text" name="remote" placeholder="owner/repo" required maxlength="200" /> }>
+                        {move || Suspend::new(async move {
+                            let source = data.await.ok().and_then(|v| v.import.map(|i| i.remote).or_else(|| v.fetches.first().map(|f| f.remote.clone())));
+                            view! { <input type="text" name="remote" placeholder="owner/repo" required maxlength="200" value=source.unwrap_or_default() /> }
+                        })}
+                    </Transition>
                 </label>
                 <label class="check">
                     <input type="checkbox" name="overwrite_diverged" />
@@ -177,6 +183,7 @@ pub fn MirroringSections(owner: String, repo: String) -> impl IntoView {
             }}
         </p>
         <GithubReadiness />
+        <p class="muted help-link">"How mirrors work, and what their errors mean: " <a href="/help/mirroring" rel="external">"Repository mirroring"</a></p>
         <ActionError value=move || act.value().get() />
         <ActionError value=move || interval.value().get() />
         <ActionError value=move || overwrite.value().get() />
@@ -280,7 +287,8 @@ fn GithubReadiness() -> impl IntoView {
                         <p class="notice" id="github-readiness" role="note">
                             "GitHub is not configured on this instance, so push and pull mirrors cannot be enabled yet: the administrator must register a GitHub OAuth App and set "
                             <code>"GITHUB_CLIENT_ID"</code> " and " <code>"GITHUB_CLIENT_SECRET"</code>
-                            " (see the README, “Connecting GitHub”). Fetch from remote works for public repositories without it."
+                            " (see " <a href="/help/importing-from-github#oauth-app" rel="external">"Importing from GitHub"</a>
+                            "). Fetch from remote works for public repositories without it."
                         </p>
                     }
                     .into_any(),

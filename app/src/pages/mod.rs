@@ -2,7 +2,9 @@
 
 pub mod auth;
 pub mod connected_accounts;
+pub mod help;
 pub mod home;
+pub mod import;
 pub mod mirroring;
 pub mod notifications;
 pub mod sessions;

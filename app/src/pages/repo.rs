@@ -66,9 +66,10 @@ pub fn RepoPage() -> impl IntoView {
 
 #[component]
 fn RepoBody(view: RepoView) -> impl IntoView {
-    let RepoView { summary, clone_url, ssh_clone_url, default_branch, branches, tags, commits, can_admin } = view;
+    let RepoView { summary, clone_url, ssh_clone_url, default_branch, branches, tags, commits, can_admin, import_notice } = view;
     let settings_href = format!("/{}/{}/settings", summary.owner, summary.name);
     let empty = branches.is_empty();
+    let importing = import_notice.is_some();
     view! {
         <div class="row">
             <h1>
@@ -80,11 +81,12 @@ fn RepoBody(view: RepoView) -> impl IntoView {
             {can_admin.then(|| view! { <a class="button" href=settings_href rel="external">"Settings"</a> })}
         </div>
         <p class="muted">{summary.description}</p>
+        {import_notice.map(|n| view! { <p class="notice" id="import-notice" role="status">{n} " " <a href="/import/github" rel="external">"Your imports"</a></p> })}
         <section class="card">
             <h2>"Clone"</h2>
             <input class="clone-url" type="text" readonly value=clone_url.clone() aria-label="Clone URL" />
             {ssh_clone_url.map(|url| view! { <input class="clone-url" type="text" readonly value=url aria-label="SSH clone URL" /> })}
-            {empty
+            {(empty && !importing)
                 .then(|| {
                     view! {
                         <p>"This repository is empty. Push an existing repository:"</p>

@@ -27,6 +27,9 @@ pub enum DbError {
     Migration(String),
     #[error("unsupported DATABASE_URL: {0} (expected sqlite://<path>, a file path, or postgres://…)")]
     UnsupportedUrl(String),
+    /// A row holds a value GitBlixt does not know (written by a newer version, or by hand).
+    #[error("invalid value in the database: {0}")]
+    Corrupt(String),
 }
 
 impl<E: std::error::Error + 'static> From<bb8::RunError<E>> for DbError {

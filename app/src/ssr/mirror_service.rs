@@ -3,7 +3,7 @@
 //! messages everywhere. Every change is announced on the event bus and wakes the sync workers.
 
 use super::accounts::User;
-use super::github::client::{GithubClient, GithubError};
+use super::github::client::{GithubClient, GithubError, RemoteRepository};
 use super::github::connection::{self, ConnectionError};
 use super::github::{TOKEN_EXPIRED, repository_not_found};
 use super::mirrors::{self, Direction, MirrorRow, Trigger};
@@ -108,7 +108,15 @@ pub async fn kept_refs(state: &AppState, repository_id: i64) -> Result<Vec<KeptR
 
 /// Everything the mirroring sections of the Settings page show.
 pub async fn views(state: &AppState, repository_id: i64) -> Result<MirrorsView, AppError> {
-    let mut out = MirrorsView { push: Vec::new(), pull: Vec::new(), fetches: Vec::new(), warning: None, removed: Vec::new() };
+    let import = super::imports::of_repository(&state.db, repository_id).await?;
+    let mut out = MirrorsView {
+        push: Vec::new(),
+        pull: Vec::new(),
+        fetches: Vec::new(),
+        warning: None,
+        removed: Vec::new(),
+        import: import.as_ref().map(|i| super::import_service::view(state, i)),
+    };
     let kept = kept_refs(state, repository_id).await?;
     for m in mirrors::list_for_repository(&state.db, repository_id).await? {
         let v = view(state, m, &kept).await?;
@@ -189,7 +197,7 @@ pub async fn refs_changed(state: &AppState, event: RefsUpdated) -> Result<usize,
     Ok(requested)
 }
 
-fn changed(state: &AppState, repository_id: i64) {
+pub fn changed(state: &AppState, repository_id: i64) {
     state.events.mirrors_changed(repository_id);
     state.sync_wake.notify_waiters();
 }
@@ -465,12 +473,25 @@ impl From<GithubError> for AccessFailure {
 /// without authentication, as the spec says, and without needing a GitHub connection), the
 /// user's token for a private one.
 pub async fn fetch_credentials(state: &AppState, user_id: i64, remote: &GithubRepo) -> Result<Option<SecretString>, AccessFailure> {
+    remote_access(state, user_id, remote).await.map(|access| access.token)
+}
+
+/// What GitBlixt may read of a GitHub repository: its facts, and the token to fetch it with.
+pub struct RemoteAccess {
+    /// `None`: public, fetched without authentication.
+    pub token: Option<SecretString>,
+    pub repository: RemoteRepository,
+}
+
+/// Looks `remote` up as `user_id` may read it: with their GitHub connection if they have one,
+/// else anonymously (public repositories only).
+pub async fn remote_access(state: &AppState, user_id: i64, remote: &GithubRepo) -> Result<RemoteAccess, AccessFailure> {
     // Asked without a token: a public repository is fetched anonymously; a private or invisible
     // one fails with `hidden`.
     let public_or = |hidden: AccessFailure| async move {
         let client = GithubClient::new(&state.github.endpoints, None)?;
         match client.repository(remote).await {
-            Ok(r) if !r.private => Ok(None),
+            Ok(r) if !r.private => Ok(RemoteAccess { token: None, repository: r }),
             Ok(_) | Err(GithubError::NotFound(_)) => Err(hidden),
             Err(e) => Err(e.into()),
         }
@@ -488,8 +509,8 @@ pub async fn fetch_credentials(state: &AppState, user_id: i64, remote: &GithubRe
         Some(token) => {
             let client = GithubClient::new(&state.github.endpoints, Some(&token))?;
             match client.repository(remote).await {
-                Ok(r) if r.private => Ok(Some(token)),
-                Ok(_) => Ok(None),
+                Ok(r) if r.private => Ok(RemoteAccess { token: Some(token), repository: r }),
+                Ok(r) => Ok(RemoteAccess { token: None, repository: r }),
                 Err(GithubError::BadCredentials) => public_or(AccessFailure::final_(TOKEN_EXPIRED)).await,
                 Err(e) => Err(e.into()),
             }

@@ -172,6 +172,30 @@ pub async fn create(
         .await?))
 }
 
+/// Creates the pull mirror of an import that just finished (Keep in sync): active, in step with
+/// GitHub as of now, its first scheduled sync one interval later.
+pub async fn create_imported_pull(db: &Db, repository_id: i64, user_id: i64, remote: &crate::github_repo::GithubRepo, interval_minutes: i64) -> Result<i64, DbError> {
+    let at = now();
+    with_conn!(db, |conn| Ok(diesel::insert_into(mirrors::table)
+        .values((
+            mirrors::repository_id.eq(repository_id),
+            mirrors::user_id.eq(user_id),
+            mirrors::direction.eq(Direction::Pull.as_str()),
+            mirrors::remote_owner.eq(remote.owner()),
+            mirrors::remote_name.eq(remote.name()),
+            mirrors::remote_key.eq(remote.to_string().to_ascii_lowercase()),
+            mirrors::interval_minutes.eq(Some(interval_minutes)),
+            mirrors::status.eq("active"),
+            mirrors::last_sync_at.eq(Some(at)),
+            mirrors::last_success_at.eq(Some(at)),
+            mirrors::next_sync_at.eq(Some(at + interval_minutes * 60)),
+            mirrors::created_at.eq(at),
+        ))
+        .returning(mirrors::id)
+        .get_result::<i64>(conn)
+        .await?))
+}
+
 pub async fn get(db: &Db, id: i64) -> Result<Option<MirrorRow>, DbError> {
     with_conn!(db, |conn| Ok(mirrors::table.find(id).select(MirrorRow::as_select()).first(conn).await.optional()?))
 }

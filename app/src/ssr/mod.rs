@@ -12,6 +12,8 @@ pub mod db;
 pub mod events;
 pub mod git_read;
 pub mod guard;
+pub mod import_service;
+pub mod imports;
 pub mod kept;
 pub mod repos;
 pub mod schema;

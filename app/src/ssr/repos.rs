@@ -161,6 +161,17 @@ pub async fn create(
     Ok(FoundRepo { repo, owner: owner.clone() })
 }
 
+/// Deletes a repository: its row first (its mirrors, runs and import go with it), then its
+/// directory. A directory that cannot be removed is logged; the repository is gone either way.
+pub async fn delete(db: &Db, store: &RepoStore, found: &FoundRepo) -> Result<(), RepoError> {
+    with_conn!(db, |conn| Ok::<_, DbError>(diesel::delete(repositories::table.find(found.repo.id)).execute(conn).await.map_err(DbError::Query)?))?;
+    if let Err(e) = store.remove(&found.owner_name(), &found.repo_name()) {
+        tracing::error!(error = %e, repository = %found.full_name(), "could not remove a deleted repository's directory");
+    }
+    tracing::info!(repository = %found.full_name(), "repository deleted");
+    Ok(())
+}
+
 /// Finds a repository by owner and name (case-insensitive), with its owner.
 pub async fn find(db: &Db, owner: &str, name: &str) -> Result<Option<FoundRepo>, DbError> {
     let owner_key = owner.to_ascii_lowercase();

@@ -186,6 +186,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    imports (id) {
+        id -> BigInt,
+        repository_id -> BigInt,
+        user_id -> BigInt,
+        mirror_id -> Nullable<BigInt>,
+        remote_owner -> Text,
+        remote_name -> Text,
+        remote_key -> Text,
+        mirror_interval_minutes -> Nullable<BigInt>,
+        state -> Text,
+        error -> Nullable<Text>,
+        created_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(imports -> repositories (repository_id));
 diesel::joinable!(ssh_keys -> users (user_id));
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -196,6 +214,7 @@ diesel::joinable!(oauth_states -> users (user_id));
 diesel::joinable!(personal_access_tokens -> users (user_id));
 diesel::joinable!(repositories -> users (owner_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    imports,
     ssh_keys,
     users,
     sessions,

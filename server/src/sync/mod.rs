@@ -15,7 +15,7 @@ pub use sweep::pass as sweep_pass;
 mod sweep;
 mod webhooks;
 
-use app::ssr::AppState;
+use app::ssr::{AppState, import_service};
 use app::ssr::mirrors::{self, Claimed, RunEnd};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -221,6 +221,10 @@ impl Worker {
     async fn one(&self, claimed: &Claimed, lease: i64) {
         let repository_id = claimed.mirror.repository_id;
         let interrupt = self.running.interrupt_of(claimed.mirror.id);
+        let fetch = claimed.mirror.direction == mirrors::Direction::Fetch.as_str();
+        if fetch {
+            import_service::fetch_started(&self.state, claimed.mirror.id).await;
+        }
         self.state.events.mirrors_changed(repository_id);
         let heartbeat = tokio::spawn(heartbeat(self.state.clone(), claimed.clone(), self.name.clone(), lease, interrupt.clone()));
         let ended = run::run(&self.state, claimed, &self.config, interrupt.clone()).await;
@@ -229,7 +233,12 @@ impl Worker {
         let finished = finish_with_retries(&self.state, claimed, &self.name, &ended.end).await;
         mirrors::LocalRuns::release(&self.running, claimed.mirror.id);
         match finished {
-            Ok(true) => self.after(claimed, &ended).await,
+            Ok(true) => {
+                if fetch {
+                    import_service::fetch_ended(&self.state, claimed.mirror.id, &ended.end).await;
+                }
+                self.after(claimed, &ended).await
+            }
             Ok(false) => tracing::warn!(mirror = claimed.mirror.id, "the run lost its lease; its end was not recorded on the mirror"),
             Err(e) => tracing::error!(error = %e, mirror = claimed.mirror.id, "could not record the end of a sync; the lease expires by itself"),
         }
