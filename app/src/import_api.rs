@@ -13,11 +13,11 @@ pub async fn list_import_candidates() -> Result<ImportCandidates, AppError> {
     web::answer(async move {
         let state = web::state()?;
         let user = web::require_user().await?;
-        if state.github.oauth.is_none() {
-            let unavailable = "GitHub is not configured on this instance, so your repositories cannot be listed: the administrator must register a GitHub OAuth App (see Importing from GitHub). A public repository can be imported by name below.";
-            return Ok(ImportCandidates { repositories: Vec::new(), unavailable: Some(unavailable.into()) });
-        }
         match connection::access_token(&state.github, &state.db, &state.cipher, user.id).await {
+            Err(ConnectionError::NotConnected) if state.github.oauth.is_none() => {
+                let unavailable = "GitHub is not configured on this instance, so your repositories cannot be listed: the administrator must register a GitHub OAuth App (see Importing from GitHub). A public repository can be imported by name below.";
+                return Ok(ImportCandidates { repositories: Vec::new(), unavailable: Some(unavailable.into()) });
+            }
             Err(ConnectionError::NotConnected) => {
                 let unavailable = "Connect your GitHub account under Settings → Connected Accounts to list your repositories, private ones included. A public repository can be imported by name below.";
                 return Ok(ImportCandidates { repositories: Vec::new(), unavailable: Some(unavailable.into()) });

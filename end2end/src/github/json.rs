@@ -137,7 +137,7 @@ pub fn repository(shared: &Shared, state: &State, repo: &Repo, caller: Option<&C
         "private": repo.private,
         "owner": owner,
         "html_url": format!("{web}/{full}"),
-        "description": null,
+        "description": repo.description,
         "fork": false,
         "url": base,
         "created_at": timestamp(repo.created_at),

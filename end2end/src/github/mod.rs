@@ -230,6 +230,13 @@ impl GithubDouble {
         }
     }
 
+    /// Sets the repository's description (`None`: none), as its owner would on GitHub.
+    pub fn set_description(&self, owner: &str, name: &str, description: Option<&str>) {
+        if let Some(repo) = self.shared.lock().repo_mut(owner, name) {
+            repo.description = description.map(str::to_string);
+        }
+    }
+
     /// Deletes the repository and its files.
     pub fn delete_repo(&self, owner: &str, name: &str) {
         if let Err(e) = delete_repo(&self.shared, owner, name) {

@@ -25,6 +25,7 @@ pub struct Repo {
     pub owner: String,
     pub name: String,
     pub private: bool,
+    pub description: Option<String>,
     /// Collaborators by lowercased login.
     pub collaborators: BTreeMap<String, Permission>,
     pub created_at: SystemTime,
@@ -211,6 +212,7 @@ impl State {
             owner: owner_login,
             name: name.to_string(),
             private,
+            description: None,
             collaborators: BTreeMap::new(),
             created_at: now,
             pushed_at: now,
