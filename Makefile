@@ -68,8 +68,10 @@ demo: build-release
 	cargo build -p github-double --bin github-double
 	end2end/demo.sh $(TARGET_DIR)/release/gitblixt $(TARGET_DIR)/debug/github-double
 
+## Every section by default; `make bench SECTIONS="import ssh"` runs only those (hosting, engine,
+## ssh, push-mirror, import, never-silent).
 bench: tools
-	cargo run --release -p github-double --bin gitblixt-bench
+	cargo run --release -p github-double --bin gitblixt-bench -- $(SECTIONS)
 
 clean:
 	cargo clean

@@ -10,6 +10,8 @@
 //! 3b. Git over SSH (`bench/ssh.rs`): push and clone of the 1,000-commit repository over
 //!    GitBlixt's SSH, its HTTP, and a plain `sshd` (else `git daemon`); the push mirror section
 //!    measures the SSH push → GitHub latency beside HTTP's.
+//! 3c. Import (`bench/import.rs`): importing the 1,000-commit repository (20 branches, 10 tags) from
+//!    the GitHub double, versus `git clone --mirror` + `git push --mirror` by hand.
 //! 4. Never silent (`bench/never_silent.rs`): lag with 100 push mirrors receiving pushes at once
 //!    (p50/p95/p99), and the convergence sweep's cost for 10,000 push mirrors (ms per pass).
 //!
@@ -17,6 +19,8 @@
 
 #[path = "bench/push_mirror.rs"]
 mod push_mirror;
+#[path = "bench/import.rs"]
+mod import;
 #[path = "bench/never_silent.rs"]
 mod never_silent;
 #[path = "bench/ssh.rs"]
@@ -80,14 +84,50 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-async fn run() -> Result<(), String> {
+/// The bench's sections; `gitblixt-bench <section>…` runs only those named (all by default).
+const SECTIONS: [&str; 6] = ["hosting", "engine", "ssh", "push-mirror", "import", "never-silent"];
+
+async fn run(only: &[String]) -> Result<(), String> {
+    if let Some(unknown) = only.iter().find(|s| !SECTIONS.contains(&s.as_str())) {
+        return Err(format!("unknown section {unknown:?}; the sections are {}", SECTIONS.join(", ")));
+    }
+    let wanted = |section: &str| only.is_empty() || only.iter().any(|s| s == section);
+    println!("GitBlixt benchmark ({} cores)", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!();
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
     let work = scratch.path().join("work");
     std::fs::create_dir(&work).map_err(|e| e.to_string())?;
     build_history(&work)?;
-    let objects = git(&work, &["rev-list", "--objects", "--all"])?.lines().count();
+    if wanted("hosting") {
+        hosting(scratch.path(), &work).await?;
+    }
+    if wanted("engine") {
+        engine_bench(scratch.path(), &work, "1,000 commits").await?;
+        let wide = scratch.path().join("wide");
+        std::fs::create_dir(&wide).map_err(|e| e.to_string())?;
+        build_wide_tree(&wide)?;
+        engine_bench(scratch.path(), &wide, "a 20,000-file tree").await?;
+    }
+    if wanted("ssh") {
+        ssh::run(scratch.path(), &work).await?;
+    }
+    if wanted("push-mirror") {
+        push_mirror::run(scratch.path(), &work).await?;
+    }
+    if wanted("import") {
+        import::run(scratch.path(), &work).await?;
+    }
+    if wanted("never-silent") {
+        never_silent::run(scratch.path()).await?;
+    }
+    Ok(())
+}
 
-    let data = scratch.path().join("gitblixt-data");
+/// Section 1: `git push` of the history to GitBlixt versus to `git http-backend`.
+async fn hosting(scratch: &Path, work: &Path) -> Result<(), String> {
+    let objects = git(work, &["rev-list", "--objects", "--all"])?.lines().count();
+
+    let data = scratch.join("gitblixt-data");
     let running = gitblixt::start(gitblixt::config::Config::for_data_dir(data)).await.map_err(|e| e.to_string())?;
     let state = running.state.clone();
     let user = accounts::create_user(&state.db, &UserName::parse("bench").map_err(|e| e.to_string())?, "bench-password", false)
@@ -98,7 +138,7 @@ async fn run() -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .token;
 
-    let backend_root = scratch.path().join("backend");
+    let backend_root = scratch.join("backend");
     std::fs::create_dir(&backend_root).map_err(|e| e.to_string())?;
     let backend = HttpBackend::start(backend_root.clone(), github_double::http_backend::Auth::AnyCredentials).await.map_err(|e| e.to_string())?;
 
@@ -112,7 +152,7 @@ async fn run() -> Result<(), String> {
         git(&backend_root, &["init", "-q", "--bare", &format!("{name}.git")])?;
         let our_url = format!("http://oauth2:{token}@{}/bench/{name}.git", running.addr);
         let their_url = format!("http://bench:x@{}/{name}.git", backend.addr);
-        let work = work.clone();
+        let work = work.to_path_buf();
         // Alternate the order so neither side always runs on a warmer cache.
         let (a, b) = tokio::task::spawn_blocking(move || {
             if trial % 2 == 0 {
@@ -129,8 +169,6 @@ async fn run() -> Result<(), String> {
         theirs.push(b);
     }
     let (o, t) = (median(ours), median(theirs));
-    println!("GitBlixt benchmark ({} cores)", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    println!();
     println!("| scenario | GitBlixt (median of {TRIALS}) | git http-backend | ratio ours/git |");
     println!("|---|---|---|---|");
     println!(
@@ -141,14 +179,6 @@ async fn run() -> Result<(), String> {
     );
     running.stop().await.map_err(|e| e.to_string())?;
     println!();
-    engine_bench(scratch.path(), &work, "1,000 commits").await?;
-    let wide = scratch.path().join("wide");
-    std::fs::create_dir(&wide).map_err(|e| e.to_string())?;
-    build_wide_tree(&wide)?;
-    engine_bench(scratch.path(), &wide, "a 20,000-file tree").await?;
-    ssh::run(scratch.path(), &work).await?;
-    push_mirror::run(scratch.path(), &work).await?;
-    never_silent::run(scratch.path()).await?;
     Ok(())
 }
 
@@ -350,7 +380,8 @@ impl<F: std::future::Future<Output = Result<(), String>> + Send + Sized> ThenEla
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    match run().await {
+    let only: Vec<String> = std::env::args().skip(1).collect();
+    match run(&only).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bench failed: {e}");
