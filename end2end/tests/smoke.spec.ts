@@ -9,9 +9,11 @@ import { connectGithub, createRepo, enablePushMirror, git, signUp } from './supp
 // create a repository, connect GitHub, enable a push mirror, `git push`, see it Active and the
 // pushed ref on GitHub.
 const base = () => process.env.GITBLIXT_URL!;
-// The first page's wasm, gzipped, in a release build (debug builds are not held to it): today's
-// size (280,695 bytes) plus 1.5%, so growth is a decision, not an accident. The goal is 250,000.
-const WASM_BUDGET_GZIPPED = process.env.GITBLIXT_RELEASE === '1' ? 285_000 : Infinity;
+// The first page's wasm, gzipped, in a release build (debug builds are not held to it): its size
+// plus about 1%, so growth is a decision, not an accident. Set at 280,695 bytes (+1.5%); raised
+// once, for the import's notice on the repository page and the Import repository button
+// (286,283 bytes). The goal is 250,000.
+const WASM_BUDGET_GZIPPED = process.env.GITBLIXT_RELEASE === '1' ? 289_000 : Infinity;
 const double = () => process.env.GITHUB_DOUBLE_URL!;
 
 test('release build: hydrate, sign up, connect GitHub, push mirror a git push', async ({ page }) => {
