@@ -96,3 +96,15 @@ where
         </Transition>
     }
 }
+
+/// How far a running transfer is: a bar when the total is known, and its objects and bytes.
+#[component]
+pub fn ProgressLine(progress: crate::model::SyncProgress) -> impl IntoView {
+    let percent = progress.percent();
+    view! {
+        <span class="progress-line">
+            {percent.map(|v| view! { <progress max="100" value=v.to_string()></progress> })}
+            " " {progress.describe()}
+        </span>
+    }
+}

@@ -1,7 +1,7 @@
 //! Import repository (`/import/github`): pick repositories of the connected GitHub account (or
 //! name a public one), start their imports, and watch each one live until it is done or failed.
 
-use crate::components::{ActionError, ErrorBox};
+use crate::components::{ActionError, ErrorBox, ProgressLine};
 use crate::format::date_time;
 use crate::import_api::{ImportAction, StartImport, StartImports, list_import_candidates, list_imports};
 use crate::live_client::LinkState;
@@ -273,15 +273,7 @@ fn ImportItem(import: ImportView, act: ServerAction<ImportAction>) -> impl IntoV
                 match i.state.as_str() {
                     "queued" => view! { <span class="status">"Queued"</span> }.into_any(),
                     "importing" => {
-                        let progress = i.progress.map(|p| {
-                            let percent = p.percent();
-                            view! {
-                                <span class="progress-line">
-                                    {percent.map(|v| view! { <progress max="100" value=v.to_string()></progress> })}
-                                    " " {p.describe()}
-                                </span>
-                            }
-                        });
+                        let progress = i.progress.map(|progress| view! { <ProgressLine progress /> });
                         view! { <span class="status status-syncing">"Importing"</span> " " {progress} }.into_any()
                     }
                     "done" => view! {

@@ -2,7 +2,7 @@
 //! page. Rendered on the server from `get_mirrors`; in the browser a live socket then replaces
 //! the data with every snapshot and progress report the server sends.
 
-use crate::components::{ActionError, ErrorBox};
+use crate::components::{ActionError, ErrorBox, ProgressLine};
 use crate::format::{date_time, short_id};
 #[cfg(feature = "hydrate")]
 use crate::model::LiveFrame;
@@ -403,15 +403,7 @@ fn MirrorItem(m: MirrorView, kind: Kind, ctx: Ctx) -> impl IntoView {
         (_, other) => other.label().to_string(),
     };
     let status_class = format!("status status-{}", m.state.label().to_ascii_lowercase());
-    let progress = (m.state == MirrorState::Syncing).then_some(m.progress.clone()).flatten().map(|p| {
-        let percent = p.percent();
-        view! {
-            <span class="progress-line">
-                {percent.map(|v| view! { <progress max="100" value=v.to_string()></progress> })}
-                " " {p.describe()}
-            </span>
-        }
-    });
+    let progress = (m.state == MirrorState::Syncing).then_some(m.progress.clone()).flatten().map(|progress| view! { <ProgressLine progress /> });
     let button = |action: &'static str, label: &'static str| {
         let ctx = ctx.clone();
         view! {

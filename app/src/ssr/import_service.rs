@@ -161,14 +161,14 @@ pub async fn fetch_ended(state: &AppState, mirror_id: i64, end: &RunEnd) {
         Ok(_) => return,
         Err(e) => return tracing::error!(error = %e, mirror = mirror_id, "could not read the import of a finished fetch"),
     };
-    if next == ImportState::Done {
-        if let Err(e) = keep_in_sync(state, &import).await {
-            // The repository is complete; only the mirror is missing: say so on the import.
-            tracing::error!(error = %e, import = import.id, "could not create the pull mirror of an import");
-            let message = "The repository was imported, but its pull mirror could not be created. Add it under Settings → Pull mirroring.";
-            let _ = imports::set_state_of_mirror(&state.db, mirror_id, ImportState::Failed, Some(message)).await;
-            return;
-        }
+    if next == ImportState::Done
+        && let Err(e) = keep_in_sync(state, &import).await
+    {
+        // The repository is complete; only the mirror is missing: say so on the import.
+        tracing::error!(error = %e, import = import.id, "could not create the pull mirror of an import");
+        let message = "The repository was imported, but its pull mirror could not be created. Add it under Settings → Pull mirroring.";
+        let _ = imports::set_state_of_mirror(&state.db, mirror_id, ImportState::Failed, Some(message)).await;
+        return;
     }
     match imports::set_state_of_mirror(&state.db, mirror_id, next, error).await {
         Ok(_) => tracing::info!(import = import.id, repository = %import.repository, state = next.as_str(), "import from GitHub ended"),
