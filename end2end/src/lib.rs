@@ -3,3 +3,4 @@
 pub mod github;
 pub mod gitcli;
 pub mod http_backend;
+pub mod sshcli;

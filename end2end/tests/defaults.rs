@@ -80,8 +80,7 @@ async fn default_relative_data_dir_runs_hooks_and_push_mirrors() {
     assert_eq!(std::fs::metadata(&host_key).unwrap().permissions().mode() & 0o777, 0o600);
     let keys = tempfile::tempdir().unwrap();
     let key = keys.path().join("id");
-    let made = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).output().unwrap();
-    assert!(made.status.success());
+    github_double::sshcli::keygen(&key, "laptop").unwrap();
     let mut admin = Command::new(gitblixt_bin())
         .args(["admin", "add-ssh-key", "alice", "--title", "laptop"])
         .current_dir(cwd.path())
@@ -97,10 +96,9 @@ async fn default_relative_data_dir_runs_hooks_and_push_mirrors() {
     assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stdout));
     let known_hosts = keys.path().join("known_hosts");
     let public = std::fs::read_to_string(host_key.with_extension("pub")).unwrap_or_default();
-    let scanned = Command::new("ssh-keyscan").args(["-p", "2222", "-t", "ed25519", "127.0.0.1"]).output().unwrap();
-    std::fs::write(&known_hosts, &scanned.stdout).unwrap();
+    github_double::sshcli::pin_host(2222, &known_hosts).unwrap();
     assert!(public.is_empty(), "only the private key file is written");
-    let ssh = format!("ssh -F /dev/null -i {} -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes", key.display(), known_hosts.display());
+    let ssh = github_double::sshcli::ssh_command(&key, &known_hosts);
     ok(work.path(), &["-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-q", "--allow-empty", "-m", "three"]);
     let pushed = ok(work.path(), &["rev-parse", "HEAD"]).trim().to_string();
     let push = Command::new("git")

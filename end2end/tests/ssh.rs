@@ -8,6 +8,7 @@ use app::names::{RepoName, UserName};
 use app::ssr::{accounts, repos, ssh_keys};
 use gitblixt::config::SshConfig;
 use github_double::gitcli::ok;
+use github_double::sshcli;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,24 +19,13 @@ use support::{Browser, Setup};
 /// A key pair made by ssh-keygen: (private key path, public key line).
 fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
     let path = dir.join(name);
-    let out = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"]).arg(&path).output().unwrap();
-    assert!(out.status.success(), "ssh-keygen: {}", String::from_utf8_lossy(&out.stderr));
-    (path.clone(), std::fs::read_to_string(path.with_extension("pub")).unwrap().trim().to_string())
-}
-
-/// The OpenSSH client as a user runs it: this key only, the host pinned in `known_hosts` and
-/// checked strictly, nothing from the machine's ssh config or agent.
-fn ssh_command(key: &Path, known_hosts: &Path) -> String {
-    format!(
-        "ssh -F /dev/null -i {} -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes",
-        key.display(),
-        known_hosts.display()
-    )
+    let public = sshcli::keygen(&path, name).unwrap();
+    (path, public)
 }
 
 /// `git args…` in `dir` over SSH with `key`.
 fn git_ssh(dir: &Path, key: &Path, known_hosts: &Path, args: &[&str]) -> Output {
-    Command::new("git").args(args).current_dir(dir).env("GIT_SSH_COMMAND", ssh_command(key, known_hosts)).output().unwrap()
+    Command::new("git").args(args).current_dir(dir).env("GIT_SSH_COMMAND", sshcli::ssh_command(key, known_hosts)).output().unwrap()
 }
 
 fn git_ssh_ok(dir: &Path, key: &Path, known_hosts: &Path, args: &[&str]) -> String {
@@ -48,7 +38,7 @@ fn git_ssh_ok(dir: &Path, key: &Path, known_hosts: &Path, args: &[&str]) -> Stri
 fn ssh(addr: SocketAddr, key: &Path, known_hosts: &Path, login: &str, command: Option<&str>) -> Output {
     let mut cmd = Command::new("sh");
     let remote = command.map(|c| format!(" \"{}\"", c.replace('"', "\\\""))).unwrap_or_default();
-    cmd.arg("-c").arg(format!("{} -T -p {} {login}@127.0.0.1{remote}", ssh_command(key, known_hosts), addr.port()));
+    cmd.arg("-c").arg(format!("{} -T -p {} {login}@127.0.0.1{remote}", sshcli::ssh_command(key, known_hosts), addr.port()));
     cmd.output().unwrap()
 }
 
@@ -77,8 +67,7 @@ async fn pin_host_key(setup: &Setup, addr: SocketAddr, dir: &Path) -> PathBuf {
     let info: Option<app::model::SshServerInfo> = res.json().await.unwrap();
     let info = info.expect("the page shows the SSH server");
     assert_eq!(info.example_clone_url, format!("ssh://git@127.0.0.1:{}/alice/<repository>.git", addr.port()));
-    let scanned = Command::new("ssh-keyscan").args(["-p", &addr.port().to_string(), "-t", "ed25519", "127.0.0.1"]).output().unwrap();
-    let line = String::from_utf8_lossy(&scanned.stdout).lines().find(|l| !l.starts_with('#')).expect("ssh-keyscan got the host key").to_string();
+    let line = sshcli::keyscan(addr.port()).expect("ssh-keyscan got the host key");
     let known_hosts = dir.join("known_hosts");
     std::fs::write(&known_hosts, format!("{line}\n")).unwrap();
     let listed = Command::new("ssh-keygen").args(["-l", "-E", "sha256", "-f"]).arg(&known_hosts).output().unwrap();
@@ -150,7 +139,7 @@ async fn clone_push_force_delete_and_tags_over_ssh_and_the_push_mirror_follows()
     let traced = Command::new("git")
         .args(["-c", "protocol.version=2", "ls-remote", &url])
         .current_dir(&work)
-        .env("GIT_SSH_COMMAND", ssh_command(&key, &known_hosts))
+        .env("GIT_SSH_COMMAND", sshcli::ssh_command(&key, &known_hosts))
         .env("GIT_TRACE_PACKET", "1")
         .output()
         .unwrap();

@@ -230,9 +230,9 @@ async fn setup(scratch: &Path, history: &Path) -> Result<Bench, String> {
     let key = root.join("id");
     let known_hosts = root.join("known_hosts");
     let ssh_port = server.ssh_addr.ok_or("no SSH")?.port();
-    ssh_keys::add(&st.db, &user, "bench", &crate::ssh::keygen(&key)?).await.map_err(err)?;
-    crate::ssh::pin_host(ssh_port, &known_hosts)?;
-    git(&work, &["config", "core.sshCommand", &crate::ssh::ssh_command(&key, &known_hosts)])?;
+    ssh_keys::add(&st.db, &user, "bench", &github_double::sshcli::keygen(&key, "bench")?).await.map_err(err)?;
+    github_double::sshcli::pin_host(ssh_port, &known_hosts)?;
+    git(&work, &["config", "core.sshCommand", &github_double::sshcli::ssh_command(&key, &known_hosts)])?;
     let ssh_url = format!("ssh://git@127.0.0.1:{ssh_port}/bench/{MIRRORED}.git");
     let mirror = mirrors::create(&st.db, repo.repo.id, user.id, Direction::Push, &GithubRepo::parse(&format!("{OWNER}/{MIRRORED}")).map_err(err)?, None, false)
         .await

@@ -8,6 +8,7 @@
 use app::names::{RepoName, UserName};
 use app::ssr::{accounts, repos, ssh_keys};
 use github_double::gitcli::run as git;
+use github_double::sshcli::{keygen, pin_host, ssh_command};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,41 +17,6 @@ const TRIALS: usize = 5;
 
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
-}
-
-/// A new Ed25519 key pair at `path` (and `path.pub`).
-pub fn keygen(path: &Path) -> Result<String, String> {
-    let out = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(path).output().map_err(err)?;
-    if !out.status.success() {
-        return Err(format!("ssh-keygen: {}", String::from_utf8_lossy(&out.stderr)));
-    }
-    Ok(std::fs::read_to_string(path.with_extension("pub")).map_err(err)?.trim().to_string())
-}
-
-/// Appends the ed25519 host key of the SSH server on `port` to `known_hosts`.
-pub fn pin_host(port: u16, known_hosts: &Path) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let out = Command::new("ssh-keyscan").args(["-p", &port.to_string(), "-t", "ed25519", "127.0.0.1"]).output().map_err(err)?;
-        if !out.stdout.is_empty() {
-            let mut all = std::fs::read(known_hosts).unwrap_or_default();
-            all.extend_from_slice(&out.stdout);
-            return std::fs::write(known_hosts, all).map_err(err);
-        }
-        if Instant::now() > deadline {
-            return Err(format!("no SSH server answered on port {port}"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The OpenSSH client with this key only and the pinned hosts.
-pub fn ssh_command(key: &Path, known_hosts: &Path) -> String {
-    format!(
-        "ssh -F /dev/null -i {} -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes",
-        key.display(),
-        known_hosts.display()
-    )
 }
 
 /// The plain server the SSH figures are compared with.
@@ -99,7 +65,7 @@ fn start_sshd(root: &Path, public: &str, known_hosts: &Path) -> Result<Reference
     let dir = root.join("sshd");
     std::fs::create_dir_all(&dir).map_err(err)?;
     let host_key = dir.join("host_key");
-    keygen(&host_key)?;
+    keygen(&host_key, "sshd host")?;
     std::fs::write(dir.join("authorized_keys"), format!("{public}\n")).map_err(err)?;
     let port = free_port()?;
     let user = String::from_utf8_lossy(&Command::new("id").arg("-un").output().map_err(err)?.stdout).trim().to_string();
@@ -160,7 +126,7 @@ pub async fn run(scratch: &Path, history: &Path) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).map_err(err)?;
     let key = root.join("id");
-    let public = keygen(&key)?;
+    let public = keygen(&key, "bench")?;
     let known_hosts = root.join("known_hosts");
 
     let mut config = gitblixt::config::Config::for_data_dir(root.join("gitblixt-data"));
