@@ -13,7 +13,7 @@ pub async fn list_import_candidates() -> Result<ImportCandidates, AppError> {
     web::answer(async move {
         let state = web::state()?;
         let user = web::require_user().await?;
-        match connection::access_token(&state.github, &state.db, &state.cipher, user.id).await {
+        let token = match connection::access_token(&state.github, &state.db, &state.cipher, user.id).await {
             Err(ConnectionError::NotConnected) if state.github.oauth.is_none() => {
                 let unavailable = "GitHub is not configured on this instance, so your repositories cannot be listed: the administrator must register a GitHub OAuth App (see Importing from GitHub). A public repository can be imported by name below.";
                 return Ok(ImportCandidates { repositories: Vec::new(), unavailable: Some(unavailable.into()) });
@@ -26,9 +26,9 @@ pub async fn list_import_candidates() -> Result<ImportCandidates, AppError> {
                 return Ok(ImportCandidates { repositories: Vec::new(), unavailable: Some(e.to_string()) });
             }
             Err(e) => return Err(web::internal("GitHub connection", e)),
-            Ok(_) => {}
-        }
-        Ok(ImportCandidates { repositories: import_service::candidates(&state, &user).await?, unavailable: None })
+            Ok(token) => token,
+        };
+        Ok(ImportCandidates { repositories: import_service::candidates(&state, &user, &token).await?, unavailable: None })
     }
     .await)
 }

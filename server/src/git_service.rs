@@ -168,11 +168,8 @@ pub async fn check_access(
 /// A push must wait while the repository's import has not finished: the import's fetch would
 /// otherwise race with it.
 async fn importing(app: &AppState, found: &FoundRepo) -> Result<Result<(), Denied>, RepoError> {
-    let import = app::ssr::imports::of_repository(&app.db, found.repo.id).await?;
-    Ok(match import {
-        Some(i) if i.state.is_running() => Err(Denied::Importing),
-        _ => Ok(()),
-    })
+    let running = app::ssr::imports::running_in(&app.db, found.repo.id).await?;
+    Ok(if running { Err(Denied::Importing) } else { Ok(()) })
 }
 
 /// How git talks to the client.

@@ -141,10 +141,8 @@ fn github_description(raw: Option<&str>) -> String {
 
 /// Called by the sync worker when a one-time fetch starts: its import, if it has one, is importing.
 pub async fn fetch_started(state: &AppState, mirror_id: i64) {
-    match imports::set_state_of_mirror(&state.db, mirror_id, ImportState::Importing, None).await {
-        Ok(Some(import)) => tracing::debug!(import = import.id, "import running"),
-        Ok(None) => {}
-        Err(e) => tracing::error!(error = %e, mirror = mirror_id, "could not mark an import as running"),
+    if let Err(e) = imports::set_state_of_mirror(&state.db, mirror_id, ImportState::Importing, None).await {
+        tracing::error!(error = %e, mirror = mirror_id, "could not mark an import as running");
     }
 }
 
@@ -273,9 +271,9 @@ pub fn view(state: &AppState, import: &Import) -> ImportView {
 
 /// The GitHub repositories `user` can import (every page of `GET /user/repos`), each marked with
 /// the GitBlixt repository it was imported to, if any.
-pub async fn candidates(state: &AppState, user: &User) -> Result<Vec<ImportCandidate>, AppError> {
-    let token = connection::access_token(&state.github, &state.db, &state.cipher, user.id).await.map_err(|e| AppError::invalid(e.to_string()))?;
-    let client = super::github::client::GithubClient::new(&state.github.endpoints, Some(&token)).map_err(|e| super::web::internal("GitHub client", e))?;
+/// `token` is the user's GitHub access token.
+pub async fn candidates(state: &AppState, user: &User, token: &secrecy::SecretString) -> Result<Vec<ImportCandidate>, AppError> {
+    let client = super::github::client::GithubClient::new(&state.github.endpoints, Some(token)).map_err(|e| super::web::internal("GitHub client", e))?;
     let listed = client.user_repositories(MAX_LISTED).await.map_err(|e| AppError::invalid(e.to_string()))?;
     let imported = imports::imported_remotes(&state.db, user.id).await?;
     Ok(listed

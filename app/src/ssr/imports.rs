@@ -20,7 +20,7 @@ pub enum ImportState {
 }
 
 impl ImportState {
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             ImportState::Queued => "queued",
             ImportState::Importing => "importing",
@@ -32,12 +32,10 @@ impl ImportState {
     pub fn parse(raw: &str) -> Option<Self> {
         [ImportState::Queued, ImportState::Importing, ImportState::Done, ImportState::Failed].into_iter().find(|s| s.as_str() == raw)
     }
-
-    /// Not finished: the repository is not complete yet.
-    pub fn is_running(self) -> bool {
-        matches!(self, ImportState::Queued | ImportState::Importing)
-    }
 }
+
+/// The states of an import that has not finished (the repository is not complete yet).
+const RUNNING: [&str; 2] = [ImportState::Queued.as_str(), ImportState::Importing.as_str()];
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = imports)]
@@ -158,12 +156,11 @@ pub async fn of_mirror(db: &Db, mirror_id: i64) -> Result<Option<Import>, DbErro
 /// `user_id`'s import of `remote` that has not finished, if any.
 pub async fn running_of(db: &Db, user_id: i64, remote: &GithubRepo) -> Result<Option<Import>, DbError> {
     let key = remote_key(remote);
-    let running = [ImportState::Queued.as_str(), ImportState::Importing.as_str()];
     let row = with_conn!(db, |conn| Ok::<_, DbError>(
         with_repository!()
             .filter(imports::user_id.eq(user_id))
             .filter(imports::remote_key.eq(&key))
-            .filter(imports::state.eq_any(running))
+            .filter(imports::state.eq_any(RUNNING))
             .first(conn)
             .await
             .optional()?
@@ -189,17 +186,28 @@ pub async fn imported_remotes(db: &Db, user_id: i64) -> Result<Vec<(String, Stri
 }
 
 /// Moves the import of the fetch `mirror_id` to `state` (with `error` for a failure) unless it is
-/// done. Returns the import as it now is.
-pub async fn set_state_of_mirror(db: &Db, mirror_id: i64, state: ImportState, error: Option<&str>) -> Result<Option<Import>, DbError> {
+/// done. Returns whether there was such an import.
+pub async fn set_state_of_mirror(db: &Db, mirror_id: i64, state: ImportState, error: Option<&str>) -> Result<bool, DbError> {
     let finished = matches!(state, ImportState::Done | ImportState::Failed).then(now);
-    with_conn!(db, |conn| {
-        diesel::update(imports::table.filter(imports::mirror_id.eq(mirror_id)).filter(imports::state.ne(ImportState::Done.as_str())))
-            .set((imports::state.eq(state.as_str()), imports::error.eq(error), imports::finished_at.eq(finished)))
-            .execute(conn)
-            .await?;
-        Ok::<_, DbError>(())
-    })?;
-    of_mirror(db, mirror_id).await
+    with_conn!(db, |conn| Ok(diesel::update(imports::table.filter(imports::mirror_id.eq(mirror_id)).filter(imports::state.ne(ImportState::Done.as_str())))
+        .set((imports::state.eq(state.as_str()), imports::error.eq(error), imports::finished_at.eq(finished)))
+        .execute(conn)
+        .await?
+        > 0))
+}
+
+/// Whether `repository_id` is being filled by an import that has not finished (pushes wait).
+pub async fn running_in(db: &Db, repository_id: i64) -> Result<bool, DbError> {
+    let found: Option<i64> = with_conn!(db, |conn| Ok::<_, DbError>(
+        imports::table
+            .filter(imports::repository_id.eq(repository_id))
+            .filter(imports::state.eq_any(RUNNING))
+            .select(imports::id)
+            .first(conn)
+            .await
+            .optional()?
+    ))?;
+    Ok(found.is_some())
 }
 
 /// A failed import queued again (Retry). `false` if it had not failed.

@@ -148,11 +148,7 @@ pub async fn create(
     };
     if let Err(e) = store.install(scratch, &owner_name, name) {
         // Undo the row so nothing half-created stays behind.
-        let undo: Result<usize, DbError> = with_conn!(db, |conn| diesel::delete(repositories::table.find(repo.id))
-            .execute(conn)
-            .await
-            .map_err(DbError::Query));
-        if let Err(undo_err) = undo {
+        if let Err(undo_err) = delete_row(db, repo.id).await {
             tracing::error!(error = %undo_err, repository = %format!("{owner_name}/{name}"), "could not remove the row of a failed creation");
         }
         return Err(e.into());
@@ -164,12 +160,20 @@ pub async fn create(
 /// Deletes a repository: its row first (its mirrors, runs and import go with it), then its
 /// directory. A directory that cannot be removed is logged; the repository is gone either way.
 pub async fn delete(db: &Db, store: &RepoStore, found: &FoundRepo) -> Result<(), RepoError> {
-    with_conn!(db, |conn| Ok::<_, DbError>(diesel::delete(repositories::table.find(found.repo.id)).execute(conn).await.map_err(DbError::Query)?))?;
+    delete_row(db, found.repo.id).await?;
     if let Err(e) = store.remove(&found.owner_name(), &found.repo_name()) {
         tracing::error!(error = %e, repository = %found.full_name(), "could not remove a deleted repository's directory");
     }
     tracing::info!(repository = %found.full_name(), "repository deleted");
     Ok(())
+}
+
+/// Deletes a repository's row (its mirrors, runs and import go with it by cascade).
+async fn delete_row(db: &Db, id: i64) -> Result<(), DbError> {
+    with_conn!(db, |conn| {
+        diesel::delete(repositories::table.find(id)).execute(conn).await.map_err(DbError::Query)?;
+        Ok(())
+    })
 }
 
 /// Finds a repository by owner and name (case-insensitive), with its owner.

@@ -221,8 +221,7 @@ impl Worker {
     async fn one(&self, claimed: &Claimed, lease: i64) {
         let repository_id = claimed.mirror.repository_id;
         let interrupt = self.running.interrupt_of(claimed.mirror.id);
-        let fetch = claimed.mirror.direction == mirrors::Direction::Fetch.as_str();
-        if fetch {
+        if claimed.mirror.direction == mirrors::Direction::Fetch.as_str() {
             import_service::fetch_started(&self.state, claimed.mirror.id).await;
         }
         self.state.events.mirrors_changed(repository_id);
@@ -233,12 +232,7 @@ impl Worker {
         let finished = finish_with_retries(&self.state, claimed, &self.name, &ended.end).await;
         mirrors::LocalRuns::release(&self.running, claimed.mirror.id);
         match finished {
-            Ok(true) => {
-                if fetch {
-                    import_service::fetch_ended(&self.state, claimed.mirror.id, &ended.end).await;
-                }
-                self.after(claimed, &ended).await
-            }
+            Ok(true) => self.after(claimed, &ended).await,
             Ok(false) => tracing::warn!(mirror = claimed.mirror.id, "the run lost its lease; its end was not recorded on the mirror"),
             Err(e) => tracing::error!(error = %e, mirror = claimed.mirror.id, "could not record the end of a sync; the lease expires by itself"),
         }
@@ -248,10 +242,13 @@ impl Worker {
         self.state.events.mirrors_changed(repository_id);
     }
 
-    /// After a recorded run: tell the owner about a state change, and pause a mirror whose GitHub
-    /// side has been gone for too long.
+    /// After a recorded run: end the import a fetch did, tell the owner about a state change, and
+    /// pause a mirror whose GitHub side has been gone for too long.
     async fn after(&self, claimed: &Claimed, ended: &run::Ended) {
         let m = &claimed.mirror;
+        if m.direction == mirrors::Direction::Fetch.as_str() {
+            import_service::fetch_ended(&self.state, m.id, &ended.end).await;
+        }
         match (&ended.end, m.status.as_str()) {
             (RunEnd::Failed { message, .. }, status) if status != "error" => notify::tell(&self.state, self.mailer.as_ref(), m, notify::Change::Failed, message, ended.run_id).await,
             (RunEnd::Success { .. }, "error") => notify::tell(&self.state, self.mailer.as_ref(), m, notify::Change::Recovered, "", ended.run_id).await,

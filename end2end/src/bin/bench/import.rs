@@ -3,11 +3,9 @@
 //! doing it by hand with the git CLI: `git clone --mirror` from the double, then `git push --mirror`
 //! to a new GitBlixt repository over HTTP. Trials alternate which goes first.
 
-use app::names::UserName;
-use app::ssr::github::connection::{self, Tokens};
 use app::ssr::import_service::{self, ImportRequest};
 use app::ssr::imports::{self, ImportState};
-use app::ssr::{accounts, repos};
+use app::ssr::repos;
 use github_double::github::GithubDouble;
 use github_double::gitcli::run as git;
 use std::path::Path;
@@ -48,17 +46,8 @@ pub async fn run(scratch: &Path, history: &Path) -> Result<(), String> {
     let refs = git(&remote, &["for-each-ref", "--format=%(refname)", "refs/heads", "refs/tags"])?.lines().count();
     let objects = git(&remote, &["rev-list", "--objects", "--all"])?.lines().count();
 
-    let mut config = gitblixt::config::Config::for_data_dir(root.join("gitblixt-data"));
-    config.ssh = None;
-    config.github.web_url = double.web_url.clone();
-    config.github.api_url = double.api_url.clone();
-    config.github.oauth_app = None;
-    let server = gitblixt::start(config).await.map_err(err)?;
+    let crate::push_mirror::Connected { server, user, token } = crate::push_mirror::start_connected(&root, &double, &github_token, false).await?;
     let st = server.state.clone();
-    let user = accounts::create_user(&st.db, &UserName::parse("bench").map_err(err)?, "bench-password", false).await.map_err(err)?;
-    let token = accounts::create_token(&st.db, user.id, "bench", &["write_repository".into()], 1).await.map_err(err)?.token;
-    let tokens = Tokens { access: github_token.clone().into(), refresh: None, scopes: vec!["repo".into()], expires_at: None, refresh_expires_at: None };
-    connection::store(&st.db, &st.cipher, user.id, OWNER, 1, &tokens).await.map_err(err)?;
     let source_url = format!("{}/{OWNER}/{SOURCE}.git", double.web_url).replacen("http://", &format!("http://x-access-token:{github_token}@"), 1);
 
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());

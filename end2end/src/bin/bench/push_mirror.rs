@@ -196,6 +196,30 @@ struct Sample {
     requests: usize,
 }
 
+/// GitBlixt in this process against `double` (with SSH on a free port if `ssh`), its user `bench`
+/// with a `write_repository` token, and a GitHub connection holding `github_token` (OWNER's).
+pub struct Connected {
+    pub server: gitblixt::Running,
+    pub user: accounts::User,
+    /// `bench`'s personal access token, for git over HTTP.
+    pub token: String,
+}
+
+pub async fn start_connected(root: &Path, double: &GithubDouble, github_token: &str, ssh: bool) -> Result<Connected, String> {
+    let mut config = gitblixt::config::Config::for_data_dir(root.join("gitblixt-data"));
+    config.ssh = if ssh { Some(gitblixt::config::SshConfig::on("127.0.0.1:0".parse().map_err(err)?)) } else { None };
+    config.github.web_url = double.web_url.clone();
+    config.github.api_url = double.api_url.clone();
+    config.github.oauth_app = None;
+    let server = gitblixt::start(config).await.map_err(err)?;
+    let st = server.state.clone();
+    let user = accounts::create_user(&st.db, &UserName::parse("bench").map_err(err)?, "bench-password", false).await.map_err(err)?;
+    let token = accounts::create_token(&st.db, user.id, "bench", &["write_repository".into()], 1).await.map_err(err)?.token;
+    let tokens = Tokens { access: github_token.to_string().into(), refresh: None, scopes: vec!["repo".into()], expires_at: None, refresh_expires_at: None };
+    connection::store(&st.db, &st.cipher, user.id, OWNER, 1, &tokens).await.map_err(err)?;
+    Ok(Connected { server, user, token })
+}
+
 async fn setup(scratch: &Path, history: &Path) -> Result<Bench, String> {
     let root = scratch.join("push-mirror");
     let _ = std::fs::remove_dir_all(&root);
@@ -207,20 +231,11 @@ async fn setup(scratch: &Path, history: &Path) -> Result<Bench, String> {
     let ref_remote = double.create_repo(OWNER, REFERENCE, false);
     let github_token = double.issue_token(OWNER, &["repo"]);
 
-    let mut config = gitblixt::config::Config::for_data_dir(root.join("gitblixt-data"));
-    config.ssh = Some(gitblixt::config::SshConfig::on("127.0.0.1:0".parse().map_err(err)?));
-    config.github.web_url = double.web_url.clone();
-    config.github.api_url = double.api_url.clone();
-    config.github.oauth_app = None;
-    let server = gitblixt::start(config).await.map_err(err)?;
+    let Connected { server, user, token } = start_connected(&root, &double, &github_token, true).await?;
     let st = server.state.clone();
-    let user = accounts::create_user(&st.db, &UserName::parse("bench").map_err(err)?, "bench-password", false).await.map_err(err)?;
-    let token = accounts::create_token(&st.db, user.id, "bench", &["write_repository".into()], 1).await.map_err(err)?.token;
     let name = RepoName::parse(MIRRORED).map_err(err)?;
     let repo = repos::create(&st.db, &st.store, &user, &name, "", false).await.map_err(err)?;
     let local = st.store.path(&UserName::parse("bench").map_err(err)?, &name);
-    let tokens = Tokens { access: github_token.clone().into(), refresh: None, scopes: vec!["repo".into()], expires_at: None, refresh_expires_at: None };
-    connection::store(&st.db, &st.cipher, user.id, OWNER, 1, &tokens).await.map_err(err)?;
 
     // The 1,000-commit history on GitBlixt (over HTTP), then the mirror and its initial sync.
     let work = root.join("work");
