@@ -344,17 +344,19 @@ macro_rules! pick_in_tier {
                     .first(conn)
                     .await
                     .optional()?
-            ))?,
+            ))?
+            .map(|row: MirrorRow| (row, owner)),
         }
     }};
 }
 
-/// Runs going now (leases held), by repository owner.
-async fn running_by_owner(db: &Db, at: i64) -> Result<std::collections::HashMap<i64, i64>, DbError> {
+/// Runs going now, by repository owner: leases held anywhere, and `running` (this process's
+/// reservations, some not leased yet).
+async fn running_by_owner(db: &Db, at: i64, running: &[i64]) -> Result<std::collections::HashMap<i64, i64>, DbError> {
     let rows: Vec<(i64, i64)> = with_conn!(db, |conn| Ok::<_, DbError>(
         mirrors::table
             .inner_join(repositories::table)
-            .filter(mirrors::leased_until.ge(at))
+            .filter(mirrors::leased_until.ge(at).or(mirrors::id.eq_any(running)))
             .group_by(repositories::owner_id)
             .select((repositories::owner_id, diesel::dsl::count(mirrors::id)))
             .load(conn)
@@ -363,11 +365,11 @@ async fn running_by_owner(db: &Db, at: i64) -> Result<std::collections::HashMap<
     Ok(rows.into_iter().collect())
 }
 
-/// The next mirror to run (see [`pick_in_tier`]), of an owner with fewer than `per_owner` runs
-/// going.
-async fn next_candidate(db: &Db, at: i64, running: &[i64], per_owner: i64) -> Result<Option<MirrorRow>, DbError> {
+/// The next mirror to run (see [`pick_in_tier`]) and its owner, of an owner with fewer than
+/// `per_owner` runs going.
+async fn next_candidate(db: &Db, at: i64, running: &[i64], per_owner: i64) -> Result<Option<(MirrorRow, i64)>, DbError> {
     let at_ms = now_ms();
-    let busy = running_by_owner(db, at).await?;
+    let busy = running_by_owner(db, at, running).await?;
     if let Some(m) = pick_in_tier!(db, at, at_ms, running, interactive!(), busy, per_owner) {
         return Ok(Some(m));
     }
@@ -376,13 +378,15 @@ async fn next_candidate(db: &Db, at: i64, running: &[i64], per_owner: i64) -> Re
 
 /// The runs one process has going. A worker reserves a mirror here before it takes the lease, so
 /// two workers of one process never run a mirror at once, not even when its lease expired under
-/// a slow run (the lease and its fencing token guard across processes).
+/// a slow run (the lease and its fencing token guard across processes), and never run more of
+/// one owner's mirrors than the cap, not even when both looked before either took its lease.
 pub trait LocalRuns {
     /// The mirrors this process is running now.
     fn running(&self) -> Vec<i64>;
-    /// Reserves `mirror` for the caller; `false` if this process runs it already.
-    fn reserve(&self, mirror: i64) -> bool;
-    /// Gives a reservation back (the lease was not taken).
+    /// Reserves `mirror` of `owner` for the caller; `false` if this process runs it already or
+    /// runs `per_owner` of `owner`'s mirrors already (one check, under the process's lock).
+    fn reserve(&self, mirror: i64, owner: i64, per_owner: i64) -> bool;
+    /// Gives a reservation back (the lease was not taken, or the run's end is recorded).
     fn release(&self, mirror: i64);
 }
 
@@ -391,7 +395,7 @@ impl LocalRuns for &[i64] {
     fn running(&self) -> Vec<i64> {
         self.to_vec()
     }
-    fn reserve(&self, mirror: i64) -> bool {
+    fn reserve(&self, mirror: i64, _: i64, _: i64) -> bool {
         !self.contains(&mirror)
     }
     fn release(&self, _: i64) {}
@@ -406,17 +410,20 @@ pub async fn claim_next(db: &Db, worker: &str, lease_seconds: i64, running: &[i6
 /// `lease_seconds`, never one `local` runs (reserved there before the lease is taken: even if a
 /// lease were lost, one process never runs a mirror twice at once), and never one of an owner who
 /// has `per_owner` runs going already (so one owner's long fetches cannot hold every worker).
+/// Within a process the cap is exact (the reservation checks it); across processes it counts the
+/// leases it reads, so two processes looking at the same moment may each start one.
 pub async fn claim_next_capped(db: &Db, worker: &str, lease_seconds: i64, local: &impl LocalRuns, per_owner: i64) -> Result<Option<Claimed>, DbError> {
-    let mut taken_here = Vec::new();
+    let mut passed_over = Vec::new();
     loop {
         let at = now();
         let mut running = local.running();
-        running.extend_from_slice(&taken_here);
+        running.extend_from_slice(&passed_over);
         let candidate = next_candidate(db, at, &running, per_owner).await?;
-        let Some(mirror) = candidate else { return Ok(None) };
-        if !local.reserve(mirror.id) {
-            // Another worker of this process took it since we looked; look again without it.
-            taken_here.push(mirror.id);
+        let Some((mirror, owner)) = candidate else { return Ok(None) };
+        if !local.reserve(mirror.id, owner, per_owner) {
+            // Another worker of this process took it, or another of its owner's, since we looked:
+            // look again (the owner's new reservation now counts).
+            passed_over.push(mirror.id);
             continue;
         }
         let taken = take_lease(db, worker, at, lease_seconds, &mirror).await;

@@ -57,23 +57,29 @@ impl Default for SyncConfig {
     }
 }
 
-/// The interrupt flags of the runs going on in this process, by mirror.
+/// A run going on in this process: its owner (for the cap per owner) and its interrupt flag.
+struct LocalRun {
+    owner: i64,
+    interrupt: Arc<AtomicBool>,
+}
+
+/// The runs going on in this process, by mirror.
 #[derive(Clone, Default)]
-struct Running(Arc<Mutex<HashMap<i64, Arc<AtomicBool>>>>);
+struct Running(Arc<Mutex<HashMap<i64, LocalRun>>>);
 
 /// A worker reserves a mirror here before it takes the lease (see [`mirrors::LocalRuns`]).
 impl mirrors::LocalRuns for Running {
     fn running(&self) -> Vec<i64> {
         self.lock().keys().copied().collect()
     }
-    fn reserve(&self, mirror: i64) -> bool {
-        match self.lock().entry(mirror) {
-            std::collections::hash_map::Entry::Occupied(_) => false,
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(Arc::new(AtomicBool::new(false)));
-                true
-            }
+    fn reserve(&self, mirror: i64, owner: i64, per_owner: i64) -> bool {
+        let mut runs = self.lock();
+        let owners_runs = runs.values().filter(|r| r.owner == owner).count() as i64;
+        if runs.contains_key(&mirror) || owners_runs >= per_owner {
+            return false;
         }
+        runs.insert(mirror, LocalRun { owner, interrupt: Arc::new(AtomicBool::new(false)) });
+        true
     }
     fn release(&self, mirror: i64) {
         self.lock().remove(&mirror);
@@ -81,16 +87,16 @@ impl mirrors::LocalRuns for Running {
 }
 
 impl Running {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Arc<AtomicBool>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, LocalRun>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
-    /// The interrupt flag of a run this process reserved.
+    /// The interrupt flag of a run this process reserved (a claimed run always is).
     fn interrupt_of(&self, mirror: i64) -> Arc<AtomicBool> {
-        self.lock().entry(mirror).or_insert_with(|| Arc::new(AtomicBool::new(false))).clone()
+        self.lock().get(&mirror).map(|r| r.interrupt.clone()).unwrap_or_default()
     }
     fn interrupt_all(&self) {
-        for flag in self.lock().values() {
-            flag.store(true, Ordering::SeqCst);
+        for run in self.lock().values() {
+            run.interrupt.store(true, Ordering::SeqCst);
         }
     }
 }

@@ -87,6 +87,28 @@ pub async fn exercise_queue(st: &AppState) {
     assert_eq!(other_process.mirror.id, twice);
     mirrors::delete(db, repo.repo.id, twice).await.unwrap();
 
+    // Nor does it run more of one owner's mirrors than the cap when a second worker's look missed
+    // the first's run (here its lease expires at once, so the database counts no run of bob's, and
+    // its mirror is paused, so the second worker does not come upon it): the reservation counts
+    // the owner's runs in the process.
+    let bob = app::ssr::accounts::create_user(db, &UserName::parse("queue-bob").unwrap(), "bob-password-1", false).await.unwrap();
+    let bobs = app::ssr::repos::create(db, &st.store, &bob, &RepoName::parse("b").unwrap(), "", false).await.unwrap();
+    let mut capped = Vec::new();
+    for remote in ["octocat/cap-a", "octocat/cap-b"] {
+        capped.push(mirrors::create(db, bobs.repo.id, bob.id, Direction::Push, &GithubRepo::parse(remote).unwrap(), None, false).await.unwrap());
+    }
+    let process = StaleView::default();
+    let first = mirrors::claim_next_capped(db, "p1-w1", -1, &process, 1).await.unwrap().expect("the first worker claims");
+    assert!(capped.contains(&first.mirror.id));
+    mirrors::set_paused(db, bobs.repo.id, first.mirror.id, true).await.unwrap();
+    assert!(mirrors::claim_next_capped(db, "p1-w2", 60, &process, 1).await.unwrap().is_none(), "bob's second mirror waits for his first run");
+    mirrors::LocalRuns::release(&process, first.mirror.id);
+    let second = mirrors::claim_next_capped(db, "p1-w2", 60, &process, 1).await.unwrap().expect("it runs once the first ended");
+    assert!(capped.contains(&second.mirror.id));
+    for id in capped {
+        mirrors::delete(db, bobs.repo.id, id).await.unwrap();
+    }
+
     // Paused mirrors are never claimed, even when requested.
     let other = mirrors::create(db, repo.repo.id, alice.id, Direction::Pull, &GithubRepo::parse("octocat/q2").unwrap(), Some(5), false).await.unwrap();
     mirrors::set_paused(db, repo.repo.id, other, true).await.unwrap();
@@ -96,14 +118,19 @@ pub async fn exercise_queue(st: &AppState) {
 /// A process whose workers' list of running mirrors is always out of date (it says nothing
 /// runs), while its reservations are real.
 #[derive(Default)]
-struct StaleView(std::sync::Mutex<std::collections::HashSet<i64>>);
+struct StaleView(std::sync::Mutex<std::collections::HashMap<i64, i64>>);
 
 impl mirrors::LocalRuns for StaleView {
     fn running(&self) -> Vec<i64> {
         Vec::new()
     }
-    fn reserve(&self, mirror: i64) -> bool {
-        self.0.lock().unwrap().insert(mirror)
+    fn reserve(&self, mirror: i64, owner: i64, per_owner: i64) -> bool {
+        let mut runs = self.0.lock().unwrap();
+        if runs.contains_key(&mirror) || runs.values().filter(|o| **o == owner).count() as i64 >= per_owner {
+            return false;
+        }
+        runs.insert(mirror, owner);
+        true
     }
     fn release(&self, mirror: i64) {
         self.0.lock().unwrap().remove(&mirror);
