@@ -69,9 +69,11 @@ demo: build-release
 	end2end/demo.sh $(TARGET_DIR)/release/gitblixt $(TARGET_DIR)/debug/github-double
 
 ## Every section by default; `make bench SECTIONS="import ssh"` runs only those (hosting, engine,
-## ssh, push-mirror, import, never-silent).
+## scale, ssh, push-mirror, import, never-silent). The scale section runs the `gitblixt` binary
+## beside the bench's, so both are built.
 bench: tools
-	cargo run --release -p github-double --bin gitblixt-bench -- $(SECTIONS)
+	cargo build --release -p gitblixt -p github-double --bin gitblixt --bin gitblixt-bench
+	$(TARGET_DIR)/release/gitblixt-bench $(SECTIONS)
 
 clean:
 	cargo clean

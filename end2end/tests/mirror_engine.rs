@@ -201,6 +201,36 @@ async fn push_and_fetch_loose_and_packed_repositories() {
     }
 }
 
+/// An initial push sends every reachable object exactly once wherever it is stored — two packs and
+/// loose objects at once — and leaves out a submodule's commit (it lives in another repository).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn initial_push_counts_objects_across_packs_and_loose_and_skips_submodule_commits() {
+    let f = Fixture::new(Auth::Password(TOKEN.into())).await;
+    ok(&f.local, &["repack", "-adq"]);
+    ok(&f.work, &["update-index", "--add", "--cacheinfo", "160000,1111111111111111111111111111111111111111,vendor/lib"]);
+    std::fs::write(f.work.join(".gitmodules"), "[submodule \"lib\"]\n\tpath = vendor/lib\n\turl = https://example.com/lib.git\n").unwrap();
+    ok(&f.work, &["add", ".gitmodules"]);
+    ok(&f.work, &["commit", "-q", "-m", "add a submodule"]);
+    ok(&f.work, &["tag", "with-submodule"]);
+    commit(&f.work, "docs/guide.md", "guide\n");
+    f.sync_local();
+    // The fetched objects arrived loose: pack them into a second pack, then add more loose ones.
+    ok(&f.local, &["repack", "-dq"]);
+    commit(&f.work, "docs/more.md", "more\n");
+    ok(&f.work, &["tag", "-a", "v2", "-m", "v2"]);
+    f.sync_local();
+    let stored = ok(&f.local, &["count-objects", "-v"]);
+    assert!(stored.contains("packs: 2") && !stored.contains("\ncount: 0"), "two packs and loose objects: {stored}");
+
+    let r = mirror::push(&f.local, &f.url(), &opts()).await.unwrap();
+    let reachable = ok(&f.local, &["rev-list", "--objects", "--all"]).lines().count();
+    assert_eq!(r.objects, reachable as u64, "{r:?}");
+    assert_eq!(refs(&f.remote()), refs(&f.local));
+    fsck(&f.remote());
+    let tree = ok(&f.remote(), &["ls-tree", "with-submodule", "vendor/lib"]);
+    assert!(tree.starts_with("160000 commit 1111111111111111111111111111111111111111"), "{tree}");
+}
+
 /// A pull mirror's options: memory `mirror`, what it replaces kept under run `run`.
 fn pull(mirror: &str, run: &str, overwrite_diverged: bool) -> TransferOptions {
     TransferOptions { safety: Safety { keep_key: run.into(), memory: Some(mirror.into()), overwrite_diverged }, ..opts() }

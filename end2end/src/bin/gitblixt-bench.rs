@@ -4,6 +4,8 @@
 //!    HTTP (token auth) versus to `git http-backend` behind a loopback server (same 401 round trip).
 //! 2. Mirror engine: gix push/fetch (ours) versus `git push --mirror` / `git fetch --prune` against
 //!    the same `git http-backend`: initial push, 1-commit push, initial fetch, 1-commit fetch, no-op.
+//! 2b. Scale (`bench/scale.rs`): the same against a generated repository of about 400,000 objects,
+//!    each side a child process: wall time, CPU time, peak memory, bytes.
 //! 3. Push mirror (`bench/push_mirror.rs`): GitBlixt with a push mirror to the GitHub double — the
 //!    latency from the end of a `git push` until GitHub has the ref (versus one `git push` straight
 //!    to the double), and a burst of pushes: mirror runs and time until GitHub is in sync.
@@ -23,6 +25,8 @@ mod push_mirror;
 mod import;
 #[path = "bench/never_silent.rs"]
 mod never_silent;
+#[path = "bench/scale.rs"]
+mod scale;
 #[path = "bench/ssh.rs"]
 mod ssh;
 
@@ -85,7 +89,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 /// The bench's sections; `gitblixt-bench <section>…` runs only those named (all by default).
-const SECTIONS: [&str; 6] = ["hosting", "engine", "ssh", "push-mirror", "import", "never-silent"];
+const SECTIONS: [&str; 7] = ["hosting", "engine", "scale", "ssh", "push-mirror", "import", "never-silent"];
 
 async fn run(only: &[String]) -> Result<(), String> {
     if let Some(unknown) = only.iter().find(|s| !SECTIONS.contains(&s.as_str())) {
@@ -107,6 +111,9 @@ async fn run(only: &[String]) -> Result<(), String> {
         std::fs::create_dir(&wide).map_err(|e| e.to_string())?;
         build_wide_tree(&wide)?;
         engine_bench(scratch.path(), &wide, "a 20,000-file tree").await?;
+    }
+    if wanted("scale") {
+        scale::run(scratch.path()).await?;
     }
     if wanted("ssh") {
         ssh::run(scratch.path(), &work).await?;

@@ -16,6 +16,8 @@ use std::{
 };
 
 use super::thin::{self, ThinPack};
+#[path = "count_all.rs"]
+mod count_all;
 use super::{EngineRef, MirrorError, Phase, Progress, RefOutcome, RefResult, TOKEN_USER, TransferOptions, TransferReport};
 use secrecy::ExposeSecret;
 use gix::{
@@ -833,6 +835,7 @@ fn count_objects(
     }
 
     // Commits reachable from the new tips, but not from what the remote has.
+    let shares_history = !hidden_commits.is_empty();
     let mut commits = Vec::new();
     let mut commit_set = HashSet::new();
     let mut parents = Vec::new();
@@ -871,6 +874,15 @@ fn count_objects(
         }
     }
 
+    if !shares_history {
+        // Everything reachable goes: read each tree once, locate entries from the pack indexes.
+        let mut all = count_all::count(repo, &commits, tag_objects, tree_or_blob, should_interrupt)?;
+        let mut seen = HashSet::new();
+        all.retain(|c| !remote_has.contains(&c.id) && seen.insert(c.id));
+        let sent_trees = commit_trees(repo, commits.iter().take(thin::MAX_SENT_TREES))?;
+        return Ok((all, ThinPack::new(boundary_trees, sent_trees)));
+    }
+
     // A handle without object cache, so counted objects keep their pack location and entries can be copied.
     let commits_for_trees: Vec<ObjectId> = commits.iter().take(thin::MAX_SENT_TREES).copied().collect();
 
@@ -906,12 +918,15 @@ fn count_objects(
     }
     let mut seen = HashSet::new();
     all.retain(|c| !remote_has.contains(&c.id) && seen.insert(c.id));
-    let mut sent_trees = Vec::new();
-    for id in commits_for_trees {
-        let tree = repo.find_commit(id).and_then(|c| Ok(c.tree_id()?.detach())).map_err(|e| PushError::Objects(boxed(e)))?;
-        sent_trees.push(tree);
-    }
+    let sent_trees = commit_trees(repo, commits_for_trees.iter())?;
     Ok((all, ThinPack::new(boundary_trees, sent_trees)))
+}
+
+/// The root trees of `commits`.
+fn commit_trees<'a>(repo: &gix::Repository, commits: impl Iterator<Item = &'a ObjectId>) -> Result<Vec<ObjectId>, PushError> {
+    commits
+        .map(|id| repo.find_commit(*id).and_then(|c| Ok(c.tree_id()?.detach())).map_err(|e| PushError::Objects(boxed(e))))
+        .collect()
 }
 
 struct CountingWriter<'a> {
