@@ -278,10 +278,15 @@ async fn pull_mirror_follows_upstream_rewrites_keeps_replaced_tips_and_leaves_lo
     assert_eq!(rev(&m, "refs/gitblixt/synced/1/refs/heads/main"), main, "the mirror remembers what it wrote");
     fsck(&m);
 
-    // No-op: nothing received, nothing changed.
+    // No-op: one ref listing (protocol v2's ls-refs) and no fetch request — no negotiation — and
+    // nothing received or written.
+    let posts = f.backend.seen.upload_pack_posts.load(Ordering::SeqCst);
+    let packed_refs = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(m.join("packed-refs")).unwrap());
     let r = mirror::fetch(&f.url(), &m, FetchMode::Mirror, &pull("1", "11", false)).await.unwrap();
     assert!(r.refs.iter().all(|x| x.outcome == RefOutcome::Unchanged), "{r:?}");
     assert_eq!(r.objects, 0);
+    assert_eq!(f.backend.seen.upload_pack_posts.load(Ordering::SeqCst) - posts, 1, "one ref listing, no negotiation");
+    assert_eq!(std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(m.join("packed-refs")).unwrap()), packed_refs, "no ref rewritten");
 
     // In GitBlixt: a user pushes a commit to main and creates a branch of their own.
     let local_work = push_commit(&m, "main", "local-work");

@@ -439,6 +439,9 @@ fn fetch_inner(
     if opts.should_interrupt.load(Ordering::Relaxed) {
         return Err(FetchError::Interrupted);
     }
+    if let Some(report) = unchanged_remote(repo, what, staging.as_ref(), &prepare.ref_map().remote_refs)? {
+        return Ok(report);
+    }
 
     let outcome = prepare
         .with_reflog_message(RefLogMessage::Prefixed { action: "gitblixt mirror".into() })
@@ -465,11 +468,7 @@ fn fetch_inner(
             return Err(FetchError::TooLarge(max));
         }
     }
-    let applied = match what {
-        What::Apply { mode, safety } => apply(repo, *mode, safety, &report.remote, staging.as_ref()).map(|refs| report.refs = refs),
-        What::ObjectsOnly => staging.as_ref().map_or(Ok(()), |s| drop_staging(repo, s, &report.remote)),
-        What::Refspecs(_) => Ok(()),
-    };
+    let applied = apply_what(repo, what, staging.as_ref(), &mut report);
     // The pack's .keep protected it until refs point into it; never leave one behind.
     if let Some(keep) = keep_file {
         std::fs::remove_file(keep).ok();
@@ -479,6 +478,36 @@ fn fetch_inner(
         adopt_remote_head(repo, &outcome.ref_map.remote_refs)?;
     }
     Ok(report)
+}
+
+/// What a fetch does with the refs once the objects are here.
+fn apply_what(repo: &gix::Repository, what: &What, staging: Option<&(String, bool)>, report: &mut FetchReport) -> Result<(), FetchError> {
+    match what {
+        What::Apply { mode, safety } => apply(repo, *mode, safety, &report.remote, staging).map(|refs| report.refs = refs),
+        What::ObjectsOnly => staging.map_or(Ok(()), |s| drop_staging(repo, s, &report.remote)),
+        What::Refspecs(_) => Ok(()),
+    }
+}
+
+/// A mirror whose remote advertises exactly the heads and tags it staged last time has nothing to
+/// receive: no negotiation, no pack, and no staging ref rewritten (gix would lock every one) — the
+/// ref listing is the whole cost of a pull that finds nothing new. The local refs are still
+/// planned against the remote as after any fetch (a push may have moved them).
+fn unchanged_remote(
+    repo: &gix::Repository,
+    what: &What,
+    staging: Option<&(String, bool)>,
+    remote_refs: &[gix::protocol::handshake::Ref],
+) -> Result<Option<FetchReport>, FetchError> {
+    let (What::Apply { .. }, Some((prefix, false))) = (what, staging) else { return Ok(None) };
+    let advertised = advertised_heads_and_tags(remote_refs);
+    if advertised.is_empty() || super::safety::refs_under(repo, prefix).map_err(FetchError::Refs)? != advertised {
+        return Ok(None);
+    }
+    let mut report = FetchReport { remote: advertised, ..FetchReport::default() };
+    apply_what(repo, what, staging, &mut report)?;
+    adopt_remote_head(repo, remote_refs)?;
+    Ok(Some(report))
 }
 
 /// Undoes a fetch whose pack is over the limit: its staging refs (the only refs pointing into the

@@ -161,6 +161,33 @@ fn copy_repo(from: &Path, to: &Path) -> Result<(), String> {
     if ok { Ok(()) } else { Err("cp failed".into()) }
 }
 
+/// Commits a change of one file on top of `main` in the bare repository `repo`.
+fn add_commit(repo: &Path) -> Result<(), String> {
+    let index = repo.join("bench-index");
+    let with_index = |args: &[&str], input: Option<&str>| -> Result<String, String> {
+        let mut cmd = Command::new("git");
+        cmd.current_dir(repo).args(args).env("GIT_INDEX_FILE", &index).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.env("GIT_AUTHOR_NAME", "Bench").env("GIT_AUTHOR_EMAIL", "b@example.com").env("GIT_COMMITTER_NAME", "Bench").env("GIT_COMMITTER_EMAIL", "b@example.com");
+        cmd.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() });
+        let mut child = cmd.spawn().map_err(err)?;
+        if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+            stdin.write_all(text.as_bytes()).map_err(err)?;
+        }
+        let out = child.wait_with_output().map_err(err)?;
+        if !out.status.success() {
+            return Err(format!("git {args:?}: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    with_index(&["read-tree", "main"], None)?;
+    let blob = with_index(&["hash-object", "-w", "--stdin"], Some("fn one_more_commit() {}\n"))?;
+    with_index(&["update-index", "--add", "--cacheinfo", &format!("100644,{blob},src/mod0/part0/one_more.rs")], None)?;
+    let tree = with_index(&["write-tree"], None)?;
+    let commit = with_index(&["commit-tree", &tree, "-p", "main", "-m", "one more commit"], None)?;
+    with_index(&["update-ref", "refs/heads/main", &commit], None)?;
+    std::fs::remove_file(&index).map_err(err)
+}
+
 pub async fn run(scratch: &Path) -> Result<(), String> {
     let big = tokio::task::spawn_blocking(big_repository).await.map_err(err)??;
     let objects = git(&big, &["count-objects", "-v"])?
@@ -178,12 +205,12 @@ pub async fn run(scratch: &Path) -> Result<(), String> {
     let token = "bench-token";
     let backend = HttpBackend::start(root.clone(), Auth::Password(token.into())).await.map_err(err)?;
     let seen = backend.seen.clone();
-    // `prev`: the repository without main's last commit (the one-commit scenarios).
+    // `local`: the repository with one more commit on main than `prev` (the generated one), which
+    // no other branch or tag reaches (the one-commit scenarios).
     let local = root.join("local.git");
     copy_repo(&big, &local)?;
-    let prev = root.join("prev.git");
-    copy_repo(&big, &prev)?;
-    git(&prev, &["update-ref", "refs/heads/main", "main~1"])?;
+    add_commit(&local)?;
+    let prev = big.clone();
     git(&root, &["init", "-q", "--bare", "empty.git"])?;
     let empty = root.join("empty.git");
 
@@ -207,7 +234,7 @@ pub async fn run(scratch: &Path) -> Result<(), String> {
         c.current_dir(dest).args(["fetch", "-q", "--prune", &backend.url("full.git"), "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]);
         c
     };
-    copy_repo(&big, &root.join("full.git"))?;
+    copy_repo(&local, &root.join("full.git"))?;
 
     let mut rows = Vec::new();
     for (scenario, from) in [("initial push", &empty), ("1-commit push", &prev)] {
