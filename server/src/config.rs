@@ -172,7 +172,7 @@ pub struct Config {
     /// `GITBLIXT_SECRET_KEY`: the key that encrypts stored tokens (else `<data>/secret.key`).
     pub secret_key: Option<secrecy::SecretString>,
     pub github: GithubConfig,
-    /// The sync service (`GITBLIXT_SYNC_WORKERS`: runs at the same time, default 4;
+    /// The sync service (`GITBLIXT_SYNC_WORKERS`: runs at the same time, default 32;
     /// `GITBLIXT_SYNC_TIMEOUT`: seconds a run may take, default 1800).
     pub sync: crate::sync::SyncConfig,
     /// `GITBLIXT_METRICS_TOKEN`: when set, `GET /metrics` needs `Authorization: Bearer <token>`.

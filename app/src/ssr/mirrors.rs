@@ -188,7 +188,7 @@ pub async fn create_imported_pull(db: &Db, repository_id: i64, user_id: i64, rem
             mirrors::status.eq("active"),
             mirrors::last_sync_at.eq(Some(at)),
             mirrors::last_success_at.eq(Some(at)),
-            mirrors::next_sync_at.eq(Some(at + interval_minutes * 60)),
+            mirrors::next_sync_at.eq(Some(next_scheduled(at, interval_minutes))),
             mirrors::created_at.eq(at),
         ))
         .returning(mirrors::id)
@@ -483,7 +483,7 @@ pub async fn finish(db: &Db, claimed: &Claimed, worker: &str, end: &RunEnd) -> R
     let at = now();
     let id = claimed.mirror.id;
     let token = claimed.token;
-    let next_sync = claimed.mirror.interval_minutes.map(|m| at + m * 60);
+    let next_sync = claimed.mirror.interval_minutes.map(|m| next_scheduled(at, m));
     with_conn!(db, |conn| {
         diesel_async::AsyncConnection::transaction(conn, async move |conn| -> Result<bool, DbError> {
             let held = mirrors::table.find(id).filter(mirrors::lease_token.eq(token)).filter(mirrors::leased_by.eq(worker));
@@ -743,24 +743,30 @@ pub async fn count_runs(db: &Db, mirror_id: i64) -> Result<i64, DbError> {
     with_conn!(db, |conn| Ok(mirror_syncs::table.filter(mirror_syncs::mirror_id.eq(mirror_id)).count().get_result(conn).await?))
 }
 
-/// Requests a sync of every pull mirror whose next scheduled sync has come. Returns the
-/// repositories concerned.
+/// Requests a sync of every pull mirror whose next scheduled sync has come, in one statement (ten
+/// thousand due mirrors are one write, not ten thousand transactions). Returns the repositories
+/// concerned.
 pub async fn request_due_pull_mirrors(db: &Db) -> Result<Vec<i64>, DbError> {
-    let at = now();
-    let due: Vec<(i64, i64)> = with_conn!(db, |conn| Ok::<_, DbError>(
+    let (at, at_ms) = (now(), now_ms());
+    // With no request pending, a mirror has no trigger, pending time or burst wait either (a claim
+    // clears them, and a run's end clears the request only if none came meanwhile): set them all.
+    with_conn!(db, |conn| Ok(diesel::update(
         mirrors::table
             .filter(mirrors::direction.eq(Direction::Pull.as_str()))
             .filter(mirrors::paused.eq(false))
             .filter(mirrors::sync_requested_at.is_null())
-            .filter(mirrors::next_sync_at.le(at))
-            .select((mirrors::id, mirrors::repository_id))
-            .load(conn)
-            .await?
-    ))?;
-    for (id, _) in &due {
-        request_sync(db, *id, Trigger::Schedule).await?;
-    }
-    Ok(due.into_iter().map(|(_, repo)| repo).collect())
+            .filter(mirrors::next_sync_at.le(at)),
+    )
+    .set((
+        mirrors::sync_requested_at.eq(Some(at)),
+        mirrors::requested_trigger.eq(Some(Trigger::Schedule.as_str())),
+        mirrors::pending_since_ms.eq(Some(at_ms)),
+        mirrors::debounce_until_ms.eq(None::<i64>),
+        mirrors::request_seq.eq(mirrors::request_seq + 1),
+    ))
+    .returning(mirrors::repository_id)
+    .get_results(conn)
+    .await?))
 }
 
 #[derive(Debug, Clone, diesel::Queryable, diesel::Selectable)]
@@ -881,13 +887,20 @@ pub async fn pause_dead(db: &Db, id: i64, reason: &str) -> Result<bool, DbError>
         == 1))
 }
 
+/// When a pull mirror synced at `at` is next due: one interval later, plus up to a tenth of it at
+/// random, so mirrors created or synced together spread out instead of all coming due together.
+pub fn next_scheduled(at: i64, interval_minutes: i64) -> i64 {
+    let interval = interval_minutes * 60;
+    at + interval + rand::random_range(0..=interval / 10)
+}
+
 /// Changes a pull mirror's interval; the next sync is one interval after the last one (or now).
 pub async fn set_interval(db: &Db, repository_id: i64, id: i64, minutes: i64) -> Result<bool, DbError> {
     let Some(m) = get(db, id).await? else { return Ok(false) };
     if m.repository_id != repository_id || m.direction != Direction::Pull.as_str() {
         return Ok(false);
     }
-    let next = m.last_sync_at.unwrap_or_else(now) + minutes * 60;
+    let next = next_scheduled(m.last_sync_at.unwrap_or_else(now), minutes);
     with_conn!(db, |conn| Ok(diesel::update(mirrors::table.find(id))
         .set((mirrors::interval_minutes.eq(Some(minutes)), mirrors::next_sync_at.eq(Some(next))))
         .execute(conn)
@@ -922,4 +935,14 @@ pub async fn clear_backoff(db: &Db, id: i64) -> Result<(), DbError> {
         diesel::update(mirrors::table.find(id)).set(mirrors::retry_at.eq(None::<i64>)).execute(conn).await?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scheduled_syncs_spread_over_a_tenth_of_the_interval() {
+        let due: std::collections::BTreeSet<i64> = (0..1000).map(|_| super::next_scheduled(1_000, 5)).collect();
+        assert!(due.iter().all(|d| (1_300..=1_330).contains(d)), "{due:?}");
+        assert!(due.len() > 20, "mirrors synced together come due at different times: {due:?}");
+    }
 }
