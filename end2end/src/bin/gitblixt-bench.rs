@@ -4,8 +4,8 @@
 //!    HTTP (token auth) versus to `git http-backend` behind a loopback server (same 401 round trip).
 //! 2. Mirror engine: gix push/fetch (ours) versus `git push --mirror` / `git fetch --prune` against
 //!    the same `git http-backend`: initial push, 1-commit push, initial fetch, 1-commit fetch, no-op.
-//! 2b. Scale (`bench/scale.rs`): the same against a generated repository of about 400,000 objects,
-//!    each side a child process: wall time, CPU time, peak memory, bytes.
+//!    Its `scale` section (`bench/scale.rs`) does the same against a generated repository of about
+//!    400,000 objects, each side a child process: wall time, CPU time, peak memory, bytes.
 //! 3. Push mirror (`bench/push_mirror.rs`): GitBlixt with a push mirror to the GitHub double — the
 //!    latency from the end of a `git push` until GitHub has the ref (versus one `git push` straight
 //!    to the double), and a burst of pushes: mirror runs and time until GitHub is in sync.

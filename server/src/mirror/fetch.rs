@@ -439,7 +439,11 @@ fn fetch_inner(
     if opts.should_interrupt.load(Ordering::Relaxed) {
         return Err(FetchError::Interrupted);
     }
-    if let Some(report) = unchanged_remote(repo, what, staging.as_ref(), &prepare.ref_map().remote_refs)? {
+    let advertised = advertised_heads_and_tags(&prepare.ref_map().remote_refs);
+    if unchanged_remote(repo, what, staging.as_ref(), &advertised)? {
+        let mut report = FetchReport { remote: advertised, ..FetchReport::default() };
+        apply_what(repo, what, staging.as_ref(), &mut report)?;
+        adopt_remote_head(repo, &prepare.ref_map().remote_refs)?;
         return Ok(report);
     }
 
@@ -461,7 +465,7 @@ fn fetch_inner(
             .map_or(0, |m| m.len());
         keep_file = write_pack_bundle.keep_path.clone();
     }
-    report.remote = advertised_heads_and_tags(&outcome.ref_map.remote_refs);
+    report.remote = advertised;
     if let (Some(max), Status::Change { write_pack_bundle, .. }) = (opts.max_receive_bytes, &outcome.status) {
         if report.bytes > max {
             discard_received(repo, staging.as_ref(), write_pack_bundle);
@@ -489,25 +493,13 @@ fn apply_what(repo: &gix::Repository, what: &What, staging: Option<&(String, boo
     }
 }
 
-/// A mirror whose remote advertises exactly the heads and tags it staged last time has nothing to
-/// receive: no negotiation, no pack, and no staging ref rewritten (gix would lock every one) — the
-/// ref listing is the whole cost of a pull that finds nothing new. The local refs are still
-/// planned against the remote as after any fetch (a push may have moved them).
-fn unchanged_remote(
-    repo: &gix::Repository,
-    what: &What,
-    staging: Option<&(String, bool)>,
-    remote_refs: &[gix::protocol::handshake::Ref],
-) -> Result<Option<FetchReport>, FetchError> {
-    let (What::Apply { .. }, Some((prefix, false))) = (what, staging) else { return Ok(None) };
-    let advertised = advertised_heads_and_tags(remote_refs);
-    if advertised.is_empty() || super::safety::refs_under(repo, prefix).map_err(FetchError::Refs)? != advertised {
-        return Ok(None);
-    }
-    let mut report = FetchReport { remote: advertised, ..FetchReport::default() };
-    apply_what(repo, what, staging, &mut report)?;
-    adopt_remote_head(repo, remote_refs)?;
-    Ok(Some(report))
+/// Whether a mirror's remote advertises exactly the heads and tags it staged last time: then there
+/// is nothing to receive — no negotiation, no pack, and no staging ref rewritten (gix would lock
+/// every one) — and the ref listing is the whole cost of a pull that finds nothing new. The local
+/// refs are still planned against the remote as after any fetch (a push may have moved them).
+fn unchanged_remote(repo: &gix::Repository, what: &What, staging: Option<&(String, bool)>, advertised: &BTreeMap<String, ObjectId>) -> Result<bool, FetchError> {
+    let (What::Apply { .. }, Some((prefix, false))) = (what, staging) else { return Ok(false) };
+    Ok(!advertised.is_empty() && super::safety::refs_under(repo, prefix).map_err(FetchError::Refs)? == *advertised)
 }
 
 /// Undoes a fetch whose pack is over the limit: its staging refs (the only refs pointing into the

@@ -798,8 +798,6 @@ fn count_objects(
     remote_tips: &[ObjectId],
     should_interrupt: &AtomicBool,
 ) -> Result<(Vec<pack::data::output::Count>, ThinPack), PushError> {
-    use pack::data::output::count::{self, objects::ObjectExpansion};
-
     // Everything the remote is known to have, as far as we can tell locally.
     let mut remote_has = HashSet::<ObjectId>::new();
     let mut hidden_commits = Vec::new();
@@ -874,18 +872,30 @@ fn count_objects(
         }
     }
 
-    if !shares_history {
+    // The trees a thin pack's deltas may be made against (before the counting takes the commits).
+    let sent_trees = commit_trees(repo, &commits[..commits.len().min(thin::MAX_SENT_TREES)])?;
+    let mut all = if shares_history {
+        count_with_gix(repo, tag_objects, commits, tree_or_blob, should_interrupt)?
+    } else {
         // Everything reachable goes: read each tree once, locate entries from the pack indexes.
-        let mut all = count_all::count(repo, &commits, tag_objects, tree_or_blob, should_interrupt)?;
-        let mut seen = HashSet::new();
-        all.retain(|c| !remote_has.contains(&c.id) && seen.insert(c.id));
-        let sent_trees = commit_trees(repo, commits.iter().take(thin::MAX_SENT_TREES))?;
-        return Ok((all, ThinPack::new(boundary_trees, sent_trees)));
-    }
+        count_all::count(repo, &commits, tag_objects, tree_or_blob, should_interrupt)?
+    };
+    let mut seen = HashSet::new();
+    all.retain(|c| !remote_has.contains(&c.id) && seen.insert(c.id));
+    Ok((all, ThinPack::new(boundary_trees, sent_trees)))
+}
 
+/// gix's counting, for a push on top of history the remote has: each new commit's tree is diffed
+/// against its parent's, so only what changed is read.
+fn count_with_gix(
+    repo: &gix::Repository,
+    tag_objects: Vec<ObjectId>,
+    commits: Vec<ObjectId>,
+    tree_or_blob: Vec<ObjectId>,
+    should_interrupt: &AtomicBool,
+) -> Result<Vec<pack::data::output::Count>, PushError> {
+    use pack::data::output::count::{self, objects::ObjectExpansion};
     // A handle without object cache, so counted objects keep their pack location and entries can be copied.
-    let commits_for_trees: Vec<ObjectId> = commits.iter().take(thin::MAX_SENT_TREES).copied().collect();
-
     let mut handle = (*repo.objects).clone();
     handle.unset_object_cache();
     handle.prevent_pack_unload();
@@ -916,15 +926,13 @@ fn count_objects(
                 })?;
         all.extend(counts);
     }
-    let mut seen = HashSet::new();
-    all.retain(|c| !remote_has.contains(&c.id) && seen.insert(c.id));
-    let sent_trees = commit_trees(repo, commits_for_trees.iter())?;
-    Ok((all, ThinPack::new(boundary_trees, sent_trees)))
+    Ok(all)
 }
 
 /// The root trees of `commits`.
-fn commit_trees<'a>(repo: &gix::Repository, commits: impl Iterator<Item = &'a ObjectId>) -> Result<Vec<ObjectId>, PushError> {
+fn commit_trees(repo: &gix::Repository, commits: &[ObjectId]) -> Result<Vec<ObjectId>, PushError> {
     commits
+        .iter()
         .map(|id| repo.find_commit(*id).and_then(|c| Ok(c.tree_id()?.detach())).map_err(|e| PushError::Objects(boxed(e))))
         .collect()
 }

@@ -46,7 +46,7 @@ pub async fn run(scratch: &Path, history: &Path) -> Result<(), String> {
     let refs = git(&remote, &["for-each-ref", "--format=%(refname)", "refs/heads", "refs/tags"])?.lines().count();
     let objects = git(&remote, &["rev-list", "--objects", "--all"])?.lines().count();
 
-    let crate::push_mirror::Connected { server, user, token } = crate::push_mirror::start_connected(&root, &double, &github_token, false).await?;
+    let crate::push_mirror::Connected { server, user, token } = crate::push_mirror::start_connected(&root, &double, &github_token, |_| {}).await?;
     let st = server.state.clone();
     let source_url = format!("{}/{OWNER}/{SOURCE}.git", double.web_url).replacen("http://", &format!("http://x-access-token:{github_token}@"), 1);
 

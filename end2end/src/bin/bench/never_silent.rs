@@ -10,7 +10,6 @@
 
 use app::github_repo::GithubRepo;
 use app::names::{RepoName, UserName};
-use app::ssr::github::connection::{self, Tokens};
 use app::ssr::mirrors::{self, Direction};
 use app::ssr::{accounts, repos};
 use github_double::github::GithubDouble;
@@ -66,20 +65,15 @@ async fn lag_under_load(scratch: &Path, workers: usize) -> Result<Vec<Duration>,
     std::fs::create_dir_all(&root).map_err(err)?;
     let double = GithubDouble::start().await.map_err(err)?;
     let github_token = double.issue_token("octocat", &["repo"]);
-    let mut config = gitblixt::config::Config::for_data_dir(root.join("data"));
-    config.github.web_url = double.web_url.clone();
-    config.github.api_url = double.api_url.clone();
     // The MIRRORS pushes arrive at once; with the default cap on git processes (4 per core) most
     // would be answered 503 "busy" (by design). This measures the mirrors' lag, so every push is
     // let in.
-    config.limits.git_processes = 2 * MIRRORS;
-    config.sync.workers = workers;
-    let server = gitblixt::start(config).await.map_err(err)?;
+    let crate::push_mirror::Connected { server, user, token } = crate::push_mirror::start_connected(&root, &double, &github_token, |c| {
+        c.limits.git_processes = 2 * MIRRORS;
+        c.sync.workers = workers;
+    })
+    .await?;
     let st = server.state.clone();
-    let user = accounts::create_user(&st.db, &UserName::parse("bench").map_err(err)?, "bench-password", false).await.map_err(err)?;
-    let token = accounts::create_token(&st.db, user.id, "bench", &["write_repository".into()], 1).await.map_err(err)?.token;
-    let tokens = Tokens { access: github_token.into(), refresh: None, scopes: vec!["repo".into()], expires_at: None, refresh_expires_at: None };
-    connection::store(&st.db, &st.cipher, user.id, "octocat", 1, &tokens).await.map_err(err)?;
 
     // MIRRORS repositories with one commit each, mirrored and in sync.
     let work = root.join("work");

@@ -196,8 +196,9 @@ struct Sample {
     requests: usize,
 }
 
-/// GitBlixt in this process against `double` (with SSH on a free port if `ssh`), its user `bench`
-/// with a `write_repository` token, and a GitHub connection holding `github_token` (OWNER's).
+/// GitBlixt in this process against `double` (no SSH unless `configure` turns it on), its user
+/// `bench` with a `write_repository` token, and a GitHub connection holding `github_token`
+/// (OWNER's).
 pub struct Connected {
     pub server: gitblixt::Running,
     pub user: accounts::User,
@@ -205,12 +206,18 @@ pub struct Connected {
     pub token: String,
 }
 
-pub async fn start_connected(root: &Path, double: &GithubDouble, github_token: &str, ssh: bool) -> Result<Connected, String> {
+pub async fn start_connected(
+    root: &Path,
+    double: &GithubDouble,
+    github_token: &str,
+    configure: impl FnOnce(&mut gitblixt::config::Config),
+) -> Result<Connected, String> {
     let mut config = gitblixt::config::Config::for_data_dir(root.join("gitblixt-data"));
-    config.ssh = if ssh { Some(gitblixt::config::SshConfig::on("127.0.0.1:0".parse().map_err(err)?)) } else { None };
+    config.ssh = None;
     config.github.web_url = double.web_url.clone();
     config.github.api_url = double.api_url.clone();
     config.github.oauth_app = None;
+    configure(&mut config);
     let server = gitblixt::start(config).await.map_err(err)?;
     let st = server.state.clone();
     let user = accounts::create_user(&st.db, &UserName::parse("bench").map_err(err)?, "bench-password", false).await.map_err(err)?;
@@ -231,7 +238,8 @@ async fn setup(scratch: &Path, history: &Path) -> Result<Bench, String> {
     let ref_remote = double.create_repo(OWNER, REFERENCE, false);
     let github_token = double.issue_token(OWNER, &["repo"]);
 
-    let Connected { server, user, token } = start_connected(&root, &double, &github_token, true).await?;
+    let ssh = gitblixt::config::SshConfig::on("127.0.0.1:0".parse().map_err(err)?);
+    let Connected { server, user, token } = start_connected(&root, &double, &github_token, |c| c.ssh = Some(ssh)).await?;
     let st = server.state.clone();
     let name = RepoName::parse(MIRRORED).map_err(err)?;
     let repo = repos::create(&st.db, &st.store, &user, &name, "", false).await.map_err(err)?;

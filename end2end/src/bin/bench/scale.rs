@@ -7,6 +7,7 @@
 //! / `git fetch`, each a child process against the same loopback `git http-backend`: wall time,
 //! CPU time (user + system, the child's own children included), peak memory, bytes sent.
 
+use crate::copy_repo;
 use github_double::gitcli::run as git;
 use github_double::http_backend::{Auth, HttpBackend};
 use rand::rngs::StdRng;
@@ -153,12 +154,6 @@ struct Row {
 fn median_cost(mut v: Vec<Cost>) -> Cost {
     v.sort_by_key(|c| c.wall);
     v[v.len() / 2]
-}
-
-fn copy_repo(from: &Path, to: &Path) -> Result<(), String> {
-    let _ = std::fs::remove_dir_all(to);
-    let ok = Command::new("cp").arg("-a").arg(from).arg(to).status().map_err(err)?.success();
-    if ok { Ok(()) } else { Err("cp failed".into()) }
 }
 
 /// Commits a change of one file on top of `main` in the bare repository `repo`.
