@@ -157,6 +157,7 @@ async fn a_pull_mirror_fetches_github_into_gitblixt() {
     wait_equal().await;
     s.wait_settled(mirror, "active").await;
     let runs = mirrors::recent_runs(&st.db, mirror, 1).await.unwrap();
+    assert_eq!(runs[0].scheduled_at, None, "a Sync now was due at no scheduled time");
     let refs: serde_json::Value = serde_json::from_str(&runs[0].refs).unwrap();
     let main = refs.as_array().unwrap().iter().find(|r| r["name"] == "refs/heads/main").unwrap();
     assert_eq!(main["outcome"], "force-updated");
@@ -381,10 +382,15 @@ async fn a_pull_mirror_syncs_on_its_interval_and_never_empties_the_repository() 
     ok(up.path(), &["add", "-A"]);
     ok(up.path(), &["commit", "-q", "-m", "b"]);
     ok(up.path(), &["push", "-q", upstream.to_str().unwrap(), "main"]);
-    set_next_sync(&st, mirror, app::ssr::db::now() - 1).await;
+    let due = app::ssr::db::now() - 1;
+    set_next_sync(&st, mirror, due).await;
     until("the scheduled sync brought the commit", || async { support::refs_of(&local_path) == support::refs_of(&upstream) }).await;
     s.wait_settled(mirror, "active").await;
-    assert_eq!(mirrors::recent_runs(&st.db, mirror, 1).await.unwrap()[0].trigger, "schedule");
+    let run = mirrors::recent_runs(&st.db, mirror, 1).await.unwrap().remove(0);
+    assert_eq!(run.trigger, "schedule");
+    // The run records when it was due, so its lateness can be told (the bench's p50/p99).
+    assert_eq!(run.scheduled_at, Some(due));
+    assert!(run.started_at >= due, "{run:?}");
 
     // The GitHub repository is emptied (deleted and re-created): the mirror refuses to delete
     // every branch and tag here and says why.

@@ -8,7 +8,7 @@ use app::ssr::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::LazyLock;
 
@@ -21,6 +21,8 @@ struct Metrics {
     oldest_pending: IntGauge,
     leases: IntGauge,
     webhooks: IntCounterVec,
+    lateness: Histogram,
+    database: HistogramVec,
 }
 
 fn build() -> Result<Metrics, prometheus::Error> {
@@ -42,6 +44,15 @@ fn build() -> Result<Metrics, prometheus::Error> {
     let oldest_pending = IntGauge::new("mirror_oldest_pending_seconds", "Age of the oldest pending sync request.")?;
     let leases = IntGauge::new("mirror_leases_held", "Mirror runs holding a lease now.")?;
     let webhooks = IntCounterVec::new(Opts::new("webhook_deliveries_total", "Webhook delivery attempts by result."), &["result"])?;
+    let lateness = Histogram::with_opts(
+        HistogramOpts::new("pull_schedule_lateness_seconds", "From a pull mirror's scheduled time to its run's start.")
+            .buckets(vec![1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0]),
+    )?;
+    let database = HistogramVec::new(
+        HistogramOpts::new("sync_queue_database_seconds", "Database time of the sync queue: a scheduler pass (requesting due pull mirrors), a worker's claim.")
+            .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0]),
+        &["step"],
+    )?;
     registry.register(Box::new(lag.clone()))?;
     registry.register(Box::new(runs.clone()))?;
     registry.register(Box::new(duration.clone()))?;
@@ -49,7 +60,9 @@ fn build() -> Result<Metrics, prometheus::Error> {
     registry.register(Box::new(oldest_pending.clone()))?;
     registry.register(Box::new(leases.clone()))?;
     registry.register(Box::new(webhooks.clone()))?;
-    Ok(Metrics { registry, lag, runs, duration, queue_depth, oldest_pending, leases, webhooks })
+    registry.register(Box::new(lateness.clone()))?;
+    registry.register(Box::new(database.clone()))?;
+    Ok(Metrics { registry, lag, runs, duration, queue_depth, oldest_pending, leases, webhooks, lateness, database })
 }
 
 static METRICS: LazyLock<Option<Metrics>> = LazyLock::new(|| match build() {
@@ -72,6 +85,21 @@ pub fn run_finished(direction: &str, outcome: &str, class: &str, seconds: f64) {
 pub fn webhook_attempt(result: &str) {
     if let Some(m) = METRICS.as_ref() {
         m.webhooks.with_label_values(&[result]).inc();
+    }
+}
+
+/// Records how late a scheduled pull started.
+pub fn pull_lateness(seconds: f64) {
+    if let Some(m) = METRICS.as_ref() {
+        m.lateness.observe(seconds.max(0.0));
+    }
+}
+
+/// Records the database time of one step of the sync queue: `pass` (the scheduler's request of
+/// due pull mirrors) or `claim` (a worker looking for its next run and taking its lease).
+pub fn queue_database(step: &str, seconds: f64) {
+    if let Some(m) = METRICS.as_ref() {
+        m.database.with_label_values(&[step]).observe(seconds);
     }
 }
 

@@ -656,6 +656,8 @@ pub struct RunStart<'a> {
     pub direction: &'a str,
     pub remote: &'a str,
     pub trigger: &'a str,
+    /// A scheduled pull's due time (seconds), to tell how late it started.
+    pub scheduled_at: Option<i64>,
 }
 
 /// How a run ended, as recorded.
@@ -693,6 +695,7 @@ pub async fn start_run(db: &Db, run: &RunStart<'_>) -> Result<i64, DbError> {
             mirror_syncs::remote.eq(run.remote),
             mirror_syncs::trigger.eq(run.trigger),
             mirror_syncs::started_at.eq(at),
+            mirror_syncs::scheduled_at.eq(run.scheduled_at),
             mirror_syncs::outcome.eq("running"),
         ))
         .returning(mirror_syncs::id)
@@ -785,6 +788,8 @@ pub struct RunRow {
     pub refs: String,
     pub objects: i64,
     pub bytes: i64,
+    /// A scheduled pull's due time (seconds).
+    pub scheduled_at: Option<i64>,
 }
 
 /// The latest runs of a mirror, newest first.

@@ -128,6 +128,7 @@ diesel::table! {
         refs -> Text,
         objects -> BigInt,
         bytes -> BigInt,
+        scheduled_at -> Nullable<BigInt>,
     }
 }
 

@@ -174,7 +174,10 @@ async fn scheduler(state: AppState, wake: Arc<Notify>, poll: Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match mirrors::request_due_pull_mirrors(&state.db).await {
+        let clock = std::time::Instant::now();
+        let requested = mirrors::request_due_pull_mirrors(&state.db).await;
+        crate::metrics::queue_database("pass", clock.elapsed().as_secs_f64());
+        match requested {
             Ok(repositories) => {
                 for repository_id in repositories {
                     state.events.mirrors_changed(repository_id);
@@ -205,7 +208,10 @@ impl Worker {
         while !self.stopping.load(Ordering::SeqCst) {
             // Register interest before looking, so a request made while we look is not missed.
             let notified = wake.notified();
-            match mirrors::claim_next_capped(&self.state.db, &self.name, lease, &self.running, per_owner).await {
+            let clock = std::time::Instant::now();
+            let claimed = mirrors::claim_next_capped(&self.state.db, &self.name, lease, &self.running, per_owner).await;
+            crate::metrics::queue_database("claim", clock.elapsed().as_secs_f64());
+            match claimed {
                 Ok(Some(claimed)) => {
                     self.one(&claimed, lease).await;
                     continue;

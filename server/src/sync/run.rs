@@ -10,7 +10,7 @@ use app::ssr::db::now;
 use app::ssr::github::connection::{self, ConnectionError};
 use app::ssr::mirror_service;
 use app::ssr::events::{RefUpdate, RefsUpdated};
-use app::ssr::mirrors::{self, Claimed, Direction, RunEnd, RunRecord, RunStart};
+use app::ssr::mirrors::{self, Claimed, Direction, RunEnd, RunRecord, RunStart, Trigger};
 use crate::mirror::RefOutcome;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,7 +36,12 @@ pub struct Ended {
 pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig, interrupt: Arc<AtomicBool>) -> Ended {
     let m = &claimed.mirror;
     let remote_name = format!("{}/{}", m.remote_owner, m.remote_name);
-    let start = RunStart { mirror_id: Some(m.id), repository_id: m.repository_id, direction: &m.direction, remote: &remote_name, trigger: &claimed.trigger };
+    // A scheduled pull serves the time it was due (the scheduler leaves it until the run ends).
+    let scheduled_at = if claimed.trigger == Trigger::Schedule.as_str() { m.next_sync_at } else { None };
+    if let Some(due) = scheduled_at {
+        crate::metrics::pull_lateness((mirrors::now_ms() - due * 1000) as f64 / 1000.0);
+    }
+    let start = RunStart { mirror_id: Some(m.id), repository_id: m.repository_id, direction: &m.direction, remote: &remote_name, trigger: &claimed.trigger, scheduled_at };
     // Recorded first: what the run keeps is named after it, and a crash leaves a trace.
     let run_id = match mirrors::start_run(&state.db, &start).await {
         Ok(id) => id,

@@ -1,0 +1,1 @@
+ALTER TABLE mirror_syncs DROP COLUMN scheduled_at;
