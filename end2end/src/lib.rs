@@ -3,4 +3,5 @@
 pub mod github;
 pub mod gitcli;
 pub mod http_backend;
+pub mod postgres;
 pub mod sshcli;

@@ -4,82 +4,16 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use github_double::postgres::Cluster;
 
-/// A PostgreSQL cluster in a temporary directory, stopped on drop.
-struct Cluster {
-    bin: PathBuf,
-    dir: tempfile::TempDir,
-    port: u16,
-    as_user: Option<&'static str>,
-}
-
-fn pg_bin() -> PathBuf {
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL is installed (Debian package `postgresql`; `make test` installs it)")
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|p| p.join("initdb").exists())
-        .collect();
-    versions.sort();
-    versions.pop().expect("an initdb under /usr/lib/postgresql/*/bin")
-}
-
-fn run(as_user: Option<&str>, program: &Path, args: &[&str]) {
-    let out = match as_user {
-        Some(user) => Command::new("runuser").arg("-u").arg(user).arg("--").arg(program).args(args).output(),
-        None => Command::new(program).args(args).output(),
-    }
-    .expect("runs");
-    assert!(out.status.success(), "{program:?} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-impl Cluster {
-    fn start() -> Self {
-        let bin = pg_bin();
-        // PostgreSQL refuses to run as root; use the `postgres` account the package creates.
-        let is_root = current_uid() == 0;
-        let as_user = is_root.then_some("postgres");
-        let dir = tempfile::Builder::new().prefix("gitblixt-pg-").tempdir().unwrap();
-        if is_root {
-            let status = Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status().unwrap();
-            assert!(status.success());
-        }
-        let data = dir.path().join("data");
-        let data_s = data.to_str().unwrap().to_string();
-        run(as_user, &bin.join("initdb"), &["-D", &data_s, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
-        let port = free_port();
-        let opts = format!("-h 127.0.0.1 -p {port} -k {} -F", dir.path().display());
-        let log = dir.path().join("log").to_str().unwrap().to_string();
-        run(as_user, &bin.join("pg_ctl"), &["-D", &data_s, "-o", &opts, "-l", &log, "-w", "start"]);
-        Self { bin, dir, port, as_user }
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let data = self.dir.path().join("data");
-        run(self.as_user, &self.bin.join("pg_ctl"), &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"]);
-    }
-}
-
-fn current_uid() -> u32 {
-    // `id -u` avoids an unsafe libc call in tests.
-    let out = Command::new("id").arg("-u").output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// The shared throwaway cluster, started on a blocking thread.
+async fn cluster() -> Cluster {
+    tokio::task::spawn_blocking(Cluster::start).await.unwrap().expect("a PostgreSQL cluster starts")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_runs_on_postgresql() {
-    let cluster = tokio::task::spawn_blocking(Cluster::start).await.unwrap();
+    let cluster = cluster().await;
     let data = tempfile::tempdir().unwrap();
     let mut config = gitblixt::config::Config::for_data_dir(data.path().to_path_buf());
     config.database_url = cluster.url();
@@ -117,7 +51,7 @@ async fn server_runs_on_postgresql() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sync_queue_on_postgresql() {
-    let cluster = tokio::task::spawn_blocking(Cluster::start).await.unwrap();
+    let cluster = cluster().await;
     let data = tempfile::tempdir().unwrap();
     let mut config = gitblixt::config::Config::for_data_dir(data.path().to_path_buf());
     config.database_url = cluster.url();
@@ -130,7 +64,7 @@ async fn the_sync_queue_on_postgresql() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_sharing_postgresql_hear_each_others_mirror_changes() {
-    let cluster = tokio::task::spawn_blocking(Cluster::start).await.unwrap();
+    let cluster = cluster().await;
     let start = || async {
         let data = tempfile::tempdir().unwrap();
         let mut config = gitblixt::config::Config::for_data_dir(data.path().to_path_buf());

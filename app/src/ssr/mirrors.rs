@@ -605,6 +605,41 @@ pub async fn queue_stats(db: &Db) -> Result<QueueStats, DbError> {
     Ok(QueueStats { pending, oldest_pending_seconds: oldest.map_or(0, |t| (at - t).max(0)), leases })
 }
 
+/// How many mirrors there are in each status (`active`, `error`, …).
+pub async fn status_counts(db: &Db) -> Result<Vec<(String, i64)>, DbError> {
+    with_conn!(db, |conn| Ok(mirrors::table
+        .group_by(mirrors::status)
+        .select((mirrors::status, diesel::dsl::count(mirrors::id)))
+        .load(conn)
+        .await?))
+}
+
+/// A scheduled pull's run: when it was due and when it started (seconds), how it ended and what
+/// it brought.
+#[derive(Debug, Clone)]
+pub struct ScheduledRun {
+    pub scheduled_at: i64,
+    pub started_at: i64,
+    pub outcome: String,
+    pub objects: i64,
+}
+
+/// The scheduled pull runs that started from `from` to `to` (seconds, both included).
+pub async fn scheduled_runs(db: &Db, from: i64, to: i64) -> Result<Vec<ScheduledRun>, DbError> {
+    let rows: Vec<(Option<i64>, i64, String, i64)> = with_conn!(db, |conn| Ok::<_, DbError>(
+        mirror_syncs::table
+            .filter(mirror_syncs::scheduled_at.is_not_null())
+            .filter(mirror_syncs::started_at.between(from, to))
+            .select((mirror_syncs::scheduled_at, mirror_syncs::started_at, mirror_syncs::outcome, mirror_syncs::objects))
+            .load(conn)
+            .await?
+    ))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(due, started_at, outcome, objects)| due.map(|scheduled_at| ScheduledRun { scheduled_at, started_at, outcome, objects }))
+        .collect())
+}
+
 /// A push mirror the convergence sweep looks at.
 #[derive(Debug, Clone)]
 pub struct SweepItem {

@@ -16,6 +16,9 @@
 //!    the GitHub double, versus `git clone --mirror` + `git push --mirror` by hand.
 //! 4. Never silent (`bench/never_silent.rs`): lag with 100 push mirrors receiving pushes at once
 //!    (p50/p95/p99), and the convergence sweep's cost for 10,000 push mirrors (ms per pass).
+//! 5. Thousands (`bench/thousands.rs`): 10,000 pull mirrors and 1,000 push mirrors on one
+//!    `gitblixt serve` (SQLite), then on two sharing PostgreSQL: scheduler lateness, CPU, memory,
+//!    the queue's database time, GitHub requests per no-op pull, push lag meanwhile.
 //!
 //! Prints median wall times, the ratio ours/git, and bytes sent.
 
@@ -29,6 +32,8 @@ mod never_silent;
 mod scale;
 #[path = "bench/ssh.rs"]
 mod ssh;
+#[path = "bench/thousands.rs"]
+mod thousands;
 
 use app::names::{RepoName, UserName};
 use app::ssr::{accounts, repos};
@@ -89,7 +94,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 /// The bench's sections; `gitblixt-bench <section>…` runs only those named (all by default).
-const SECTIONS: [&str; 7] = ["hosting", "engine", "scale", "ssh", "push-mirror", "import", "never-silent"];
+const SECTIONS: [&str; 8] = ["hosting", "engine", "scale", "ssh", "push-mirror", "import", "never-silent", "thousands"];
 
 async fn run(only: &[String]) -> Result<(), String> {
     if let Some(unknown) = only.iter().find(|s| !SECTIONS.contains(&s.as_str())) {
@@ -126,6 +131,9 @@ async fn run(only: &[String]) -> Result<(), String> {
     }
     if wanted("never-silent") {
         never_silent::run(scratch.path()).await?;
+    }
+    if wanted("thousands") {
+        thousands::run(scratch.path()).await?;
     }
     Ok(())
 }

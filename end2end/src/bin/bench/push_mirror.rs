@@ -66,7 +66,7 @@ fn stats(mut v: Vec<Duration>) -> Stats {
 
 /// The object id of `refname` in the bare repository at `repo`, as git resolves it: the loose ref
 /// file, else `packed-refs`. Loose refs are replaced by rename, so a read never sees half a value.
-fn read_ref(repo: &Path, refname: &str) -> Option<String> {
+pub(crate) fn read_ref(repo: &Path, refname: &str) -> Option<String> {
     if let Ok(loose) = std::fs::read_to_string(repo.join(refname)) {
         let id = loose.trim();
         if id.len() >= 40 && id.bytes().all(|b| b.is_ascii_hexdigit()) {

@@ -1,0 +1,555 @@
+//! `make bench`, thousands section (issue 17, items 3 and 5): one instance with `PULLS` pull
+//! mirrors (5-minute interval) and `PUSHES` push mirrors of 100 users, each mirror with its own
+//! repository on the GitHub double, run by the real `gitblixt serve` binary as a child process.
+//!
+//! Set-up (database and repositories written through GitBlixt's library, no server running): the
+//! double's pull repositories and GitBlixt's push-mirrored repositories hold one small history
+//! (its pack hard-linked). Then `gitblixt serve` starts and makes every mirror's first sync
+//! (timed). Then the measured window (two intervals): nothing changes on GitHub, so every
+//! scheduled pull is a no-op; a `git push` every few seconds to one of the push-mirrored
+//! repositories measures push → GitHub lag under that load. Reported: scheduler lateness (a
+//! scheduled run's start − the time it was due, from the runs' records), GitBlixt's CPU and
+//! memory (its `/proc` entry), the sync queue's database time per scheduler pass and per claim
+//! (its `/metrics`), and the requests GitHub received per no-op pull (the double's log).
+//!
+//! The same on PostgreSQL with two `gitblixt serve` processes sharing the database (when
+//! PostgreSQL is installed): the claims and LISTEN/NOTIFY at that scale.
+//!
+//! `GITBLIXT_BENCH_PULL_MIRRORS`, `GITBLIXT_BENCH_PUSH_MIRRORS` and
+//! `GITBLIXT_BENCH_WINDOW_MINUTES` make it smaller or shorter (defaults 10,000, 1,000, 10).
+
+use crate::push_mirror::read_ref;
+use app::github_repo::GithubRepo;
+use app::names::{RepoName, UserName};
+use app::ssr::github::connection::{self, Tokens};
+use app::ssr::mirrors::{self, Direction};
+use app::ssr::{AppState, accounts, repos};
+use github_double::github::{GithubDouble, Origin, RequestRecord};
+use github_double::gitcli::run as git;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const USERS: usize = 100;
+const INTERVAL_MINUTES: i64 = 5;
+/// One `git push` to a push-mirrored repository this often during the window.
+const PUSH_EVERY: Duration = Duration::from_secs(6);
+/// How long the first syncs of every mirror may take before the bench fails.
+const FIRST_SYNCS_TIMEOUT: Duration = Duration::from_secs(3600);
+const PUSH_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn env_number(name: &str, default: usize) -> Result<usize, String> {
+    match std::env::var(name) {
+        Ok(v) => v.trim().parse().ok().filter(|n| *n > 0).ok_or(format!("{name} must be a positive whole number, not {v:?}")),
+        Err(_) => Ok(default),
+    }
+}
+
+struct Shape {
+    pulls: usize,
+    pushes: usize,
+    window: Duration,
+}
+
+fn login(u: usize) -> String {
+    format!("gh{u:03}")
+}
+
+fn user_name(u: usize) -> String {
+    format!("u{u:03}")
+}
+
+pub async fn run(scratch: &Path) -> Result<(), String> {
+    let shape = Shape {
+        pulls: env_number("GITBLIXT_BENCH_PULL_MIRRORS", 10_000)?,
+        pushes: env_number("GITBLIXT_BENCH_PUSH_MIRRORS", 1_000)?,
+        window: Duration::from_secs(60 * env_number("GITBLIXT_BENCH_WINDOW_MINUTES", 10)? as u64),
+    };
+    let sqlite = one_instance(scratch, &shape, None, 1).await?;
+    print_report(&shape, "SQLite, one process", &sqlite);
+    match github_double::postgres::Cluster::start() {
+        Ok(cluster) => {
+            let pg = one_instance(scratch, &shape, Some(&cluster.url()), 2).await?;
+            print_report(&shape, "PostgreSQL, two processes", &pg);
+        }
+        Err(e) => println!("(PostgreSQL twin skipped: {e})\n"),
+    }
+    Ok(())
+}
+
+/// Everything one configuration measured.
+struct Report {
+    first_syncs: Duration,
+    first_cpu: Duration,
+    statuses: Vec<(String, i64)>,
+    window_cpu: Duration,
+    window: Duration,
+    rss_mean_kib: u64,
+    rss_peak_kib: u64,
+    lateness: Vec<i64>,
+    runs_failed: usize,
+    runs_with_objects: usize,
+    requests: RequestCount,
+    pass: (f64, f64),
+    claim: (f64, f64),
+    push_lag: Vec<Duration>,
+}
+
+async fn one_instance(scratch: &Path, shape: &Shape, database_url: Option<&str>, processes: usize) -> Result<Report, String> {
+    let root = scratch.join(format!("thousands-{processes}"));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).map_err(err)?;
+    let double = GithubDouble::start().await.map_err(err)?;
+    let template = template(&root)?;
+    let data = root.join("data");
+    let mut config = gitblixt::config::Config::for_data_dir(data.clone());
+    if let Some(url) = database_url {
+        config.database_url = url.to_string();
+    }
+    config.ssh = None;
+    let st = gitblixt::open_state(&config, "http://127.0.0.1".into()).await.map_err(err)?;
+    let clock = Instant::now();
+    let pats = populate(&st, &double, &template, shape).await?;
+    println!("(thousands: {} pull and {} push mirrors set up in {:.0} s)", shape.pulls, shape.pushes, clock.elapsed().as_secs_f64());
+
+    let bin = std::env::current_exe().map_err(err)?.with_file_name("gitblixt");
+    let mut children = Vec::new();
+    for n in 0..processes {
+        children.push(Gitblixt::spawn(&bin, &data, database_url, &double, &root.join(format!("gitblixt-{n}.log")))?);
+    }
+    for c in &children {
+        c.wait_ready().await?;
+    }
+    let result = measure(&st, &double, &children, &template, &pats, shape).await;
+    for c in &mut children {
+        c.stop()?;
+    }
+    if result.is_err() {
+        for c in &children {
+            eprintln!("--- {} (last lines)\n{}", c.log.display(), tail(&c.log, 30));
+        }
+    }
+    result
+}
+
+/// A small history (20 commits, a few files, one tag), packed once; its pack is hard-linked into
+/// every repository that starts with it.
+fn template(root: &Path) -> Result<PathBuf, String> {
+    let work = root.join("template-work");
+    git(root, &["init", "-q", "-b", "main", work.to_str().ok_or("path")?])?;
+    for i in 0..20 {
+        std::fs::write(work.join(format!("file{}.txt", i % 5)), format!("line {i}\n").repeat(20 + i)).map_err(err)?;
+        git(&work, &["add", "-A"])?;
+        git(&work, &["-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", &format!("commit {i}")])?;
+    }
+    git(&work, &["tag", "v1"])?;
+    let bare = root.join("template.git");
+    git(root, &["clone", "-q", "--bare", work.to_str().ok_or("path")?, bare.to_str().ok_or("path")?])?;
+    git(&bare, &["repack", "-adq"])?;
+    git(&bare, &["pack-refs", "--all"])?;
+    Ok(bare)
+}
+
+/// Gives the bare repository at `repo` the template's history: its pack files hard-linked, its
+/// branch and tag written as packed refs.
+fn link_template(template: &Path, repo: &Path) -> Result<(), String> {
+    let packs = template.join("objects/pack");
+    for entry in std::fs::read_dir(&packs).map_err(err)? {
+        let entry = entry.map_err(err)?;
+        std::fs::hard_link(entry.path(), repo.join("objects/pack").join(entry.file_name())).map_err(err)?;
+    }
+    std::fs::copy(template.join("packed-refs"), repo.join("packed-refs")).map_err(err)?;
+    Ok(())
+}
+
+/// Users (each with a GitHub connection and a personal access token), their repositories and
+/// mirrors, the double's repositories. Returns each user's access token.
+async fn populate(st: &AppState, double: &GithubDouble, template: &Path, shape: &Shape) -> Result<Vec<String>, String> {
+    use futures_util::{StreamExt, TryStreamExt};
+    let users: Vec<(accounts::User, String)> = futures_util::stream::iter(0..USERS)
+        .map(|u| async move {
+            let github_id = double.add_user(&login(u));
+            let github_token = double.issue_token(&login(u), &["repo"]);
+            let user = accounts::create_user(&st.db, &UserName::parse(&user_name(u)).map_err(err)?, "bench-password", false).await.map_err(err)?;
+            let tokens = Tokens { access: github_token.into(), refresh: None, scopes: vec!["repo".into()], expires_at: None, refresh_expires_at: None };
+            connection::store(&st.db, &st.cipher, user.id, &login(u), github_id as i64, &tokens).await.map_err(err)?;
+            let pat = accounts::create_token(&st.db, user.id, "bench", &["write_repository".into()], 1).await.map_err(err)?.token;
+            Ok::<_, String>((user, pat))
+        })
+        // One at a time: each password hash takes 19 MiB, which a blocking thread's malloc arena
+        // keeps; hashes on many threads would leave this process large and every `git` it spawns
+        // slow to fork.
+        .buffered(1)
+        .try_collect()
+        .await?;
+    let mirrors: Vec<(usize, Direction)> = (0..shape.pulls).map(|i| (i, Direction::Pull)).chain((0..shape.pushes).map(|i| (i, Direction::Push))).collect();
+    let name = |i: usize, direction: Direction| format!("{}{i}", if direction == Direction::Pull { "p" } else { "s" });
+    // The double's repositories, on a few threads (each a `git init`); pull mirrors start with
+    // GitHub holding the history.
+    let threads = 4;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let mine: Vec<(usize, Direction)> = mirrors.iter().copied().skip(t).step_by(threads).collect();
+                scope.spawn(move || {
+                    for (i, direction) in mine {
+                        let remote = double.create_repo(&login(i % USERS), &name(i, direction), false);
+                        if direction == Direction::Pull {
+                            link_template(template, &remote)?;
+                        }
+                    }
+                    Ok::<_, String>(())
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| w.join().map_err(|_| "a set-up thread panicked".to_string())?)
+    })?;
+    // GitBlixt's repositories and mirrors, a few at a time; push mirrors start with GitBlixt
+    // holding the history.
+    futures_util::stream::iter(mirrors)
+        .map(|(i, direction)| {
+            let user = &users[i % USERS].0;
+            async move {
+                let local = add_mirror(st, user, &name(i, direction), direction, &login(i % USERS)).await?;
+                if direction == Direction::Push {
+                    link_template(template, &local)?;
+                }
+                Ok::<_, String>(())
+            }
+        })
+        .buffer_unordered(8)
+        .try_collect::<()>()
+        .await?;
+    Ok(users.into_iter().map(|(_, pat)| pat).collect())
+}
+
+/// A repository `name` of `user` with a mirror to `github_login/name`; returns its path.
+async fn add_mirror(st: &AppState, user: &accounts::User, name: &str, direction: Direction, github_login: &str) -> Result<PathBuf, String> {
+    let repo_name = RepoName::parse(name).map_err(err)?;
+    let repo = repos::create(&st.db, &st.store, user, &repo_name, "", false).await.map_err(err)?;
+    let interval = (direction == Direction::Pull).then_some(INTERVAL_MINUTES);
+    let remote = GithubRepo::parse(&format!("{github_login}/{name}")).map_err(err)?;
+    mirrors::create(&st.db, repo.repo.id, user.id, direction, &remote, interval, false).await.map_err(err)?;
+    Ok(st.store.path(&UserName::parse(&user.name).map_err(err)?, &repo_name))
+}
+
+/// A `gitblixt serve` child process.
+struct Gitblixt {
+    child: std::process::Child,
+    addr: String,
+    log: PathBuf,
+}
+
+impl Gitblixt {
+    fn spawn(bin: &Path, data: &Path, database_url: Option<&str>, double: &GithubDouble, log: &Path) -> Result<Self, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").map_err(err)?.local_addr().map_err(err)?.port();
+        let addr = format!("127.0.0.1:{port}");
+        let out = std::fs::File::create(log).map_err(err)?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("serve")
+            .env("GITBLIXT_DATA", data)
+            .env("GITBLIXT_ADDR", &addr)
+            .env("GITBLIXT_SSH_ADDR", "")
+            .env("GITHUB_URL", &double.web_url)
+            .env("GITHUB_API_URL", &double.api_url)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(out.try_clone().map_err(err)?);
+        match database_url {
+            Some(url) => cmd.env("DATABASE_URL", url),
+            None => cmd.env_remove("DATABASE_URL"),
+        };
+        let child = cmd.spawn().map_err(|e| format!("starting {}: {e} (make bench builds it)", bin.display()))?;
+        Ok(Gitblixt { child, addr, log: log.to_path_buf() })
+    }
+
+    async fn wait_ready(&self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = reqwest::get(format!("http://{}/", self.addr)).await {
+                if r.status().is_success() {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(format!("gitblixt at {} did not answer within 60 s:\n{}", self.addr, tail(&self.log, 30)));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, then waits for the graceful stop.
+    fn stop(&mut self) -> Result<(), String> {
+        // SAFETY: kill(2) with a pid of our own child and a valid signal number.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        self.child.wait().map_err(err)?;
+        Ok(())
+    }
+
+    /// The sum and count of the `step` series of the sync queue's database time histogram.
+    async fn queue_database(&self, step: &str) -> Result<(f64, f64), String> {
+        let text = reqwest::get(format!("http://{}/metrics", self.addr)).await.map_err(err)?.text().await.map_err(err)?;
+        let value = |suffix: &str| -> f64 {
+            let key = format!("gitblixt_sync_queue_database_seconds_{suffix}{{step=\"{step}\"}} ");
+            text.lines().find_map(|l| l.strip_prefix(&key)).and_then(|v| v.trim().parse().ok()).unwrap_or(0.0)
+        };
+        Ok((value("sum"), value("count")))
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// CPU time of process `pid` and its waited-for children (from `/proc/<pid>/stat`).
+fn cpu_of(pid: u32) -> Result<Duration, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(err)?;
+    let fields: Vec<&str> = stat.rsplit_once(')').ok_or("bad /proc stat")?.1.split_whitespace().collect();
+    // After the command: state is field 3, so field n is at n - 3 (utime 14 … cstime 17).
+    let ticks: u64 = fields.get(11..15).ok_or("bad /proc stat")?.iter().filter_map(|f| f.parse::<u64>().ok()).sum();
+    // SAFETY: sysconf reads a constant of the system.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Ok(Duration::from_millis(ticks * 1000 / per_second))
+}
+
+/// A `kB` line of `/proc/<pid>/status` (`VmRSS`, `VmHWM`).
+fn status_kib(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix(key).map(|v| v.trim_start_matches(':').trim().trim_end_matches("kB").trim().parse().unwrap_or(0))))
+        .unwrap_or(0)
+}
+
+fn total_cpu(children: &[Gitblixt]) -> Result<Duration, String> {
+    children.iter().map(|c| cpu_of(c.pid())).sum()
+}
+
+/// Requests the double received from the pull mirrors.
+#[derive(Default)]
+struct RequestCount {
+    /// `GET …/info/refs?service=git-upload-pack`.
+    advertisements: usize,
+    /// `POST …/git-upload-pack` (protocol v2: `ls-refs`, and `fetch` when there is something to fetch).
+    upload_pack_posts: usize,
+    /// REST API requests (any path).
+    api: usize,
+}
+
+fn count_pull_requests(requests: &[RequestRecord]) -> RequestCount {
+    let mut count = RequestCount::default();
+    for r in requests {
+        if r.origin == Origin::Api {
+            count.api += 1;
+            continue;
+        }
+        // `/<login>/p<n>.git/…`: a pull mirror's repository.
+        let is_pull = r.path.split('/').nth(2).is_some_and(|repo| repo.starts_with('p'));
+        if !is_pull {
+            continue;
+        }
+        if r.method == "GET" && r.path.ends_with("/info/refs") {
+            count.advertisements += 1;
+        } else if r.method == "POST" && r.path.ends_with("/git-upload-pack") {
+            count.upload_pack_posts += 1;
+        }
+    }
+    count
+}
+
+/// Samples the children's resident memory every second until `stop`.
+fn sample_memory(pids: Vec<u32>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<u64>> {
+    std::thread::spawn(move || {
+        let mut samples = Vec::new();
+        while !stop.load(Ordering::SeqCst) {
+            samples.push(pids.iter().map(|p| status_kib(*p, "VmRSS")).sum());
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        samples
+    })
+}
+
+async fn measure(st: &AppState, double: &GithubDouble, children: &[Gitblixt], template: &Path, pats: &[String], shape: &Shape) -> Result<Report, String> {
+    // 1. Every mirror's first sync.
+    let start = Instant::now();
+    let cpu_start = total_cpu(children)?;
+    loop {
+        let q = mirrors::queue_stats(&st.db).await.map_err(err)?;
+        if q.pending == 0 && q.leases == 0 {
+            break;
+        }
+        let failed = mirrors::status_counts(&st.db).await.map_err(err)?.into_iter().find(|(s, n)| s == "error" && *n > 0);
+        if let Some((_, n)) = failed {
+            return Err(format!("{n} mirrors failed their first sync (see the log)"));
+        }
+        if start.elapsed() > FIRST_SYNCS_TIMEOUT {
+            return Err(format!("the first syncs did not end within {FIRST_SYNCS_TIMEOUT:?}: {} pending", q.pending));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let first_syncs = start.elapsed();
+    let first_cpu = total_cpu(children)? - cpu_start;
+    let statuses = mirrors::status_counts(&st.db).await.map_err(err)?;
+
+    // 2. The window: scheduled no-op pulls, and a push now and then.
+    let window_start = app::ssr::db::now();
+    let cpu_start = total_cpu(children)?;
+    let requests_start = double.requests().len();
+    let mut metrics_start = Vec::new();
+    for c in children {
+        metrics_start.push((c.queue_database("pass").await?, c.queue_database("claim").await?));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let memory = sample_memory(children.iter().map(Gitblixt::pid).collect(), stop.clone());
+    let pusher = {
+        let stop = stop.clone();
+        let work = template.with_file_name("template-work");
+        let targets: Vec<(String, PathBuf)> = (0..shape.pushes)
+            .map(|i| {
+                let url = format!("http://oauth2:{}@{}/{}/s{i}.git", pats[i % USERS], children[i % children.len()].addr, user_name(i % USERS));
+                (url, double.repo_path(&login(i % USERS), &format!("s{i}")))
+            })
+            .collect();
+        std::thread::spawn(move || push_now_and_then(&work, &targets, &stop))
+    };
+    let clock = Instant::now();
+    tokio::time::sleep(shape.window).await;
+    let window = clock.elapsed();
+    let window_cpu = total_cpu(children)? - cpu_start;
+    let window_end = app::ssr::db::now();
+    let requests = double.requests();
+    let mut pass = (0.0, 0.0);
+    let mut claim = (0.0, 0.0);
+    for (c, (p0, c0)) in children.iter().zip(metrics_start) {
+        let (p1, c1) = (c.queue_database("pass").await?, c.queue_database("claim").await?);
+        pass = (pass.0 + p1.0 - p0.0, pass.1 + p1.1 - p0.1);
+        claim = (claim.0 + c1.0 - c0.0, claim.1 + c1.1 - c0.1);
+    }
+    stop.store(true, Ordering::SeqCst);
+    let rss = memory.join().map_err(|_| "the memory sampler panicked")?;
+    let push_lag = pusher.join().map_err(|_| "the pusher panicked")??;
+    let runs = mirrors::scheduled_runs(&st.db, window_start, window_end).await.map_err(err)?;
+    let peak = children.iter().map(|c| status_kib(c.pid(), "VmHWM")).sum();
+    Ok(Report {
+        first_syncs,
+        first_cpu,
+        statuses,
+        window_cpu,
+        window,
+        rss_mean_kib: rss.iter().sum::<u64>() / rss.len().max(1) as u64,
+        rss_peak_kib: peak,
+        lateness: runs.iter().map(|r| r.started_at - r.scheduled_at).collect(),
+        runs_failed: runs.iter().filter(|r| r.outcome != "success" && r.outcome != "running").count(),
+        runs_with_objects: runs.iter().filter(|r| r.objects > 0).count(),
+        requests: count_pull_requests(&requests[requests_start.min(requests.len())..]),
+        pass,
+        claim,
+        push_lag,
+    })
+}
+
+/// Until `stop`: a new commit in `work` pushed every `PUSH_EVERY` to the next of `targets`
+/// (GitBlixt URL, the double's repository it mirrors to); the time from the end of each `git
+/// push` until the double has the commit.
+fn push_now_and_then(work: &Path, targets: &[(String, PathBuf)], stop: &AtomicBool) -> Result<Vec<Duration>, String> {
+    let mut lags = Vec::new();
+    let mut n = 0;
+    while !stop.load(Ordering::SeqCst) {
+        let paced = Instant::now();
+        let (url, remote) = &targets[n % targets.len()];
+        std::fs::write(work.join("pushed.txt"), format!("push {n}\n")).map_err(err)?;
+        git(work, &["add", "-A"])?;
+        git(work, &["-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", &format!("push {n}")])?;
+        let id = git(work, &["rev-parse", "HEAD"])?.trim().to_string();
+        git(work, &["push", "-q", url, "HEAD:refs/heads/main"])?;
+        let pushed = Instant::now();
+        while read_ref(remote, "refs/heads/main").as_deref() != Some(id.as_str()) {
+            if pushed.elapsed() > PUSH_TIMEOUT {
+                return Err(format!("push {n} did not reach GitHub within {PUSH_TIMEOUT:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        lags.push(pushed.elapsed());
+        n += 1;
+        std::thread::sleep(PUSH_EVERY.saturating_sub(paced.elapsed()));
+    }
+    Ok(lags)
+}
+
+/// Nearest-rank percentile of a sorted, non-empty sample.
+fn nearest<T: Copy>(sorted: &[T], p: f64) -> T {
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn print_report(shape: &Shape, label: &str, r: &Report) {
+    let mut lateness = r.lateness.clone();
+    lateness.sort_unstable();
+    let mut lag = r.push_lag.clone();
+    lag.sort();
+    let runs = lateness.len();
+    let expected = shape.pulls as f64 * r.window.as_secs_f64() / (INTERVAL_MINUTES as f64 * 60.0 * 1.05);
+    let statuses: Vec<String> = r.statuses.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    let per_run = |n: usize| if runs == 0 { 0.0 } else { n as f64 / runs as f64 };
+    let mean_ms = |(sum, count): (f64, f64)| if count == 0.0 { 0.0 } else { 1000.0 * sum / count };
+    println!("| thousands ({label}): {} pull mirrors every {INTERVAL_MINUTES} min + {} push mirrors, {USERS} users | |", shape.pulls, shape.pushes);
+    println!("|---|---|");
+    println!("| first sync of every mirror | {:.0} s, {:.0} CPU-s of GitBlixt; then {} |", r.first_syncs.as_secs_f64(), r.first_cpu.as_secs_f64(), statuses.join(", "));
+    println!("| measured window | {:.0} s |", r.window.as_secs_f64());
+    println!("| scheduled pulls started in the window | {runs} (≈{expected:.0} expected at one per 5 min + up to 10% jitter); {} not successful, {} fetched objects |", r.runs_failed, r.runs_with_objects);
+    if runs > 0 {
+        println!(
+            "| **scheduler lateness (start − due)** | p50 {} s, p99 {} s, max {} s (target: every due pull within 30 s — {}) |",
+            nearest(&lateness, 0.5),
+            nearest(&lateness, 0.99),
+            lateness[runs - 1],
+            if lateness[runs - 1] <= 30 { "met" } else { "NOT met" }
+        );
+    }
+    println!(
+        "| **GitBlixt CPU** (all its processes) | {:.2} cores on average ({:.0} CPU-s in {:.0} s; target < 1 core) |",
+        r.window_cpu.as_secs_f64() / r.window.as_secs_f64(),
+        r.window_cpu.as_secs_f64(),
+        r.window.as_secs_f64()
+    );
+    println!("| GitBlixt memory (resident) | {:.0} MiB on average, peak {:.0} MiB |", r.rss_mean_kib as f64 / 1024.0, r.rss_peak_kib as f64 / 1024.0);
+    println!(
+        "| sync queue database time | scheduler pass {:.1} ms ({:.0} passes), claim {:.1} ms ({:.0} claims) on average |",
+        mean_ms(r.pass),
+        r.pass.1,
+        mean_ms(r.claim),
+        r.claim.1
+    );
+    println!(
+        "| **GitHub requests per no-op pull** | {:.2} ref advertisements (GET info/refs), {:.2} upload-pack POSTs (ls-refs; a negotiation would add one), {:.2} REST requests |",
+        per_run(r.requests.advertisements),
+        per_run(r.requests.upload_pack_posts),
+        per_run(r.requests.api)
+    );
+    if !lag.is_empty() {
+        println!(
+            "| push → GitHub lag meanwhile ({} pushes, one every {} s) | p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms |",
+            lag.len(),
+            PUSH_EVERY.as_secs(),
+            ms(nearest(&lag, 0.5)),
+            ms(nearest(&lag, 0.99)),
+            ms(lag[lag.len() - 1])
+        );
+    }
+    println!();
+}
