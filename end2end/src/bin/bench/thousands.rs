@@ -75,6 +75,12 @@ pub async fn run(scratch: &Path) -> Result<(), String> {
         pushes: env_number("GITBLIXT_BENCH_PUSH_MIRRORS", 1_000)?,
         window: Duration::from_secs(60 * env_number("GITBLIXT_BENCH_WINDOW_MINUTES", 10)? as u64),
     };
+    // glibc raises its mmap threshold after freeing a large block: the 19 MiB of each password
+    // hash would then stay in the heap of every thread that hashed, this process would grow by
+    // hundreds of MB, and every `git` it starts would take long to fork. A fixed threshold
+    // (glibc's default) keeps large blocks mapped and unmapped.
+    // SAFETY: mallopt only changes the allocator's tuning; called before any thread hashes.
+    unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024) };
     let sqlite = one_instance(scratch, &shape, None, 1).await?;
     print_report(&shape, "SQLite, one process", &sqlite);
     match github_double::postgres::Cluster::start() {

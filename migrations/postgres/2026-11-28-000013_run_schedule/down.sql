@@ -1,1 +1,0 @@
-ALTER TABLE mirror_syncs DROP COLUMN scheduled_at;
