@@ -391,20 +391,21 @@ fn sample_memory(pids: Vec<u32>, stop: Arc<AtomicBool>) -> std::thread::JoinHand
 }
 
 async fn measure(st: &AppState, double: &GithubDouble, children: &[Gitblixt], template: &Path, pats: &[String], shape: &Shape) -> Result<Report, String> {
-    // 1. Every mirror's first sync.
+    // 1. Every mirror's first sync (its status leaves `new`). Scheduled pulls of the mirrors
+    // synced first may already run meanwhile, so the queue need not be empty.
     let start = Instant::now();
     let cpu_start = total_cpu(children)?;
     loop {
-        let q = mirrors::queue_stats(&st.db).await.map_err(err)?;
-        if q.pending == 0 && q.leases == 0 {
+        let statuses = mirrors::status_counts(&st.db).await.map_err(err)?;
+        let count = |status: &str| statuses.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
+        if count("error") > 0 {
+            return Err(format!("{} mirrors failed their first sync (see the log)", count("error")));
+        }
+        if count("new") == 0 {
             break;
         }
-        let failed = mirrors::status_counts(&st.db).await.map_err(err)?.into_iter().find(|(s, n)| s == "error" && *n > 0);
-        if let Some((_, n)) = failed {
-            return Err(format!("{n} mirrors failed their first sync (see the log)"));
-        }
         if start.elapsed() > FIRST_SYNCS_TIMEOUT {
-            return Err(format!("the first syncs did not end within {FIRST_SYNCS_TIMEOUT:?}: {} pending", q.pending));
+            return Err(format!("the first syncs did not end within {FIRST_SYNCS_TIMEOUT:?}: {} left", count("new")));
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
