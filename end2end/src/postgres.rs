@@ -34,11 +34,6 @@ fn run(as_user: Option<&str>, program: &Path, args: &[&str]) -> Result<(), Strin
     Ok(())
 }
 
-fn free_port() -> Result<u16, String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
-}
-
 impl Cluster {
     /// initdb and start; as the `postgres` account when running as root (PostgreSQL refuses root).
     pub fn start() -> Result<Self, String> {
@@ -55,7 +50,7 @@ impl Cluster {
         let data = dir.path().join("data");
         let data_s = data.to_str().ok_or("a non-UTF-8 temporary path")?.to_string();
         run(as_user, &bin.join("initdb"), &["-D", &data_s, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])?;
-        let port = free_port()?;
+        let port = crate::free_port()?;
         let opts = format!("-h 127.0.0.1 -p {port} -k {} -F -c max_connections=200", dir.path().display());
         let log = dir.path().join("log").to_str().ok_or("a non-UTF-8 temporary path")?.to_string();
         run(as_user, &bin.join("pg_ctl"), &["-D", &data_s, "-o", &opts, "-l", &log, "-w", "start"])?;

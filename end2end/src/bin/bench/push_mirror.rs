@@ -42,7 +42,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Nearest-rank percentile (`p` in 0..=1) of a non-empty sample.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile<T: Copy>(sorted: &[T], p: f64) -> T {
     let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
 }

@@ -52,10 +52,6 @@ impl Drop for Reference {
     }
 }
 
-fn free_port() -> Result<u16, String> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0").map_err(err)?.local_addr().map_err(err)?.port())
-}
-
 /// sshd on loopback with its own host key and config, accepting `public` for this user.
 fn start_sshd(root: &Path, public: &str, known_hosts: &Path) -> Result<Reference, String> {
     let sshd = Path::new("/usr/sbin/sshd");
@@ -67,7 +63,7 @@ fn start_sshd(root: &Path, public: &str, known_hosts: &Path) -> Result<Reference
     let host_key = dir.join("host_key");
     keygen(&host_key, "sshd host")?;
     std::fs::write(dir.join("authorized_keys"), format!("{public}\n")).map_err(err)?;
-    let port = free_port()?;
+    let port = github_double::free_port()?;
     let user = String::from_utf8_lossy(&Command::new("id").arg("-un").output().map_err(err)?.stdout).trim().to_string();
     let config = format!(
         "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nPidFile {}\n",
@@ -91,7 +87,7 @@ fn start_sshd(root: &Path, public: &str, known_hosts: &Path) -> Result<Reference
 }
 
 fn start_daemon(root: &Path) -> Result<Reference, String> {
-    let port = free_port()?;
+    let port = github_double::free_port()?;
     let child = Command::new("git")
         .args(["daemon", "--reuseaddr", "--export-all", "--enable=receive-pack", "--listen=127.0.0.1"])
         .arg(format!("--port={port}"))

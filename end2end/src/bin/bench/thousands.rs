@@ -18,7 +18,7 @@
 //! `GITBLIXT_BENCH_PULL_MIRRORS`, `GITBLIXT_BENCH_PUSH_MIRRORS` and
 //! `GITBLIXT_BENCH_WINDOW_MINUTES` make it smaller or shorter (defaults 10,000, 1,000, 10).
 
-use crate::push_mirror::read_ref;
+use crate::push_mirror::{percentile, read_ref};
 use app::github_repo::GithubRepo;
 use app::names::{RepoName, UserName};
 use app::ssr::github::connection::{self, Tokens};
@@ -258,8 +258,7 @@ struct Gitblixt {
 
 impl Gitblixt {
     fn spawn(bin: &Path, data: &Path, database_url: Option<&str>, double: &GithubDouble, log: &Path) -> Result<Self, String> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").map_err(err)?.local_addr().map_err(err)?.port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = format!("127.0.0.1:{}", github_double::free_port()?);
         let out = std::fs::File::create(log).map_err(err)?;
         let mut cmd = Command::new(bin);
         cmd.arg("serve")
@@ -498,12 +497,6 @@ fn push_now_and_then(work: &Path, targets: &[(String, PathBuf)], stop: &AtomicBo
     Ok(lags)
 }
 
-/// Nearest-rank percentile of a sorted, non-empty sample.
-fn nearest<T: Copy>(sorted: &[T], p: f64) -> T {
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
 fn print_report(shape: &Shape, label: &str, r: &Report) {
     let mut lateness = r.lateness.clone();
     lateness.sort_unstable();
@@ -522,8 +515,8 @@ fn print_report(shape: &Shape, label: &str, r: &Report) {
     if runs > 0 {
         println!(
             "| **scheduler lateness (start − due)** | p50 {} s, p99 {} s, max {} s (target: every due pull within 30 s — {}) |",
-            nearest(&lateness, 0.5),
-            nearest(&lateness, 0.99),
+            percentile(&lateness, 0.5),
+            percentile(&lateness, 0.99),
             lateness[runs - 1],
             if lateness[runs - 1] <= 30 { "met" } else { "NOT met" }
         );
@@ -553,8 +546,8 @@ fn print_report(shape: &Shape, label: &str, r: &Report) {
             "| push → GitHub lag meanwhile ({} pushes, one every {} s) | p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms |",
             lag.len(),
             PUSH_EVERY.as_secs(),
-            ms(nearest(&lag, 0.5)),
-            ms(nearest(&lag, 0.99)),
+            ms(percentile(&lag, 0.5)),
+            ms(percentile(&lag, 0.99)),
             ms(lag[lag.len() - 1])
         );
     }
