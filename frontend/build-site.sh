@@ -14,6 +14,9 @@
 # Needs: the wasm32-unknown-unknown target, wasm-bindgen (the CLI, same version as the crate),
 # and for release wasm-opt — `make tools` installs them.
 set -euo pipefail
+# A failing step inside "$(bundle …)" must stop the build (bash does not pass -e into command
+# substitutions by default): a missing wasm-opt once produced an unoptimised site silently.
+shopt -s inherit_errexit
 
 mode="${1:-debug}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,6 +26,10 @@ case "$mode" in
   debug) profile=dev; profile_dir=debug ;;
   *) echo "usage: $0 [debug|release]" >&2; exit 2 ;;
 esac
+
+for tool in cargo wasm-bindgen $([ "$mode" = release ] && echo wasm-opt); do
+  command -v "$tool" >/dev/null || { echo "$0: $tool not found; \`make tools\` installs it (wasm-opt is in end2end/node_modules/.bin)" >&2; exit 1; }
+done
 
 site="$root/target/site"
 mkdir -p "$root/target"

@@ -10,13 +10,16 @@
 //! repositories measures push → GitHub lag under that load. Reported: scheduler lateness (a
 //! scheduled run's start − the time it was due, from the runs' records), GitBlixt's CPU and
 //! memory (its `/proc` entry), the sync queue's database time per scheduler pass and per claim
-//! (its `/metrics`), and the requests GitHub received per no-op pull (the double's log).
+//! (its `/metrics`), the requests GitHub received per no-op pull (the double's log), and where the
+//! machine's CPU went (GitBlixt, the double with its `git` processes, the rest). After the window,
+//! `BURST` push mirrors get a push at the same moment (item 4), the pull mirrors still running.
 //!
 //! The same on PostgreSQL with two `gitblixt serve` processes sharing the database (when
 //! PostgreSQL is installed): the claims and LISTEN/NOTIFY at that scale.
 //!
 //! `GITBLIXT_BENCH_PULL_MIRRORS`, `GITBLIXT_BENCH_PUSH_MIRRORS` and
-//! `GITBLIXT_BENCH_WINDOW_MINUTES` make it smaller or shorter (defaults 10,000, 1,000, 10).
+//! `GITBLIXT_BENCH_WINDOW_MINUTES` make it smaller or shorter (defaults 10,000, 1,000, 10);
+//! `GITBLIXT_BENCH_DATABASES` (`sqlite`, `postgres`) runs one half.
 
 use crate::push_mirror::{percentile, read_ref};
 use app::github_repo::GithubRepo;
@@ -39,6 +42,8 @@ const PUSH_EVERY: Duration = Duration::from_secs(6);
 /// How long the first syncs of every mirror may take before the bench fails.
 const FIRST_SYNCS_TIMEOUT: Duration = Duration::from_secs(3600);
 const PUSH_TIMEOUT: Duration = Duration::from_secs(120);
+/// Push mirrors that get a push at the same moment after the window (issue 17 item 4's 100).
+const BURST: usize = 100;
 
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
@@ -81,16 +86,38 @@ pub async fn run(scratch: &Path) -> Result<(), String> {
     // (glibc's default) keeps large blocks mapped and unmapped.
     // SAFETY: mallopt only changes the allocator's tuning; called before any thread hashes.
     unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024) };
-    let sqlite = one_instance(scratch, &shape, None, 1).await?;
-    print_report(&shape, "SQLite, one process", &sqlite);
-    match github_double::postgres::Cluster::start() {
-        Ok(cluster) => {
-            let pg = one_instance(scratch, &shape, Some(&cluster.url()), 2).await?;
-            print_report(&shape, "PostgreSQL, two processes", &pg);
+    let (sqlite, postgres) = databases()?;
+    if sqlite {
+        let report = one_instance(scratch, &shape, None, 1).await?;
+        print_report(&shape, "SQLite, one process", &report);
+    }
+    if postgres {
+        match github_double::postgres::Cluster::start() {
+            Ok(cluster) => {
+                let report = one_instance(scratch, &shape, Some(&cluster.url()), 2).await?;
+                print_report(&shape, "PostgreSQL, two processes", &report);
+            }
+            Err(e) => println!("(PostgreSQL twin skipped: {e})\n"),
         }
-        Err(e) => println!("(PostgreSQL twin skipped: {e})\n"),
     }
     Ok(())
+}
+
+/// Which halves to run: `GITBLIXT_BENCH_DATABASES` (`sqlite`, `postgres` or both, the default).
+fn databases() -> Result<(bool, bool), String> {
+    let Ok(value) = std::env::var("GITBLIXT_BENCH_DATABASES") else { return Ok((true, true)) };
+    let mut chosen = (false, false);
+    for name in value.split([',', ' ']).filter(|n| !n.is_empty()) {
+        match name {
+            "sqlite" => chosen.0 = true,
+            "postgres" => chosen.1 = true,
+            other => return Err(format!("GITBLIXT_BENCH_DATABASES: {other:?} is not sqlite or postgres")),
+        }
+    }
+    if chosen == (false, false) {
+        return Err("GITBLIXT_BENCH_DATABASES names no database (sqlite, postgres)".into());
+    }
+    Ok(chosen)
 }
 
 /// Everything one configuration measured.
@@ -99,6 +126,10 @@ struct Report {
     first_cpu: Duration,
     statuses: Vec<(String, i64)>,
     window_cpu: Duration,
+    /// The whole machine's busy time in the window.
+    machine_cpu: Duration,
+    /// This process's: the GitHub double, the `git` processes it runs, the pushes.
+    bench_cpu: Duration,
     window: Duration,
     rss_mean_kib: u64,
     rss_peak_kib: u64,
@@ -109,6 +140,8 @@ struct Report {
     pass: (f64, f64),
     claim: (f64, f64),
     push_lag: Vec<Duration>,
+    /// Each push mirror's lag when `BURST` of them got a push at once.
+    burst: Vec<Duration>,
 }
 
 async fn one_instance(scratch: &Path, shape: &Shape, database_url: Option<&str>, processes: usize) -> Result<Report, String> {
@@ -268,6 +301,9 @@ impl Gitblixt {
             .env("GITHUB_URL", &double.web_url)
             .env("GITHUB_API_URL", &double.api_url)
             .env("RUST_LOG", "warn")
+            // The burst's pushes arrive at once: let every one in (the default cap, 4 git
+            // processes per core, would answer most of them "busy", by design).
+            .env("GITBLIXT_GIT_PROCESSES", (2 * BURST).to_string())
             .stdout(Stdio::null())
             .stderr(out.try_clone().map_err(err)?);
         match database_url {
@@ -339,6 +375,18 @@ fn status_kib(pid: u32, key: &str) -> u64 {
         .ok()
         .and_then(|s| s.lines().find_map(|l| l.strip_prefix(key).map(|v| v.trim_start_matches(':').trim().trim_end_matches("kB").trim().parse().unwrap_or(0))))
         .unwrap_or(0)
+}
+
+/// Busy time of the whole machine, all cores (from `/proc/stat`: everything but idle and iowait).
+fn machine_busy() -> Result<Duration, String> {
+    let stat = std::fs::read_to_string("/proc/stat").map_err(err)?;
+    let cpu = stat.lines().find(|l| l.starts_with("cpu ")).ok_or("no cpu line in /proc/stat")?;
+    let ticks: Vec<u64> = cpu.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal (guest time is counted in user already).
+    let busy: u64 = ticks.iter().take(8).enumerate().filter(|(i, _)| *i != 3 && *i != 4).map(|(_, t)| t).sum();
+    // SAFETY: sysconf reads a constant of the system.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Ok(Duration::from_millis(busy * 1000 / per_second))
 }
 
 fn total_cpu(children: &[Gitblixt]) -> Result<Duration, String> {
@@ -415,6 +463,8 @@ async fn measure(st: &AppState, double: &GithubDouble, children: &[Gitblixt], te
     // 2. The window: scheduled no-op pulls, and a push now and then.
     let window_start = app::ssr::db::now();
     let cpu_start = total_cpu(children)?;
+    let machine_start = machine_busy()?;
+    let bench_start = cpu_of(std::process::id())?;
     let requests_start = double.requests().len();
     let mut metrics_start = Vec::new();
     for c in children {
@@ -422,21 +472,25 @@ async fn measure(st: &AppState, double: &GithubDouble, children: &[Gitblixt], te
     }
     let stop = Arc::new(AtomicBool::new(false));
     let memory = sample_memory(children.iter().map(Gitblixt::pid).collect(), stop.clone());
+    let work = template.with_file_name("template-work");
+    // Push-mirrored repositories (GitBlixt URL, the double's repository), alternating between
+    // the processes.
+    let targets: Vec<(String, PathBuf)> = (0..shape.pushes)
+        .map(|i| {
+            let url = format!("http://oauth2:{}@{}/{}/s{i}.git", pats[i % USERS], children[i % children.len()].addr, user_name(i % USERS));
+            (url, double.repo_path(&login(i % USERS), &format!("s{i}")))
+        })
+        .collect();
     let pusher = {
-        let stop = stop.clone();
-        let work = template.with_file_name("template-work");
-        let targets: Vec<(String, PathBuf)> = (0..shape.pushes)
-            .map(|i| {
-                let url = format!("http://oauth2:{}@{}/{}/s{i}.git", pats[i % USERS], children[i % children.len()].addr, user_name(i % USERS));
-                (url, double.repo_path(&login(i % USERS), &format!("s{i}")))
-            })
-            .collect();
+        let (stop, work, targets) = (stop.clone(), work.clone(), targets.clone());
         std::thread::spawn(move || push_now_and_then(&work, &targets, &stop))
     };
     let clock = Instant::now();
     tokio::time::sleep(shape.window).await;
     let window = clock.elapsed();
     let window_cpu = total_cpu(children)? - cpu_start;
+    let machine_cpu = machine_busy()? - machine_start;
+    let bench_cpu = cpu_of(std::process::id())? - bench_start;
     let window_end = app::ssr::db::now();
     let requests = double.requests();
     let mut pass = (0.0, 0.0);
@@ -449,6 +503,8 @@ async fn measure(st: &AppState, double: &GithubDouble, children: &[Gitblixt], te
     stop.store(true, Ordering::SeqCst);
     let rss = memory.join().map_err(|_| "the memory sampler panicked")?;
     let push_lag = pusher.join().map_err(|_| "the pusher panicked")??;
+    // 3. With the pull mirrors still going: BURST push mirrors get a push at the same moment.
+    let burst = tokio::task::block_in_place(|| burst_of_pushes(&work, &targets[..BURST.min(targets.len())]))?;
     let runs = mirrors::scheduled_runs(&st.db, window_start, window_end).await.map_err(err)?;
     let peak = children.iter().map(|c| status_kib(c.pid(), "VmHWM")).sum();
     Ok(Report {
@@ -456,6 +512,8 @@ async fn measure(st: &AppState, double: &GithubDouble, children: &[Gitblixt], te
         first_cpu,
         statuses,
         window_cpu,
+        machine_cpu,
+        bench_cpu,
         window,
         rss_mean_kib: rss.iter().sum::<u64>() / rss.len().max(1) as u64,
         rss_peak_kib: peak,
@@ -466,6 +524,7 @@ async fn measure(st: &AppState, double: &GithubDouble, children: &[Gitblixt], te
         pass,
         claim,
         push_lag,
+        burst,
     })
 }
 
@@ -495,6 +554,35 @@ fn push_now_and_then(work: &Path, targets: &[(String, PathBuf)], stop: &AtomicBo
         std::thread::sleep(PUSH_EVERY.saturating_sub(paced.elapsed()));
     }
     Ok(lags)
+}
+
+/// One new commit pushed to each of `targets` at the same moment (a `git push` each, in parallel);
+/// for each, the time from the end of its push until GitHub has the commit.
+fn burst_of_pushes(work: &Path, targets: &[(String, PathBuf)]) -> Result<Vec<Duration>, String> {
+    std::fs::write(work.join("pushed.txt"), "burst\n").map_err(err)?;
+    git(work, &["add", "-A"])?;
+    git(work, &["-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", "burst"])?;
+    let id = git(work, &["rev-parse", "HEAD"])?.trim().to_string();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = targets
+            .iter()
+            .map(|(url, remote)| {
+                let id = id.as_str();
+                scope.spawn(move || -> Result<Duration, String> {
+                    git(work, &["push", "-q", url, "HEAD:refs/heads/main"])?;
+                    let pushed = Instant::now();
+                    while read_ref(remote, "refs/heads/main").as_deref() != Some(id) {
+                        if pushed.elapsed() > PUSH_TIMEOUT {
+                            return Err(format!("a burst push did not reach GitHub within {PUSH_TIMEOUT:?}"));
+                        }
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    Ok(pushed.elapsed())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().map_err(|_| "a burst push panicked".to_string())?).collect()
+    })
 }
 
 fn print_report(shape: &Shape, label: &str, r: &Report) {
@@ -527,6 +615,15 @@ fn print_report(shape: &Shape, label: &str, r: &Report) {
         r.window_cpu.as_secs_f64(),
         r.window.as_secs_f64()
     );
+    let cores = |d: Duration| d.as_secs_f64() / r.window.as_secs_f64();
+    println!(
+        "| machine CPU in the window | {:.2} of {} cores busy: GitBlixt {:.2}, the GitHub double with its git processes and the pushes {:.2}, the rest (database server, system) {:.2} |",
+        cores(r.machine_cpu),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cores(r.window_cpu),
+        cores(r.bench_cpu),
+        cores(r.machine_cpu.saturating_sub(r.window_cpu + r.bench_cpu))
+    );
     println!("| GitBlixt memory (resident) | {:.0} MiB on average, peak {:.0} MiB |", r.rss_mean_kib as f64 / 1024.0, r.rss_peak_kib as f64 / 1024.0);
     println!(
         "| sync queue database time | scheduler pass {:.1} ms ({:.0} passes), claim {:.1} ms ({:.0} claims) on average |",
@@ -549,6 +646,19 @@ fn print_report(shape: &Shape, label: &str, r: &Report) {
             ms(percentile(&lag, 0.5)),
             ms(percentile(&lag, 0.99)),
             ms(lag[lag.len() - 1])
+        );
+    }
+    if !r.burst.is_empty() {
+        let mut burst = r.burst.clone();
+        burst.sort();
+        println!(
+            "| **{} push mirrors receiving a push at the same moment** (meanwhile) | p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms (target p99 < 2 s — {}) |",
+            burst.len(),
+            ms(percentile(&burst, 0.5)),
+            ms(percentile(&burst, 0.95)),
+            ms(percentile(&burst, 0.99)),
+            ms(burst[burst.len() - 1]),
+            if percentile(&burst, 0.99) < Duration::from_secs(2) { "met" } else { "NOT met" }
         );
     }
     println!();
