@@ -219,37 +219,41 @@ pub async fn request_sync(db: &Db, mirror_id: i64, trigger: Trigger) -> Result<b
 async fn request(db: &Db, mirror_id: i64, trigger: Trigger, wait_until_ms: Option<i64>) -> Result<bool, DbError> {
     let at = now();
     let at_ms = now_ms();
-    with_conn!(db, |conn| {
-        // One transaction: a worker claiming or finishing meanwhile sees the whole request or none
-        // of it. (Statement by statement, a claim could take a request before its trigger was
-        // written — the run then showed as "manual" — and a run finishing before the sequence
-        // number was bumped cleared the request, so the push was never mirrored.)
-        diesel_async::AsyncConnection::transaction(conn, async move |conn| -> Result<bool, DbError> {
-            {
-                // Keep the time of the oldest pending request (fair ordering), bump the sequence number.
-                diesel::update(mirrors::table.find(mirror_id).filter(mirrors::sync_requested_at.is_null()))
-                    .set(mirrors::sync_requested_at.eq(Some(at)))
-                    .execute(conn)
-                    .await?;
-                // What asked first for the next run (a running run has already taken its own trigger).
-                diesel::update(mirrors::table.find(mirror_id).filter(mirrors::requested_trigger.is_null()))
-                    .set(mirrors::requested_trigger.eq(Some(trigger.as_str())))
-                    .execute(conn)
-                    .await?;
-                diesel::update(mirrors::table.find(mirror_id).filter(mirrors::pending_since_ms.is_null()))
-                    .set(mirrors::pending_since_ms.eq(Some(at_ms)))
-                    .execute(conn)
-                    .await?;
-                diesel::update(mirrors::table.find(mirror_id)).set(mirrors::debounce_until_ms.eq(wait_until_ms)).execute(conn).await?;
-                let n = diesel::update(mirrors::table.find(mirror_id))
-                    .set(mirrors::request_seq.eq(mirrors::request_seq + 1))
-                    .execute(conn)
-                    .await?;
-                Ok(n == 1)
-            }
-        })
-        .await
-    })
+    // One statement: a worker claiming or finishing meanwhile sees the whole request or none of
+    // it. (Written piecemeal, a claim could take a request before its trigger was written — the
+    // run then showed as "manual" — and a run finishing before the sequence number was bumped
+    // cleared the request, so the push was never mirrored.) Kept from an earlier request: the
+    // time of the oldest pending one (fair ordering), what asked first for the next run (a
+    // running run has taken its own trigger already), since when a run has been wanted.
+    let n = with_conn!(db, |conn| Ok::<_, DbError>(
+        diesel::update(mirrors::table.find(mirror_id))
+            .set((
+                mirrors::sync_requested_at.eq(coalesce_bigint(mirrors::sync_requested_at, Some(at))),
+                mirrors::requested_trigger.eq(coalesce_text(mirrors::requested_trigger, Some(trigger.as_str()))),
+                mirrors::pending_since_ms.eq(coalesce_bigint(mirrors::pending_since_ms, Some(at_ms))),
+                mirrors::debounce_until_ms.eq(wait_until_ms),
+                mirrors::request_seq.eq(mirrors::request_seq + 1),
+            ))
+            .execute(conn)
+            .await?
+    ))?;
+    Ok(n == 1)
+}
+
+#[diesel::expression::functions::declare_sql_function]
+extern "SQL" {
+    /// SQL's `coalesce` of two nullable integers: the first that is not null.
+    #[sql_name = "coalesce"]
+    fn coalesce_bigint(
+        x: diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+        y: diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::BigInt>;
+    /// SQL's `coalesce` of two nullable strings.
+    #[sql_name = "coalesce"]
+    fn coalesce_text(
+        x: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+        y: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
 }
 
 /// Asks for a sync of every push mirror of a repository (after a push). Returns how many.
