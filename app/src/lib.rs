@@ -65,7 +65,7 @@ fn bundle_for_request(options: LeptosOptions) -> (LeptosOptions, String) {
 }
 
 // The settings pages: compiled into the server and the settings bundle; the main bundle routes
-// none of them (see `app_routes` and `bundles`).
+// none of them (see `AppRoutes` and `bundles`).
 #[cfg(any(feature = "ssr", feature = "settings-pages"))]
 use pages::{
     connected_accounts::ConnectedAccountsPage, help::ImportingHelpPage, help::MirroringHelpPage, import::ImportPage,
