@@ -9,7 +9,7 @@
 use leptos::prelude::*;
 
 /// Whether `path` is a settings page, hydrated by the settings bundle. Must agree with the routes
-/// of [`crate::App`] that the main bundle leaves to [`MainFallback`].
+/// of [`crate::App`] that [`LoadSettingsPage`] stands in for in the main bundle.
 pub fn is_settings_path(path: &str) -> bool {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     matches!(segments.as_slice(), ["settings", _] | [_, _, "settings"] | ["import", _] | ["help", _])
@@ -23,20 +23,7 @@ pub struct SiteBundles {
     pub settings: String,
 }
 
-/// In the main bundle, what no route matches: a settings page reached by client-side navigation
-/// is loaded from the server ([`LoadSettingsPage`]), anything else is not found.
-#[component]
-pub fn MainFallback() -> impl IntoView {
-    // The router renders the fallback afresh for every address that matches no route.
-    let path = leptos_router::hooks::use_location().pathname.get_untracked();
-    if is_settings_path(&path) {
-        leptos::either::Either::Left(view! { <LoadSettingsPage /> })
-    } else {
-        leptos::either::Either::Right(view! { <crate::pages::NotFound /> })
-    }
-}
-
-/// In the main bundle, the view of a settings page reached by client-side navigation: the page
+/// In the main bundle, the view of a settings route reached by client-side navigation: the page
 /// is loaded afresh from the server (which then sends the settings bundle) — once the router has
 /// put the new address in the history, hence the timeout.
 #[component]

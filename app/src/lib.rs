@@ -64,13 +64,19 @@ fn bundle_for_request(options: LeptosOptions) -> (LeptosOptions, String) {
     (options, css)
 }
 
-// The settings pages: compiled into the server and the settings bundle; the main bundle routes
-// none of them (see `AppRoutes` and `bundles`).
+// The settings pages: compiled into the server and the settings bundle; the main bundle has a
+// stand-in that loads them from the server (see `bundles`).
 #[cfg(any(feature = "ssr", feature = "settings-pages"))]
 use pages::{
     connected_accounts::ConnectedAccountsPage, help::ImportingHelpPage, help::MirroringHelpPage, import::ImportPage,
     notifications::NotificationsPage, repo_settings::RepoSettingsPage, sessions::SessionsPage, ssh_keys::SshKeysPage,
     tokens::TokensPage,
+};
+#[cfg(not(any(feature = "ssr", feature = "settings-pages")))]
+use bundles::{
+    LoadSettingsPage as TokensPage, LoadSettingsPage as ConnectedAccountsPage, LoadSettingsPage as RepoSettingsPage,
+    LoadSettingsPage as NotificationsPage, LoadSettingsPage as SessionsPage, LoadSettingsPage as SshKeysPage,
+    LoadSettingsPage as ImportPage, LoadSettingsPage as ImportingHelpPage, LoadSettingsPage as MirroringHelpPage,
 };
 
 /// The signed-in user and the actions that change it, shared by every page.
@@ -99,50 +105,27 @@ pub fn App() -> impl IntoView {
         <Router>
             <components::Header />
             <main class="container">
-                <AppRoutes />
+                <Routes fallback=|| view! { <pages::NotFound /> }>
+                    <Route path=path!("") view=pages::home::HomePage />
+                    <Route path=path!("/signup") view=pages::auth::SignUpPage />
+                    <Route path=path!("/login") view=pages::auth::SignInPage />
+                    <Route path=path!("/new") view=pages::repo::NewRepoPage />
+                    <Route path=path!("/settings/tokens") view=TokensPage />
+                    <Route path=path!("/settings/connected-accounts") view=ConnectedAccountsPage />
+                    <Route path=path!("/settings/notifications") view=NotificationsPage />
+                    <Route path=path!("/settings/sessions") view=SessionsPage />
+                    <Route path=path!("/settings/ssh-keys") view=SshKeysPage />
+                    <Route path=path!("/import/github") view=ImportPage />
+                    <Route path=path!("/help/importing-from-github") view=ImportingHelpPage />
+                    <Route path=path!("/help/mirroring") view=MirroringHelpPage />
+                    <Route path=path!("/:owner/:repo") view=pages::repo::RepoPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/:owner/:repo/settings")
+                        view=RepoSettingsPage
+                        ssr=SsrMode::Async
+                    />
+                </Routes>
             </main>
         </Router>
-    }
-}
-
-/// Every page's route: the server's and the settings bundle's.
-#[cfg(any(feature = "ssr", feature = "settings-pages"))]
-#[component]
-fn AppRoutes() -> impl IntoView {
-    view! {
-        <Routes fallback=|| view! { <pages::NotFound /> }>
-            <Route path=path!("") view=pages::home::HomePage />
-            <Route path=path!("/signup") view=pages::auth::SignUpPage />
-            <Route path=path!("/login") view=pages::auth::SignInPage />
-            <Route path=path!("/new") view=pages::repo::NewRepoPage />
-            <Route path=path!("/settings/tokens") view=TokensPage />
-            <Route path=path!("/settings/connected-accounts") view=ConnectedAccountsPage />
-            <Route path=path!("/settings/notifications") view=NotificationsPage />
-            <Route path=path!("/settings/sessions") view=SessionsPage />
-            <Route path=path!("/settings/ssh-keys") view=SshKeysPage />
-            <Route path=path!("/import/github") view=ImportPage />
-            <Route path=path!("/help/importing-from-github") view=ImportingHelpPage />
-            <Route path=path!("/help/mirroring") view=MirroringHelpPage />
-            <Route path=path!("/:owner/:repo") view=pages::repo::RepoPage ssr=SsrMode::Async />
-            <Route path=path!("/:owner/:repo/settings") view=RepoSettingsPage ssr=SsrMode::Async />
-        </Routes>
-    }
-}
-
-/// The main bundle's routes: the pages it hydrates. A settings page reached by client-side
-/// navigation falls through to the fallback, which loads it from the server (the server sends the
-/// settings bundle for it); one route per settings page here would cost every first visit
-/// kilobytes of route-matching code.
-#[cfg(not(any(feature = "ssr", feature = "settings-pages")))]
-#[component]
-fn AppRoutes() -> impl IntoView {
-    view! {
-        <Routes fallback=bundles::MainFallback>
-            <Route path=path!("") view=pages::home::HomePage />
-            <Route path=path!("/signup") view=pages::auth::SignUpPage />
-            <Route path=path!("/login") view=pages::auth::SignInPage />
-            <Route path=path!("/new") view=pages::repo::NewRepoPage />
-            <Route path=path!("/:owner/:repo") view=pages::repo::RepoPage ssr=SsrMode::Async />
-        </Routes>
     }
 }
