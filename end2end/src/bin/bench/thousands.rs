@@ -364,9 +364,14 @@ fn cpu_of(pid: u32) -> Result<Duration, String> {
     let fields: Vec<&str> = stat.rsplit_once(')').ok_or("bad /proc stat")?.1.split_whitespace().collect();
     // After the command: state is field 3, so field n is at n - 3 (utime 14 … cstime 17).
     let ticks: u64 = fields.get(11..15).ok_or("bad /proc stat")?.iter().filter_map(|f| f.parse::<u64>().ok()).sum();
+    Ok(clock_ticks(ticks))
+}
+
+/// `/proc`'s clock ticks as a duration.
+fn clock_ticks(ticks: u64) -> Duration {
     // SAFETY: sysconf reads a constant of the system.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    Ok(Duration::from_millis(ticks * 1000 / per_second))
+    Duration::from_millis(ticks * 1000 / per_second)
 }
 
 /// A `kB` line of `/proc/<pid>/status` (`VmRSS`, `VmHWM`).
@@ -384,9 +389,7 @@ fn machine_busy() -> Result<Duration, String> {
     let ticks: Vec<u64> = cpu.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
     // user nice system idle iowait irq softirq steal (guest time is counted in user already).
     let busy: u64 = ticks.iter().take(8).enumerate().filter(|(i, _)| *i != 3 && *i != 4).map(|(_, t)| t).sum();
-    // SAFETY: sysconf reads a constant of the system.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    Ok(Duration::from_millis(busy * 1000 / per_second))
+    Ok(clock_ticks(busy))
 }
 
 fn total_cpu(children: &[Gitblixt]) -> Result<Duration, String> {
@@ -537,50 +540,42 @@ fn push_now_and_then(work: &Path, targets: &[(String, PathBuf)], stop: &AtomicBo
     while !stop.load(Ordering::SeqCst) {
         let paced = Instant::now();
         let (url, remote) = &targets[n % targets.len()];
-        std::fs::write(work.join("pushed.txt"), format!("push {n}\n")).map_err(err)?;
-        git(work, &["add", "-A"])?;
-        git(work, &["-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", &format!("push {n}")])?;
-        let id = git(work, &["rev-parse", "HEAD"])?.trim().to_string();
-        git(work, &["push", "-q", url, "HEAD:refs/heads/main"])?;
-        let pushed = Instant::now();
-        while read_ref(remote, "refs/heads/main").as_deref() != Some(id.as_str()) {
-            if pushed.elapsed() > PUSH_TIMEOUT {
-                return Err(format!("push {n} did not reach GitHub within {PUSH_TIMEOUT:?}"));
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        lags.push(pushed.elapsed());
+        let id = commit(work, &format!("push {n}"))?;
+        lags.push(push_and_wait(work, url, remote, &id)?);
         n += 1;
         std::thread::sleep(PUSH_EVERY.saturating_sub(paced.elapsed()));
     }
     Ok(lags)
 }
 
+/// A new commit in `work` (its message and `pushed.txt` say `what`); its id.
+fn commit(work: &Path, what: &str) -> Result<String, String> {
+    std::fs::write(work.join("pushed.txt"), format!("{what}\n")).map_err(err)?;
+    git(work, &["add", "-A"])?;
+    git(work, &["-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", what])?;
+    Ok(git(work, &["rev-parse", "HEAD"])?.trim().to_string())
+}
+
+/// `git push` of `work`'s HEAD to `url`'s main; the time from the end of the push until the
+/// double's repository `remote` has `id` there.
+fn push_and_wait(work: &Path, url: &str, remote: &Path, id: &str) -> Result<Duration, String> {
+    git(work, &["push", "-q", url, "HEAD:refs/heads/main"])?;
+    let pushed = Instant::now();
+    while read_ref(remote, "refs/heads/main").as_deref() != Some(id) {
+        if pushed.elapsed() > PUSH_TIMEOUT {
+            return Err(format!("{id} did not reach GitHub's {} within {PUSH_TIMEOUT:?}", remote.display()));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(pushed.elapsed())
+}
+
 /// One new commit pushed to each of `targets` at the same moment (a `git push` each, in parallel);
 /// for each, the time from the end of its push until GitHub has the commit.
 fn burst_of_pushes(work: &Path, targets: &[(String, PathBuf)]) -> Result<Vec<Duration>, String> {
-    std::fs::write(work.join("pushed.txt"), "burst\n").map_err(err)?;
-    git(work, &["add", "-A"])?;
-    git(work, &["-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", "burst"])?;
-    let id = git(work, &["rev-parse", "HEAD"])?.trim().to_string();
+    let id = commit(work, "burst")?;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = targets
-            .iter()
-            .map(|(url, remote)| {
-                let id = id.as_str();
-                scope.spawn(move || -> Result<Duration, String> {
-                    git(work, &["push", "-q", url, "HEAD:refs/heads/main"])?;
-                    let pushed = Instant::now();
-                    while read_ref(remote, "refs/heads/main").as_deref() != Some(id) {
-                        if pushed.elapsed() > PUSH_TIMEOUT {
-                            return Err(format!("a burst push did not reach GitHub within {PUSH_TIMEOUT:?}"));
-                        }
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                    Ok(pushed.elapsed())
-                })
-            })
-            .collect();
+        let handles: Vec<_> = targets.iter().map(|(url, remote)| scope.spawn(|| push_and_wait(work, url, remote, &id))).collect();
         handles.into_iter().map(|h| h.join().map_err(|_| "a burst push panicked".to_string())?).collect()
     })
 }
