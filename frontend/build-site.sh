@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
 # Builds the browser side of GitBlixt into target/site (what the server serves, and embeds in
 # release builds):
-#   pkg/gitblixt-<hash>.js, pkg/gitblixt-<hash>_bg.wasm   the main bundle: the hydrate wasm (cargo)
-#                                                         and its glue (wasm-bindgen), every page
-#                                                         but the settings pages
-#   pkg/gitblixt-settings-<hash>.{js,_bg.wasm}            the settings bundle (feature settings-pages),
-#                                                         every page (see app/src/bundles.rs)
-#   pkg/gitblixt-<hash>.css                               style/main.css (named after the main bundle)
+#   pkg/gitblixt-<hash>.js, pkg/gitblixt-<hash>_bg.wasm   the bundle: the hydrate wasm (cargo) and
+#                                                         its glue (wasm-bindgen), loaded by the
+#                                                         interactive pages (app/src/bundles.rs)
+#   pkg/gitblixt-<hash>.css                               style/main.css (named after the bundle)
 #   everything in public/                                 favicon
 # plus a .gz twin of every text and wasm file. <hash> is a content hash, so browsers may cache
 # the files forever. `release` optimises the wasm for size
@@ -14,7 +12,7 @@
 # Needs: the wasm32-unknown-unknown target, wasm-bindgen (the CLI, same version as the crate),
 # and for release wasm-opt — `make tools` installs them.
 set -euo pipefail
-# A failing step inside "$(bundle …)" must stop the build (bash does not pass -e into command
+# A failing step inside "$(bundle)" must stop the build (bash does not pass -e into command
 # substitutions by default): a missing wasm-opt once produced an unoptimised site silently.
 shopt -s inherit_errexit
 
@@ -37,12 +35,11 @@ staging="$(mktemp -d "$root/target/.site.XXXXXX")"
 trap 'rm -rf "$staging"' EXIT
 mkdir -p "$staging/pkg"
 
-# bundle <name prefix> [cargo args]: builds one bundle into $staging/pkg; prints its name.
+# bundle: builds the bundle into $staging/pkg; prints its name.
 bundle() {
-  local prefix="$1"; shift
-  cargo build -p frontend --lib --target wasm32-unknown-unknown --profile "$profile" "$@" >&2
+  cargo build -p frontend --lib --target wasm32-unknown-unknown --profile "$profile" >&2
   local wasm="$target/wasm32-unknown-unknown/$profile_dir/frontend.wasm"
-  local name="$prefix-$(cat "$wasm" "$root/style/main.css" | sha256sum | cut -c1-16)"
+  local name="gitblixt-$(cat "$wasm" "$root/style/main.css" | sha256sum | cut -c1-16)"
   wasm-bindgen --target web --no-typescript --out-dir "$staging/pkg" --out-name "$name" "$wasm" >&2
   if [ "$mode" = release ]; then
     # The wasm target's default features (bulk memory, sign extension, …) are read from the module.
@@ -50,8 +47,7 @@ bundle() {
   fi
   echo "$name"
 }
-settings_name="$(bundle gitblixt-settings --features settings-pages)"
-name="$(bundle gitblixt)"
+name="$(bundle)"
 cp "$root/style/main.css" "$staging/pkg/$name.css"
 cp -R "$root/public/." "$staging/"
 find "$staging" -type f \( -name '*.js' -o -name '*.wasm' -o -name '*.css' -o -name '*.svg' -o -name '*.ico' -o -name '*.txt' \) \
@@ -64,6 +60,4 @@ rm -rf "$site.old"
 mv "$staging" "$site"
 rm -rf "$site.old"
 trap - EXIT
-for n in "$name" "$settings_name"; do
-  echo "site ($mode): target/site/pkg/$n — wasm $(stat -c %s "$site/pkg/${n}_bg.wasm") bytes, $(stat -c %s "$site/pkg/${n}_bg.wasm.gz") gzipped"
-done
+echo "site ($mode): target/site/pkg/$name — wasm $(stat -c %s "$site/pkg/${name}_bg.wasm") bytes, $(stat -c %s "$site/pkg/${name}_bg.wasm.gz") gzipped"

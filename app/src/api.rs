@@ -31,7 +31,8 @@ pub async fn registration_open() -> Result<bool, AppError> {
 
 #[server(endpoint = "sign_up")]
 pub async fn sign_up(username: String, password: String) -> Result<(), AppError> {
-    web::answer(async move {
+    let keep = username.clone();
+    let result = web::answer(async move {
         let state = web::state()?;
         if !state.settings.registration_open {
             return Err(AppError::invalid(REGISTRATION_CLOSED));
@@ -43,12 +44,14 @@ pub async fn sign_up(username: String, password: String) -> Result<(), AppError>
         leptos_axum::redirect("/");
         Ok(())
     }
-    .await)
+    .await);
+    web::back_to_form(result, <SignUp as server_fn::ServerFn>::PATH, "/signup", &[("username", &keep)])
 }
 
 #[server(endpoint = "sign_in")]
 pub async fn sign_in(username: String, password: String) -> Result<(), AppError> {
-    web::answer(async move {
+    let keep = username.clone();
+    let result = web::answer(async move {
         let state = web::state()?;
         let Some(user) = crate::ssr::guard::sign_in(&state.guard, &state.db, web::client_ip(), username.trim(), &password).await? else {
             return Err(AppError::invalid("Incorrect username or password."));
@@ -57,7 +60,8 @@ pub async fn sign_in(username: String, password: String) -> Result<(), AppError>
         leptos_axum::redirect("/");
         Ok(())
     }
-    .await)
+    .await);
+    web::back_to_form(result, <SignIn as server_fn::ServerFn>::PATH, "/login", &[("username", &keep)])
 }
 
 #[server(endpoint = "sign_out")]
@@ -89,7 +93,8 @@ pub async fn get_dashboard() -> Result<Dashboard, AppError> {
 
 #[server(endpoint = "create_repository")]
 pub async fn create_repository(name: String, description: String, visibility: String) -> Result<(), AppError> {
-    web::answer(async move {
+    let keep = [name.clone(), description.clone(), visibility.clone()];
+    let result = web::answer(async move {
         let state = web::state()?;
         let user = web::require_user().await?;
         let name = crate::names::RepoName::parse(name.trim())?;
@@ -103,7 +108,10 @@ pub async fn create_repository(name: String, description: String, visibility: St
         leptos_axum::redirect(&format!("/{}/{}", found.owner.name, found.repo.name));
         Ok(())
     }
-    .await)
+    .await);
+    let [name, description, visibility] = &keep;
+    let keep = [("name", name.as_str()), ("description", description.as_str()), ("visibility", visibility.as_str())];
+    web::back_to_form(result, <CreateRepository as server_fn::ServerFn>::PATH, "/new", &keep)
 }
 
 /// Finds a repository the signed-in user may read, or answers 404 (also for private repositories

@@ -1,58 +1,44 @@
-//! The browser code comes in two bundles, so the first page a visitor opens stays small: the
-//! **main** bundle hydrates every page but the settings pages (a repository's Settings with its
-//! mirroring sections, Access Tokens, Connected Accounts, …), the import page and the help pages;
-//! the **settings** bundle (built with the
-//! `settings-pages` feature) hydrates all of them. The server picks the bundle by the request's
-//! path. Links to settings pages are `rel="external"` (the browser loads them, not the client-side
-//! router); any other client-side navigation to one, in the main bundle, loads the page afresh.
+//! Which pages load the browser code. There is one wasm bundle (every page compiled in), and only
+//! the **interactive** pages load it: a repository's Settings with its live mirroring sections,
+//! Access Tokens, Connected Accounts, Notifications, Sessions, SSH keys and the import page. Every
+//! other page — home, sign in and sign up, New repository, the repository page, the help pages,
+//! the 404 page — is complete server-rendered HTML without a script: its forms post to their
+//! server functions as plain HTML forms (an error comes back on the same page, through leptos'
+//! `__err` redirect), and its links are ordinary page loads. So the first page a visitor opens
+//! loads no wasm at all, and a settings page loads the bundle once (then cached for good).
+//!
+//! Why not a small bundle for the main pages: leptos' router, reactive system and server function
+//! client cost 233 KB gzipped before the first page's own code (measured: `cargo build -p frontend`
+//! with only the home page routed), and the main pages have nothing that needs them — no live
+//! status, no client-side state. Once the bundle has hydrated a settings page, its client-side
+//! router also shows the plain pages, rendered in the browser.
 
-use leptos::prelude::*;
-
-/// Whether `path` is a settings page, hydrated by the settings bundle. Must agree with the routes
-/// of [`crate::App`] that [`LoadSettingsPage`] stands in for in the main bundle.
-pub fn is_settings_path(path: &str) -> bool {
+/// Whether the page at `path` loads the wasm and is hydrated; every other page is served as
+/// plain HTML (see the module's comment). Every route of [`crate::App`] that is not listed here
+/// must render completely on the server (`SsrMode::Async`), with no Suspense left to stream.
+pub fn is_interactive_path(path: &str) -> bool {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    matches!(segments.as_slice(), ["settings", _] | [_, _, "settings"] | ["import", _] | ["help", _])
+    matches!(segments.as_slice(), ["settings", _] | [_, _, "settings"] | ["import", _])
 }
 
-/// The compiled bundles' names (`pkg/<name>.js`, `pkg/<name>_bg.wasm`); the CSS is `<main>.css`.
+/// The compiled bundle's name (`pkg/<name>.js`, `pkg/<name>_bg.wasm`); the CSS is `<name>.css`.
 /// Provided as context by the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SiteBundles {
-    pub main: String,
-    pub settings: String,
-}
-
-/// In the main bundle, the view of a settings route reached by client-side navigation: the page
-/// is loaded afresh from the server (which then sends the settings bundle) — once the router has
-/// put the new address in the history, hence the timeout.
-#[component]
-pub fn LoadSettingsPage() -> impl IntoView {
-    #[cfg(feature = "hydrate")]
-    Effect::new(|_| {
-        set_timeout(
-            || {
-                if let Some(window) = web_sys::window() {
-                    let _ = window.location().reload();
-                }
-            },
-            std::time::Duration::ZERO,
-        );
-    });
-    view! { <p>"Loading…"</p> }
+pub struct SiteBundle {
+    pub name: String,
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_settings_path;
+    use super::is_interactive_path;
 
     #[test]
-    fn settings_pages_are_recognised() {
-        for path in ["/settings/tokens", "/settings/connected-accounts", "/alice/project/settings", "/alice/project/settings/", "/import/github", "/help/mirroring"] {
-            assert!(is_settings_path(path), "{path}");
+    fn interactive_pages_are_recognised() {
+        for path in ["/settings/tokens", "/settings/connected-accounts", "/alice/project/settings", "/alice/project/settings/", "/import/github"] {
+            assert!(is_interactive_path(path), "{path}");
         }
-        for path in ["/", "/alice", "/alice/project", "/alice/settings", "/new", "/login", "/settings", "/a/b/c/settings"] {
-            assert!(!is_settings_path(path), "{path}");
+        for path in ["/", "/alice", "/alice/project", "/alice/settings", "/new", "/login", "/signup", "/settings", "/a/b/c/settings", "/help/mirroring"] {
+            assert!(!is_interactive_path(path), "{path}");
         }
     }
 }

@@ -37,8 +37,9 @@ pub fn Header() -> impl IntoView {
                             }
                             _ => {
                                 Either::Right(view! {
-                                    <a href="/login">"Sign in"</a>
-                                    <a href="/signup">"Sign up"</a>
+                                    // Loaded afresh, so the whole page knows who signed in.
+                                    <a href="/login" rel="external">"Sign in"</a>
+                                    <a href="/signup" rel="external">"Sign up"</a>
                                 })
                             }
                         }
@@ -57,6 +58,12 @@ pub fn ErrorBox(error: AppError) -> impl IntoView {
             {error.to_string()}
         </div>
     }
+}
+
+/// The value of `field` a plain form (see `crate::bundles`) came back with after an error, from
+/// the page's query (`crate::ssr::web::back_to_form`); empty otherwise.
+pub fn kept_field(field: &str) -> String {
+    leptos_router::hooks::use_query_map().read_untracked().get(field).unwrap_or_default()
 }
 
 /// Shows the error of the last submission of an action, if any.

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { enablePushMirror, freePort, git } from './support';
+import { enablePushMirror, freePort, git, ready } from './support';
 
 // `make demo` as the README describes it: end2end/demo.sh starts GitBlixt and the GitHub double
 // wired together and prints three steps; following them makes a push reach the stand-in.
@@ -27,21 +27,21 @@ test('make demo: the three printed steps mirror a push to the GitHub stand-in', 
 
     // 1. Sign in, connect GitHub.
     await page.goto(`http://${addr}/login`);
-    await expect(page.locator('body[data-hydrated]')).toBeAttached();
+    await ready(page);
     await page.getByLabel('Username').fill('demo');
     await page.getByLabel('Password').fill('demo-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
     await page.getByRole('link', { name: 'Connected Accounts' }).click();
     await page.waitForURL('**/settings/connected-accounts');
-    await expect(page.locator('body[data-hydrated]')).toBeAttached();
+    await ready(page);
     await page.getByRole('button', { name: 'Connect GitHub' }).click();
     await page.getByRole('button', { name: 'Authorize', exact: true }).click();
     await expect(page.locator('.github-login')).toHaveText('octocat');
 
     // 2. Enable the push mirror.
     await page.goto(`http://${addr}/demo/project/settings`);
-    await expect(page.locator('body[data-hydrated]')).toBeAttached();
+    await ready(page);
     await expect(page.locator('.live-status')).toContainText('Live');
     await enablePushMirror(page, 'octocat/demo');
 

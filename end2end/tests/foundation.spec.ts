@@ -3,12 +3,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ready } from './support';
 
 const base = () => process.env.GITBLIXT_URL!;
 
 async function signUp(page: Page, name: string, password: string) {
   await page.goto(base() + '/signup');
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await ready(page);
   await page.getByLabel('Username').fill(name);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign up' }).click();
@@ -36,7 +37,7 @@ test('sign up, create a repository, see its clone URL; others cannot open its se
 
   // A bad name gets a clear message and nothing is created.
   await alice.goto(base() + '/new');
-  await expect(alice.locator('body[data-hydrated]')).toBeAttached();
+  await ready(alice);
   await alice.getByLabel('Repository name').fill('bad name');
   await alice.getByRole('button', { name: 'Create repository' }).click();
   await expect(alice.getByRole('alert')).toContainText("Repository name may only contain letters, digits, '-', '_' and '.'.");
@@ -49,13 +50,13 @@ test('sign up, create a repository, see its clone URL; others cannot open its se
   const bob = await browser.newPage();
   await signUp(bob, 'bob', 'bob-password');
   const response = await bob.goto(base() + '/alice/demo/settings');
-  await expect(bob.locator('body[data-hydrated]')).toBeAttached();
+  await ready(bob);
   expect(response?.status()).toBe(403);
   await expect(bob.getByRole('alert')).toContainText("You don't have permission to do that.");
 
   // And signs back in as alice with a wrong, then the right password.
   await alice.goto(base() + '/login');
-  await expect(alice.locator('body[data-hydrated]')).toBeAttached();
+  await ready(alice);
   await alice.getByLabel('Username').fill('alice');
   await alice.getByLabel('Password').fill('wrong-password');
   await alice.getByRole('button', { name: 'Sign in' }).click();
@@ -70,7 +71,7 @@ test('create a personal access token, shown once, then revoke it', async ({ page
   // A settings page: the browser loads it (with the settings bundle); wait until it is interactive.
   await page.getByRole('link', { name: 'Access Tokens' }).click();
   await page.waitForURL('**/settings/tokens');
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await ready(page);
   await page.getByLabel('Token name').fill('laptop');
   await page.getByRole('checkbox', { name: /write_repository/ }).check();
   await page.getByRole('button', { name: 'Create token' }).click();
@@ -87,7 +88,7 @@ test('Settings → Sessions: sign out another browser, change the password', asy
   await signUp(laptop, 'sam', 'sam-password-1');
   const phone = await browser.newPage();
   await phone.goto(base() + '/login');
-  await expect(phone.locator('body[data-hydrated]')).toBeAttached();
+  await ready(phone);
   await phone.getByLabel('Username').fill('sam');
   await phone.getByLabel('Password').fill('sam-password-1');
   await phone.getByRole('button', { name: 'Sign in' }).click();
@@ -96,7 +97,7 @@ test('Settings → Sessions: sign out another browser, change the password', asy
   // The user's name in the header leads to the page.
   await laptop.getByRole('link', { name: 'sam', exact: true }).click();
   await expect(laptop).toHaveURL(/\/settings\/sessions$/);
-  await expect(laptop.locator('body[data-hydrated]')).toBeAttached();
+  await ready(laptop);
   const rows = laptop.locator('table.sessions tbody tr');
   await expect(rows).toHaveCount(2);
   await expect(laptop.getByText('This session')).toBeVisible();
@@ -117,7 +118,7 @@ test('Settings → Sessions: sign out another browser, change the password', asy
 
   await laptop.getByRole('button', { name: 'Sign out' }).click();
   await laptop.goto(base() + '/login');
-  await expect(laptop.locator('body[data-hydrated]')).toBeAttached();
+  await ready(laptop);
   await laptop.getByLabel('Username').fill('sam');
   await laptop.getByLabel('Password').fill('sam-new-password');
   await laptop.getByRole('button', { name: 'Sign in' }).click();
@@ -132,7 +133,7 @@ test('Settings → SSH Keys: add a key, see its fingerprint, remove it', async (
 
   await signUp(page, 'kim', 'kim-password-1');
   await page.goto(base() + '/settings/ssh-keys');
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await ready(page);
   await expect(page.getByText('No SSH keys yet.')).toBeVisible();
   // A bad key says why; a good one is listed with ssh-keygen's fingerprint and the comment as title.
   await page.getByLabel('Key', { exact: true }).fill('ssh-rsa AAAA');
@@ -159,7 +160,7 @@ test('Settings → SSH Keys: add a key, see its fingerprint, remove it', async (
   const hello = spawnSync('sh', ['-c', `${ssh} -T -p ${port} git@${host}`], { encoding: 'utf8' });
   expect(hello.stderr).toContain("Hi kim! You've successfully authenticated, but GitBlixt does not provide shell access.");
   await page.reload();
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await ready(page);
   await expect(row).not.toContainText('Never');
 
   await row.getByRole('button', { name: 'Remove' }).click();

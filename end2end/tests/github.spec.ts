@@ -1,10 +1,11 @@
 import { expect, test } from '@playwright/test';
+import { ready } from './support';
 
 const base = () => process.env.GITBLIXT_URL!;
 
 test('connect GitHub through the consent page, see the login, disconnect', async ({ page }) => {
   await page.goto(base() + '/signup');
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await ready(page);
   await page.getByLabel('Username').fill('gina');
   await page.getByLabel('Password').fill('gina-password');
   await page.getByRole('button', { name: 'Sign up' }).click();
@@ -38,7 +39,7 @@ test('connect GitHub through the consent page, see the login, disconnect', async
   await page.getByRole('button', { name: 'Connect GitHub' }).click();
   await page.getByRole('button', { name: 'Authorize', exact: true }).click();
   await expect(page.locator('.github-login')).toHaveText('octocat');
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await ready(page);
   await setFault({ status: 502 });
   try {
     await page.getByRole('button', { name: 'Disconnect' }).click();

@@ -18,8 +18,10 @@ fn set_cookie(res: &reqwest::Response) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_carry_security_headers_and_a_nonce_policy() {
     let (s, _) = Setup::start().await;
-    let page = client().get(format!("{}/", s.server.url())).send().await.unwrap();
-    assert_eq!(page.status(), 200);
+    // An interactive page: it loads the wasm, through inline scripts (signed out, it answers 401
+    // and asks to sign in — a page all the same).
+    let page = client().get(format!("{}/settings/tokens", s.server.url())).send().await.unwrap();
+    assert_eq!(page.status(), 401);
     let h = page.headers().clone();
     assert_eq!(h["x-frame-options"], "DENY");
     assert_eq!(h["x-content-type-options"], "nosniff");
@@ -33,12 +35,57 @@ async fn pages_carry_security_headers_and_a_nonce_policy() {
     assert!(inline_scripts > 0);
     assert_eq!(html.matches(&format!("nonce=\"{nonce}\"")).count(), inline_scripts, "{html}");
     // A second render gets a fresh nonce.
-    let again = client().get(format!("{}/", s.server.url())).send().await.unwrap();
+    let again = client().get(format!("{}/settings/tokens", s.server.url())).send().await.unwrap();
     assert!(!again.headers()["content-security-policy"].to_str().unwrap().contains(&nonce));
     // Git and API answers cannot be framed or run as pages either.
     let git = client().get(format!("{}/alice/project.git/info/refs?service=git-upload-pack", s.server.url())).send().await.unwrap();
     assert_eq!(git.headers()["x-frame-options"], "DENY");
     assert_eq!(git.headers()["content-security-policy"], "default-src 'none'; frame-ancestors 'none'");
+}
+
+/// The plain pages (app/src/bundles.rs) load no code, and their forms work as HTML forms: an
+/// error comes back on the form's page, a success goes where the server function says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_pages_load_no_code_and_their_forms_post_without_it() {
+    let (s, _) = Setup::start().await;
+    let base = s.server.url();
+    let login = format!("{base}/login");
+    let page = client().get(&login).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("data-static") && !html.contains("modulepreload") && !html.contains(".wasm"), "{html}");
+    assert!(html.contains(r#"action="/api/sign_in""#) && html.contains(r#"method="post""#), "{html}");
+
+    // What a browser sends for a form without a script: it accepts HTML, names the page.
+    let post = |password: &'static str| {
+        client()
+            .post(format!("{base}/api/sign_in"))
+            .header("Accept", "text/html,application/xhtml+xml")
+            .header("Origin", &base)
+            .header("Referer", &login)
+            .form(&[("username", "alice"), ("password", password)])
+            .send()
+    };
+    let wrong = post("not-the-password").await.unwrap();
+    assert_eq!(wrong.status(), 302, "the answer must stay a redirect back to the form");
+    assert!(wrong.headers().get("set-cookie").is_none());
+    let back = wrong.headers()["location"].to_str().unwrap().to_string();
+    assert!(back.starts_with("/login?") && back.contains("__err=") && back.contains("username=alice"), "{back}");
+    let again = client().get(format!("{base}{back}")).send().await.unwrap().text().await.unwrap();
+    // The error on the form, the username kept, the password not.
+    assert!(again.contains("Incorrect username or password."), "{again}");
+    assert!(again.contains(r#"value="alice""#) && !again.contains("not-the-password"), "{again}");
+
+    let right = post(support::PASSWORD).await.unwrap();
+    assert_eq!(right.status(), 302);
+    assert_eq!(right.headers()["location"], "/");
+    let cookie = set_cookie(&right);
+    let session = cookie.split(';').next().unwrap();
+    let home = client().get(format!("{base}/")).header("Cookie", session).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains("alice / project") && !home.contains("modulepreload"), "{home}");
+    // An interactive page loads the bundle.
+    let settings = client().get(format!("{base}/alice/project/settings")).header("Cookie", session).send().await.unwrap();
+    assert!(settings.text().await.unwrap().contains("modulepreload"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

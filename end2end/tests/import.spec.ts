@@ -2,7 +2,7 @@ import { expect, test } from '@playwright/test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectGithub, git, signUp } from './support';
+import { connectGithub, git, ready, signUp } from './support';
 
 const base = () => process.env.GITBLIXT_URL!;
 const double = () => process.env.GITHUB_DOUBLE_URL!;
@@ -35,10 +35,10 @@ test('import: pick a repository, watch it live, land on the repository; the help
 
   // From the dashboard.
   await page.goto(base() + '/');
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await ready(page);
   await page.getByRole('link', { name: 'Import repository' }).click();
   await expect(page).toHaveURL(/\/import\/github$/);
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await ready(page);
   await page.evaluate(() => ((window as any).__sameDocument = true));
 
   // The account's repositories, private ones marked, narrowed by the filter.
@@ -86,7 +86,7 @@ test('import: pick a repository, watch it live, land on the repository; the help
   // The repository, with GitHub's branches and tags; its settings have the pull mirror.
   await item.getByRole('link', { name: 'Open repository' }).click();
   await expect(page).toHaveURL(/\/lena\/imported$/);
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await ready(page);
   await expect(page.getByRole('heading', { name: 'Branches (2)' })).toBeVisible();
   await expect(page.getByRole('heading', { name: 'Tags (1)' })).toBeVisible();
   await expect(page.locator('#import-notice')).toHaveCount(0);

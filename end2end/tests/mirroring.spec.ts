@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectGithub, createRepo, freePort, git, signUp } from './support';
+import { connectGithub, createRepo, freePort, git, ready, signUp } from './support';
 
 const base = () => process.env.GITBLIXT_URL!;
 const double = () => process.env.GITHUB_DOUBLE_URL!;
@@ -44,7 +44,7 @@ async function signUpAndConnect(page: Page, name: string) {
 // Opens the settings page and waits until its live status socket is connected.
 async function openSettings(page: Page, url: string, owner: string, repo: string) {
   await page.goto(`${url}/${owner}/${repo}/settings`);
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await ready(page);
   await expect(page.locator('.live-status')).toContainText('Live');
   // Marks this document: if the page reloads, the mark is gone.
   await page.evaluate(() => ((window as any).__sameDocument = true));
@@ -138,7 +138,7 @@ test('push mirror: enable, Queued → Syncing → Active live, an Error appears 
     'The push mirror of henry/site to octocat/henry-mirror works again',
     'The push mirror of henry/site to octocat/henry-mirror is failing',
   ]);
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await ready(page);
   await page.getByRole('button', { name: 'Mark all as read' }).click();
   await expect(page.locator('li.notification.unread')).toHaveCount(0);
 });
@@ -194,7 +194,7 @@ test('pull mirror and one-time fetch from the page', async ({ page }) => {
   await fetched.getByRole('button', { name: 'Fetch again' }).click();
   await expect(fetched.locator('.fetch-result')).toContainText('Already up to date');
   await page.goto(base() + '/ivy/fetched');
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await ready(page);
   await expect(page.getByText('main').first()).toBeVisible();
 });
 
@@ -252,13 +252,13 @@ test('the page reconnects by itself after a server restart and shows what happen
     const other = await browser.newContext();
     const tab = await other.newPage();
     await tab.goto(url + '/login');
-    await expect(tab.locator('body[data-hydrated]')).toBeAttached();
+    await ready(tab);
     await tab.getByLabel('Username').fill('jack');
     await tab.getByLabel('Password').fill('jack-password');
     await tab.getByRole('button', { name: 'Sign in' }).click();
     await expect(tab.getByRole('button', { name: 'Sign out' })).toBeVisible();
     await tab.goto(url + '/jack/notes/settings');
-    await expect(tab.locator('body[data-hydrated]')).toBeAttached();
+    await ready(tab);
     await tab.locator('#fetch-from-remote').getByLabel('GitHub repository (fetch)').fill('octocat/jack-public');
     await tab.locator('#fetch-from-remote').getByRole('button', { name: 'Fetch' }).click();
     const item = page.locator('#fetch-from-remote li.mirror', { hasText: 'octocat/jack-public' });

@@ -19,10 +19,16 @@ export function freePort(): Promise<number> {
   });
 }
 
+// Waits until the page is ready: hydrated (an interactive page, which loads the wasm) or marked
+// static (a plain page, which loads none; see app/src/bundles.rs).
+export async function ready(page: Page) {
+  await expect(page.locator('body[data-hydrated], body[data-static]')).toBeAttached();
+}
+
 // Signs up `name` (password `<name>-password`) at the GitBlixt at `url`.
 export async function signUp(page: Page, url: string, name: string) {
   await page.goto(url + '/signup');
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await ready(page);
   await page.getByLabel('Username').fill(name);
   await page.getByLabel('Password').fill(name + '-password');
   await page.getByRole('button', { name: 'Sign up' }).click();
@@ -32,7 +38,7 @@ export async function signUp(page: Page, url: string, name: string) {
 // Connects the signed-in user's GitHub account: consent as octocat on the GitHub double.
 export async function connectGithub(page: Page, url: string) {
   await page.goto(url + '/settings/connected-accounts');
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await ready(page);
   await page.getByRole('button', { name: 'Connect GitHub' }).click();
   await page.getByRole('button', { name: 'Authorize', exact: true }).click();
   await expect(page.locator('.github-login')).toHaveText('octocat');
@@ -41,7 +47,7 @@ export async function connectGithub(page: Page, url: string) {
 // Creates the repository `owner/name` from the New repository page.
 export async function createRepo(page: Page, url: string, owner: string, name: string) {
   await page.goto(url + '/new');
-  await expect(page.locator('body[data-hydrated]')).toBeAttached();
+  await ready(page);
   await page.getByLabel('Repository name').fill(name);
   await page.getByRole('button', { name: 'Create repository' }).click();
   await expect(page).toHaveURL(new RegExp(`/${owner}/${name}$`));

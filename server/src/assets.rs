@@ -16,19 +16,13 @@ struct Site;
 /// Where hashed assets live; their names change whenever their content does.
 pub const PKG_DIR: &str = "pkg";
 
-/// The names the site build gave the two bundles (`gitblixt-<hash>`, `gitblixt-settings-<hash>`,
-/// see `app::bundles`): from their `pkg/*.js`. `None` when the site was not built (the pages
-/// then render without their script).
-pub fn bundles() -> Option<app::bundles::SiteBundles> {
-    let names: Vec<String> = Site::iter()
-        .filter_map(|path| {
-            let name = path.strip_prefix("pkg/")?.strip_suffix(".js")?;
-            (!name.contains('/')).then(|| name.to_string())
-        })
-        .collect();
-    let settings = names.iter().find(|n| n.starts_with("gitblixt-settings-"))?.clone();
-    let main = names.into_iter().find(|n| n.starts_with("gitblixt-") && !n.starts_with("gitblixt-settings-"))?;
-    Some(app::bundles::SiteBundles { main, settings })
+/// The name the site build gave the bundle (`gitblixt-<hash>`, see `app::bundles`): from its
+/// `pkg/*.js`. `None` when the site was not built (the pages then render without their script).
+pub fn bundle() -> Option<app::bundles::SiteBundle> {
+    Site::iter().find_map(|path| {
+        let name = path.strip_prefix("pkg/gitblixt-")?.strip_suffix(".js")?;
+        (!name.contains('/')).then(|| app::bundles::SiteBundle { name: format!("gitblixt-{name}") })
+    })
 }
 
 /// The file at `path` (relative to the site root) as a response, gzip-compressed when the client

@@ -1,24 +1,33 @@
-//! Sign up and sign in.
+//! Sign up and sign in: plain pages (see `crate::bundles`) whose forms post to the server
+//! functions; on success the server redirects to the home page, on an error back here with it.
 
-use crate::Session;
-use crate::components::ActionError;
+use crate::api::{SignIn, SignUp};
+use crate::components::{ActionError, kept_field};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
 #[component]
 pub fn SignUpPage() -> impl IntoView {
-    let session = expect_context::<Session>();
+    let sign_up = ServerAction::<SignUp>::new();
     view! {
         <h1>"Create your account"</h1>
-        <ActionForm action=session.sign_up attr:class="card form">
+        <ActionForm action=sign_up attr:class="card form">
             <label>
-                "Username" <input type="text" name="username" required autocomplete="username" maxlength="39" />
+                "Username"
+                <input
+                    type="text"
+                    name="username"
+                    required
+                    autocomplete="username"
+                    maxlength="39"
+                    value=kept_field("username")
+                />
             </label>
             <label>
                 "Password"
                 <input type="password" name="password" required autocomplete="new-password" minlength="8" />
             </label>
-            <ActionError value=move || session.sign_up.value().get() />
+            <ActionError value=move || sign_up.value().get() />
             <button type="submit">"Sign up"</button>
         </ActionForm>
         <p>"Already have an account? " <a href="/login">"Sign in"</a></p>
@@ -27,17 +36,18 @@ pub fn SignUpPage() -> impl IntoView {
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
-    let session = expect_context::<Session>();
+    let sign_in = ServerAction::<SignIn>::new();
     view! {
         <h1>"Sign in to GitBlixt"</h1>
-        <ActionForm action=session.sign_in attr:class="card form">
+        <ActionForm action=sign_in attr:class="card form">
             <label>
-                "Username" <input type="text" name="username" required autocomplete="username" />
+                "Username"
+                <input type="text" name="username" required autocomplete="username" value=kept_field("username") />
             </label>
             <label>
                 "Password" <input type="password" name="password" required autocomplete="current-password" />
             </label>
-            <ActionError value=move || session.sign_in.value().get() />
+            <ActionError value=move || sign_in.value().get() />
             <button type="submit">"Sign in"</button>
         </ActionForm>
         <p>"New here? " <a href="/signup">"Sign up"</a></p>

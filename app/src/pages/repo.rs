@@ -1,7 +1,7 @@
 //! Creating a repository and the repository page.
 
 use crate::api::{CreateRepository, get_repository};
-use crate::components::{ActionError, ErrorBox};
+use crate::components::{ActionError, ErrorBox, kept_field};
 use crate::format::{date_time, short_id};
 use crate::model::RepoView;
 use leptos::form::ActionForm;
@@ -12,21 +12,24 @@ use leptos_router::hooks::use_params_map;
 #[component]
 pub fn NewRepoPage() -> impl IntoView {
     let create = ServerAction::<CreateRepository>::new();
+    let private = kept_field("visibility") == "private";
     view! {
         <h1>"New repository"</h1>
         <ActionForm action=create attr:class="card form">
             <label>
-                "Repository name" <input type="text" name="name" required maxlength="100" />
+                "Repository name" <input type="text" name="name" required maxlength="100" value=kept_field("name") />
             </label>
-            <label>"Description" <input type="text" name="description" maxlength="500" /></label>
+            <label>
+                "Description" <input type="text" name="description" maxlength="500" value=kept_field("description") />
+            </label>
             <fieldset>
                 <legend>"Visibility"</legend>
                 <label class="choice">
-                    <input type="radio" name="visibility" value="public" checked />
+                    <input type="radio" name="visibility" value="public" checked=!private />
                     "Public — anyone can clone it"
                 </label>
                 <label class="choice">
-                    <input type="radio" name="visibility" value="private" />
+                    <input type="radio" name="visibility" value="private" checked=private />
                     "Private — only you (and instance admins)"
                 </label>
             </fieldset>

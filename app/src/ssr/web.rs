@@ -186,12 +186,55 @@ fn set_cookie(value: &str) {
     }
 }
 
-/// Sets the HTTP status of the page being rendered (for 403/404 pages).
+/// Sets the HTTP status of the page being rendered (for 403/404 pages) or of a server function's
+/// answer — except the answer to a plain HTML form (a page without the wasm, see
+/// `crate::bundles`): that one must stay the redirect back to the form, which carries the error.
 pub fn set_status(status: u16) {
+    if is_plain_form_post() {
+        return;
+    }
     if let (Some(response), Ok(code)) = (use_context::<leptos_axum::ResponseOptions>(), http::StatusCode::from_u16(status)) {
         response.set_status(code);
     }
 }
+
+/// Whether the request being answered is an HTML form posted to a server function by the browser
+/// itself (it accepts HTML; the server function client asks for its encoding instead).
+fn is_plain_form_post() -> bool {
+    use_context::<http::request::Parts>().is_some_and(|parts| {
+        let accepts_html = parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"));
+        parts.method == http::Method::POST && parts.uri.path().starts_with(SERVER_FN_PREFIX) && accepts_html
+    })
+}
+
+/// For a form posted without the wasm (see `crate::bundles`) that failed: sends the browser back
+/// to the form's `page` with the error (as leptos does, `__path` and `__err`) and `keep`, the
+/// fields the page fills in again (never a password), so a typo costs one field, not the form.
+pub fn back_to_form<T>(result: Result<T, AppError>, server_fn: &str, page: &str, keep: &[(&str, &str)]) -> Result<T, AppError> {
+    let Err(error) = &result else { return result };
+    if !is_plain_form_post() {
+        return result;
+    }
+    // Only the path and query are kept: the host is whatever the browser used.
+    match server_fn::error::ServerFnUrlError::new(server_fn, error.clone()).to_url(&format!("http://page.invalid{page}")) {
+        Ok(mut url) => {
+            url.query_pairs_mut().extend_pairs(keep);
+            let location = format!("{}?{}", url.path(), url.query().unwrap_or_default());
+            if let (Some(response), Ok(value)) = (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(&location)) {
+                response.insert_header(http::header::LOCATION, value);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, page, "could not build the address back to a form"),
+    }
+    result
+}
+
+/// Where server functions are served (`#[server]`'s default prefix).
+const SERVER_FN_PREFIX: &str = "/api/";
 
 /// Gives a server function's error answer the HTTP status it stands for (400, 401, 403, 404, 500)
 /// instead of server_fn's blanket 500.
