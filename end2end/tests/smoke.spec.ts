@@ -11,8 +11,9 @@ import { connectGithub, createRepo, enablePushMirror, git, ready, signUp } from 
 const base = () => process.env.GITBLIXT_URL!;
 // The first page a visitor opens loads no wasm (app/src/bundles.rs). The interactive pages' bundle,
 // gzipped, in a release build (debug builds are not held to it): its size plus about 1%, so
-// growth is a decision, not an accident. Set at BUNDLE_SET bytes.
-const WASM_BUDGET_GZIPPED = process.env.GITBLIXT_RELEASE === '1' ? BUNDLE_BUDGET : Infinity;
+// growth is a decision, not an accident. Set at 796,722 bytes (every page compiled in: the
+// settings bundle of the former two-bundle split, unchanged).
+const WASM_BUDGET_GZIPPED = process.env.GITBLIXT_RELEASE === '1' ? 805_000 : Infinity;
 const double = () => process.env.GITHUB_DOUBLE_URL!;
 
 test('release build: hydrate, sign up, connect GitHub, push mirror a git push', async ({ page }) => {
