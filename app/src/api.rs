@@ -31,7 +31,7 @@ pub async fn registration_open() -> Result<bool, AppError> {
 
 #[server(endpoint = "sign_up")]
 pub async fn sign_up(username: String, password: String) -> Result<(), AppError> {
-    let keep = username.clone();
+    let keep = [("username", username.clone())];
     let result = web::answer(async move {
         let state = web::state()?;
         if !state.settings.registration_open {
@@ -45,12 +45,12 @@ pub async fn sign_up(username: String, password: String) -> Result<(), AppError>
         Ok(())
     }
     .await);
-    web::back_to_form(result, <SignUp as server_fn::ServerFn>::PATH, "/signup", &[("username", &keep)])
+    web::back_to_form::<SignUp, _>(result, "/signup", &keep)
 }
 
 #[server(endpoint = "sign_in")]
 pub async fn sign_in(username: String, password: String) -> Result<(), AppError> {
-    let keep = username.clone();
+    let keep = [("username", username.clone())];
     let result = web::answer(async move {
         let state = web::state()?;
         let Some(user) = crate::ssr::guard::sign_in(&state.guard, &state.db, web::client_ip(), username.trim(), &password).await? else {
@@ -61,7 +61,7 @@ pub async fn sign_in(username: String, password: String) -> Result<(), AppError>
         Ok(())
     }
     .await);
-    web::back_to_form(result, <SignIn as server_fn::ServerFn>::PATH, "/login", &[("username", &keep)])
+    web::back_to_form::<SignIn, _>(result, "/login", &keep)
 }
 
 #[server(endpoint = "sign_out")]
@@ -93,7 +93,7 @@ pub async fn get_dashboard() -> Result<Dashboard, AppError> {
 
 #[server(endpoint = "create_repository")]
 pub async fn create_repository(name: String, description: String, visibility: String) -> Result<(), AppError> {
-    let keep = [name.clone(), description.clone(), visibility.clone()];
+    let keep = [("name", name.clone()), ("description", description.clone()), ("visibility", visibility.clone())];
     let result = web::answer(async move {
         let state = web::state()?;
         let user = web::require_user().await?;
@@ -109,9 +109,7 @@ pub async fn create_repository(name: String, description: String, visibility: St
         Ok(())
     }
     .await);
-    let [name, description, visibility] = &keep;
-    let keep = [("name", name.as_str()), ("description", description.as_str()), ("visibility", visibility.as_str())];
-    web::back_to_form(result, <CreateRepository as server_fn::ServerFn>::PATH, "/new", &keep)
+    web::back_to_form::<CreateRepository, _>(result, "/new", &keep)
 }
 
 /// Finds a repository the signed-in user may read, or answers 404 (also for private repositories

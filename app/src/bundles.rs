@@ -21,13 +21,6 @@ pub fn is_interactive_path(path: &str) -> bool {
     matches!(segments.as_slice(), ["settings", _] | [_, _, "settings"] | ["import", _])
 }
 
-/// The compiled bundle's name (`pkg/<name>.js`, `pkg/<name>_bg.wasm`); the CSS is `<name>.css`.
-/// Provided as context by the server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SiteBundle {
-    pub name: String,
-}
-
 #[cfg(test)]
 mod tests {
     use super::is_interactive_path;

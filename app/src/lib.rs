@@ -31,11 +31,10 @@ use leptos_router::{
 /// The HTML document around the app (server side). Only the interactive pages load the wasm
 /// ([`bundles::is_interactive_path`]); the others are plain HTML, marked `data-static` on the body
 /// (as a hydrated page is marked `data-hydrated`: the page is ready).
+/// The bundle is `options.output_name` (`pkg/<name>.js`, `pkg/<name>_bg.wasm`, `<name>.css`).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    let (bundle, interactive) = bundle_for_request(&options);
-    let css = format!("/{}/{bundle}.css", options.site_pkg_dir);
-    let mut options = options;
-    options.output_name = bundle.into();
+    let interactive = is_interactive_request();
+    let css = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -54,13 +53,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The bundle's name, and whether the page being rendered loads it.
-fn bundle_for_request(options: &LeptosOptions) -> (String, bool) {
+/// Whether the page being rendered loads the bundle.
+fn is_interactive_request() -> bool {
     #[cfg(feature = "ssr")]
-    if let (Some(bundle), Some(parts)) = (use_context::<bundles::SiteBundle>(), use_context::<http::request::Parts>()) {
-        return (bundle.name, bundles::is_interactive_path(parts.uri.path()));
+    if let Some(parts) = use_context::<http::request::Parts>() {
+        return bundles::is_interactive_path(parts.uri.path());
     }
-    (options.output_name.to_string(), true)
+    true
 }
 
 use pages::{

@@ -18,10 +18,10 @@ pub const PKG_DIR: &str = "pkg";
 
 /// The name the site build gave the bundle (`gitblixt-<hash>`, see `app::bundles`): from its
 /// `pkg/*.js`. `None` when the site was not built (the pages then render without their script).
-pub fn bundle() -> Option<app::bundles::SiteBundle> {
+pub fn bundle_name() -> Option<String> {
     Site::iter().find_map(|path| {
         let name = path.strip_prefix("pkg/gitblixt-")?.strip_suffix(".js")?;
-        (!name.contains('/')).then(|| app::bundles::SiteBundle { name: format!("gitblixt-{name}") })
+        (!name.contains('/')).then(|| format!("gitblixt-{name}"))
     })
 }
 

@@ -127,14 +127,14 @@ async fn open_state_with(config: &Config, public_url: String, ssh: Option<app::s
 
 /// The site's layout as the pages reference it: the compiled site is served from [`assets`]
 /// (embedded in release builds), so nothing here depends on the working directory. The pages
-/// [`app::bundles`] calls interactive load the bundle.
-fn leptos_options(addr: SocketAddr, bundle: &app::bundles::SiteBundle) -> LeptosOptions {
-    LeptosOptions::builder().output_name(bundle.name.clone()).site_pkg_dir(assets::PKG_DIR).site_addr(addr).build()
+/// [`app::bundles`] calls interactive load the bundle named in `output_name`.
+fn leptos_options(addr: SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder().output_name(site_bundle_name()).site_pkg_dir(assets::PKG_DIR).site_addr(addr).build()
 }
 
-/// What every page render gets in its context: the state and the bundle's name. The page's
+/// What every page render gets in its context: the state. The page's
 /// Content-Security-Policy names the nonce leptos_axum gave this render's inline scripts.
-fn page_context(state: AppState, bundle: app::bundles::SiteBundle) -> impl Fn() + Clone + Send + Sync + 'static {
+fn page_context(state: AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     move || {
         if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
             let policy = security::page_policy(&nonce, &state.github.endpoints.web_url);
@@ -143,15 +143,14 @@ fn page_context(state: AppState, bundle: app::bundles::SiteBundle) -> impl Fn() 
             }
         }
         provide_context(state.clone());
-        provide_context(bundle.clone());
     }
 }
 
-/// The compiled site's bundle, or a placeholder name when it was not built.
-fn site_bundle() -> app::bundles::SiteBundle {
-    assets::bundle().unwrap_or_else(|| {
+/// The compiled site's bundle name, or a placeholder when it was not built.
+fn site_bundle_name() -> String {
+    assets::bundle_name().unwrap_or_else(|| {
         tracing::warn!("the compiled site is missing (build it with `make site`): pages will not be interactive");
-        app::bundles::SiteBundle { name: "gitblixt".into() }
+        "gitblixt".into()
     })
 }
 
@@ -166,14 +165,13 @@ async fn pkg_file(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> axum:
 async fn fallback(
     axum::extract::State(options): axum::extract::State<LeptosOptions>,
     axum::Extension(state): axum::Extension<AppState>,
-    axum::Extension(bundle): axum::Extension<app::bundles::SiteBundle>,
     request: axum::http::Request<axum::body::Body>,
 ) -> axum::response::Response {
     if let Some(file) = assets::response(request.uri().path(), request.headers()) {
         return file;
     }
     // Rendered whole: the 404 page is a plain page (see `app::bundles`).
-    let render = leptos_axum::render_app_async_with_context(page_context(state, bundle), move || app::shell(options.clone()));
+    let render = leptos_axum::render_app_async_with_context(page_context(state), move || app::shell(options.clone()));
     let mut response = render(request).await;
     if response.status() == axum::http::StatusCode::OK {
         *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
@@ -200,8 +198,7 @@ pub fn router(
     limits: &config::Limits,
 ) -> Router {
     let routes = route_list();
-    let bundle = site_bundle();
-    let options = leptos_options(addr, &bundle);
+    let options = leptos_options(addr);
     // The compiled site (wasm, js, css) is served before the pages: `/pkg/x` would otherwise be
     // taken for the repository page of a user named `pkg` (a reserved name).
     let pkg_route = format!("/{}/{{*file}}", assets::PKG_DIR);
@@ -211,7 +208,7 @@ pub fn router(
         .leptos_routes_with_context(
             &options,
             routes,
-            page_context(state.clone(), bundle.clone()),
+            page_context(state.clone()),
             {
                 let options = options.clone();
                 move || app::shell(options.clone())
@@ -219,7 +216,6 @@ pub fn router(
         )
         .fallback(fallback)
         .layer(axum::Extension(state.clone()))
-        .layer(axum::Extension(bundle))
         .with_state(options);
     let app = git
         .merge(oauth_routes::routes(state.clone()))

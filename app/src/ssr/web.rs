@@ -211,16 +211,17 @@ fn is_plain_form_post() -> bool {
     })
 }
 
-/// For a form posted without the wasm (see `crate::bundles`) that failed: sends the browser back
-/// to the form's `page` with the error (as leptos does, `__path` and `__err`) and `keep`, the
-/// fields the page fills in again (never a password), so a typo costs one field, not the form.
-pub fn back_to_form<T>(result: Result<T, AppError>, server_fn: &str, page: &str, keep: &[(&str, &str)]) -> Result<T, AppError> {
+/// For a form posted without the wasm (see `crate::bundles`) to the server function `S` that
+/// failed: sends the browser back to the form's `page` with the error (as leptos does, `__path`
+/// and `__err`) and `keep`, the fields the page fills in again (never a password), so a typo
+/// costs one field, not the form.
+pub fn back_to_form<S: server_fn::ServerFn, T>(result: Result<T, AppError>, page: &str, keep: &[(&str, String)]) -> Result<T, AppError> {
     let Err(error) = &result else { return result };
     if !is_plain_form_post() {
         return result;
     }
     // Only the path and query are kept: the host is whatever the browser used.
-    match server_fn::error::ServerFnUrlError::new(server_fn, error.clone()).to_url(&format!("http://page.invalid{page}")) {
+    match server_fn::error::ServerFnUrlError::new(S::PATH, error.clone()).to_url(&format!("http://page.invalid{page}")) {
         Ok(mut url) => {
             url.query_pairs_mut().extend_pairs(keep);
             let location = format!("{}?{}", url.path(), url.query().unwrap_or_default());
