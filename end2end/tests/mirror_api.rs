@@ -260,7 +260,7 @@ async fn other_users_get_403_or_404_and_change_nothing() {
     let (_up, _bare) = support::github_repo_with_commit(&s.double, "octocat", "secret-upstream", true);
     let remote = app::github_repo::GithubRepo::parse("octocat/secret-upstream").unwrap();
     let secret_mirror = mirrors::create(&st.db, secret.repo.id, alice.id, Direction::Pull, &remote, Some(60), false).await.unwrap();
-    st.sync_wake.notify_waiters();
+    st.sync_wake.everyone();
     let project_before = settled(&st, "alice", "project").await;
     let secret_before = settled(&st, "alice", "secret").await;
     assert_eq!(project_before.len(), 1);

@@ -138,7 +138,7 @@ async fn a_pull_mirror_fetches_github_into_gitblixt() {
     let local = app::ssr::repos::create(&st.db, &st.store, &alice, &RepoName::parse("downstream").unwrap(), "", false).await.unwrap();
     let remote = GithubRepo::parse("octocat/upstream").unwrap();
     let mirror = mirrors::create(&st.db, local.repo.id, alice.id, Direction::Pull, &remote, Some(5), false).await.unwrap();
-    st.sync_wake.notify_waiters();
+    st.sync_wake.everyone();
     let local_path = st.store.path(&UserName::parse("alice").unwrap(), &RepoName::parse("downstream").unwrap());
     let wait_equal = || until("the pull mirror caught up", || async { support::refs_of(&local_path) == support::refs_of(&upstream) });
     wait_equal().await;
@@ -153,7 +153,7 @@ async fn a_pull_mirror_fetches_github_into_gitblixt() {
     ok(up.path(), &["push", "-q", "--force", upstream.to_str().unwrap(), "main"]);
     ok(&upstream, &["tag", "-d", "v1"]);
     mirrors::request_sync(&st.db, mirror, mirrors::Trigger::Manual).await.unwrap();
-    st.sync_wake.notify_waiters();
+    st.sync_wake.everyone();
     wait_equal().await;
     s.wait_settled(mirror, "active").await;
     let runs = mirrors::recent_runs(&st.db, mirror, 1).await.unwrap();
@@ -275,7 +275,7 @@ async fn two_sync_now_clicks_make_one_run() {
     s.double.create_repo("octocat", "slow", false);
     s.double.set_fault(DoubleFault { latency: Duration::from_millis(1500), ..DoubleFault::default() });
     let slow = mirrors::create(&st.db, m.repository_id, m.user_id, Direction::Push, &GithubRepo::parse("octocat/slow").unwrap(), None, false).await.unwrap();
-    st.sync_wake.notify_waiters();
+    st.sync_wake.everyone();
     until("the other mirror is syncing", || async { mirrors::get(&st.db, slow).await.unwrap().unwrap().leased_by.is_some() }).await;
 
     let before = mirrors::count_runs(&st.db, mirror).await.unwrap();
@@ -301,7 +301,7 @@ async fn a_paused_mirror_never_runs_and_resume_catches_up() {
     // A second push mirror of the same repository shows when the push has been handled.
     s.double.create_repo("octocat", "sentinel", false);
     let sentinel = mirrors::create(&st.db, m.repository_id, m.user_id, Direction::Push, &GithubRepo::parse("octocat/sentinel").unwrap(), None, false).await.unwrap();
-    st.sync_wake.notify_waiters();
+    st.sync_wake.everyone();
     s.wait_settled(sentinel, "active").await;
 
     let alice = support::Browser::sign_in(&s.server.url(), "alice", support::PASSWORD).await;
@@ -372,7 +372,7 @@ async fn a_pull_mirror_syncs_on_its_interval_and_never_empties_the_repository() 
     let local = app::ssr::repos::create(&st.db, &st.store, &alice, &RepoName::parse("scheduled").unwrap(), "", false).await.unwrap();
     let local_path = st.store.path(&UserName::parse("alice").unwrap(), &RepoName::parse("scheduled").unwrap());
     let mirror = mirrors::create(&st.db, local.repo.id, alice.id, Direction::Pull, &GithubRepo::parse("octocat/scheduled").unwrap(), Some(5), false).await.unwrap();
-    st.sync_wake.notify_waiters();
+    st.sync_wake.everyone();
     s.wait_settled(mirror, "active").await;
     assert_eq!(support::refs_of(&local_path), support::refs_of(&upstream));
 
@@ -398,7 +398,7 @@ async fn a_pull_mirror_syncs_on_its_interval_and_never_empties_the_repository() 
     s.double.delete_repo("octocat", "scheduled");
     s.double.create_repo("octocat", "scheduled", false);
     mirrors::request_sync(&st.db, mirror, mirrors::Trigger::Manual).await.unwrap();
-    st.sync_wake.notify_waiters();
+    st.sync_wake.everyone();
     s.expect_error(
         mirror,
         "The GitHub repository has no branches or tags, so nothing was fetched and nothing here was deleted. Push to the GitHub repository, or pause or remove this pull mirror.",

@@ -87,7 +87,7 @@ async fn sync_and_settle(s: &Setup, mirror: i64, status: &str) {
     let before = mirrors::count_runs(&st.db, mirror).await.unwrap();
     mirrors::clear_backoff(&st.db, mirror).await.unwrap();
     mirrors::request_sync(&st.db, mirror, Trigger::Manual).await.unwrap();
-    st.sync_wake.notify_waiters();
+    st.sync_wake.everyone();
     until("the sync ran", || async { mirrors::count_runs(&st.db, mirror).await.unwrap() > before }).await;
     s.wait_settled(mirror, status).await;
 }
@@ -126,7 +126,7 @@ async fn a_pull_mirror_never_overwrites_work_pushed_to_gitblixt_unless_told_and_
     let local = repo_path(&st, "project");
     let own_main = rev(&local, "main");
     let mirror = mirrors::create(&st.db, found.repo.id, alice.id, Direction::Pull, &remote, Some(5), false).await.unwrap();
-    st.sync_wake.notify_waiters();
+    st.sync_wake.everyone();
     s.wait_settled(mirror, "error").await;
     let m = mirrors::get(&st.db, mirror).await.unwrap().unwrap();
     assert_eq!(
@@ -293,7 +293,7 @@ async fn removing_a_mirror_keeps_its_history_and_what_it_kept() {
     let mirror = mirrors::create(&st.db, downstream.repo.id, alice.id, Direction::Pull, &GithubRepo::parse("octocat/upstream").unwrap(), Some(5), false)
         .await
         .unwrap();
-    st.sync_wake.notify_waiters();
+    st.sync_wake.everyone();
     s.wait_settled(mirror, "active").await;
     // An upstream force push: the mirror applies it and keeps GitBlixt's old main.
     let old = rev(up.path(), "main");

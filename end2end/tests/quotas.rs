@@ -177,7 +177,7 @@ async fn one_users_due_pull_mirrors_do_not_hold_up_anothers_push_or_pull() {
         .unwrap();
         mirrors_table::table.filter(mirrors_table::user_id.eq(bulk.id)).select(mirrors_table::id).load(&mut *conn).await.unwrap()
     };
-    st.sync_wake.notify_waiters();
+    st.sync_wake.everyone();
     support::until("bulk's pulls run", || async { run_ids(&st.db, &pulls).await.len() >= 3 }).await;
 
     // carol's one scheduled pull, requested after bulk's 200, and alice's push.

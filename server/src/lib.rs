@@ -119,7 +119,7 @@ async fn open_state_with(config: &Config, public_url: String, ssh: Option<app::s
         }),
         cipher,
         github: Arc::new(github),
-        sync_wake: Arc::new(tokio::sync::Notify::new()),
+        sync_wake: app::ssr::wake::SyncWake::default(),
         engine: Arc::new(mirror::preview::GixEngine),
         guard: Arc::new(app::ssr::guard::AuthGuard::new(config.limits.auth_failures_per_minute, config.limits.password_hashes)),
     })

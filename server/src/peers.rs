@@ -44,22 +44,27 @@ fn rand_id() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
-/// `<instance> <repository id>`
-fn payload(instance: &str, repository_id: i64) -> String {
-    format!("{instance} {repository_id}")
+/// `<instance> <repository id> <syncs requested>`
+fn payload(instance: &str, repository_id: i64, requested: usize) -> String {
+    format!("{instance} {repository_id} {requested}")
 }
 
-fn parse(payload: &str) -> Option<(&str, i64)> {
-    let (instance, id) = payload.split_once(' ')?;
-    Some((instance, id.parse().ok()?))
+/// A notification's sender, repository and number of syncs requested.
+fn parse(payload: &str) -> Option<(&str, i64, usize)> {
+    let mut fields = payload.split(' ');
+    let (instance, id, requested) = (fields.next()?, fields.next()?, fields.next()?);
+    if fields.next().is_some() {
+        return None;
+    }
+    Some((instance, id.parse().ok()?, requested.parse().ok()?))
 }
 
 /// Sends this process's changes to the others.
 async fn announce(state: AppState, instance: String) {
     let mut events = state.events.subscribe_mirrors();
     loop {
-        let repository_id = match events.recv().await {
-            Ok(MirrorEvent::Changed { repository_id, from_peer: false }) => repository_id,
+        let (repository_id, requested) = match events.recv().await {
+            Ok(MirrorEvent::Changed { repository_id, from_peer: false, requested }) => (repository_id, requested),
             Ok(_) => continue,
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
@@ -69,7 +74,7 @@ async fn announce(state: AppState, instance: String) {
             let mut conn = pool.get().await.map_err(|e| e.to_string())?;
             diesel::sql_query("SELECT pg_notify($1, $2)")
                 .bind::<diesel::sql_types::Text, _>(CHANNEL)
-                .bind::<diesel::sql_types::Text, _>(payload(&instance, repository_id))
+                .bind::<diesel::sql_types::Text, _>(payload(&instance, repository_id, requested))
                 .execute(&mut *conn)
                 .await
                 .map_err(|e| e.to_string())
@@ -97,16 +102,18 @@ async fn listen_once(state: &AppState, url: &str, instance: &str) -> Result<(), 
     let mut conn = AsyncPgConnection::establish(url).await.map_err(|e| diesel::result::Error::QueryBuilderError(e.to_string().into()))?;
     diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn).await?;
     tracing::debug!("listening for other processes' mirror changes");
-    // Whatever happened while not listening: wake the workers, they look at the queue anyway.
-    state.sync_wake.notify_waiters();
+    // Whatever happened while not listening: wake every worker, they look at the queue.
+    state.sync_wake.everyone();
     let mut notifications = std::pin::pin!(conn.notifications_stream());
     while let Some(notification) = notifications.next().await {
         let notification = notification?;
         match parse(&notification.payload) {
-            Some((from, _)) if from == instance => {}
-            Some((_, repository_id)) => {
-                state.sync_wake.notify_waiters();
-                state.events.mirrors_changed_by_peer(repository_id);
+            Some((from, _, _)) if from == instance => {}
+            Some((_, repository_id, requested)) => {
+                // As many workers as the other process asked syncs for (it wakes as many of its
+                // own: whoever claims first runs them); a finished run asks for none.
+                state.sync_wake.requested(requested);
+                state.events.mirrors_changed_by_peer(repository_id, requested);
             }
             None => tracing::debug!(payload = %notification.payload, "ignored a malformed notification"),
         }
@@ -118,8 +125,9 @@ async fn listen_once(state: &AppState, url: &str, instance: &str) -> Result<(), 
 mod tests {
     #[test]
     fn payload_round_trip() {
-        assert_eq!(super::parse(&super::payload("12-ab", 42)), Some(("12-ab", 42)));
+        assert_eq!(super::parse(&super::payload("12-ab", 42, 3)), Some(("12-ab", 42, 3)));
         assert_eq!(super::parse("garbage"), None);
         assert_eq!(super::parse("a b"), None);
+        assert_eq!(super::parse("a 1 2 3"), None);
     }
 }

@@ -64,32 +64,52 @@ async fn the_sync_queue_on_postgresql() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_sharing_postgresql_hear_each_others_mirror_changes() {
+    use app::ssr::events::MirrorEvent;
+    use std::time::{Duration, Instant};
     let cluster = cluster().await;
     let start = || async {
         let data = tempfile::tempdir().unwrap();
         let mut config = gitblixt::config::Config::for_data_dir(data.path().to_path_buf());
         config.database_url = cluster.url();
+        // No scheduler tick during the test: only a wake-up from the other process starts a run.
+        config.sync.poll = Duration::from_secs(3600);
         (gitblixt::start(config).await.expect("starts on PostgreSQL"), data)
     };
     let (a, _a_data) = start().await;
     let (b, _b_data) = start().await;
     let mut heard = b.state.events.subscribe_mirrors();
-    let woken = b.state.sync_wake.clone();
     // B's listener may still be connecting: announce until B hears it (bounded).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let wake = woken.notified();
         a.state.events.mirrors_changed(4242);
-        match tokio::time::timeout(std::time::Duration::from_millis(500), heard.recv()).await {
-            Ok(Ok(app::ssr::events::MirrorEvent::Changed { repository_id: 4242, from_peer: true })) => {
-                tokio::time::timeout(std::time::Duration::from_secs(5), wake).await.expect("B's workers were woken");
-                break;
-            }
+        match tokio::time::timeout(Duration::from_millis(500), heard.recv()).await {
+            Ok(Ok(MirrorEvent::Changed { repository_id: 4242, from_peer: true, requested: 0 })) => break,
             Ok(Ok(other)) => panic!("unexpected event {other:?}"),
             Ok(Err(e)) => panic!("{e}"),
-            Err(_) => assert!(std::time::Instant::now() < deadline, "B never heard A's change"),
+            Err(_) => assert!(Instant::now() < deadline, "B never heard A's change"),
         }
     }
+
+    // A sync requested in A (the request is in the shared database; A's own workers are not
+    // woken): B hears how many syncs were asked for, and one of B's workers runs it.
+    let db = &a.state.db;
+    let alice = app::ssr::accounts::create_user(db, &app::names::UserName::parse("peer-alice").unwrap(), "alice-password", false).await.unwrap();
+    let repo = app::ssr::repos::create(db, &a.state.store, &alice, &app::names::RepoName::parse("p").unwrap(), "", false).await.unwrap();
+    let remote = app::github_repo::GithubRepo::parse("octocat/p").unwrap();
+    app::ssr::mirrors::create(db, repo.repo.id, alice.id, app::ssr::mirrors::Direction::Push, &remote, None, false).await.unwrap();
+    a.state.events.mirrors_requested(repo.repo.id, 1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut told = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, heard.recv()).await.expect("B's workers were not woken for A's request").unwrap() {
+            MirrorEvent::Changed { repository_id, from_peer: true, requested: 1 } if repository_id == repo.repo.id => told = true,
+            // B's worker claimed the run (B announces its own change).
+            MirrorEvent::Changed { repository_id, from_peer: false, .. } if repository_id == repo.repo.id => break,
+            _ => {}
+        }
+    }
+    assert!(told, "B heard the number of syncs requested");
     a.stop().await.unwrap();
     b.stop().await.unwrap();
     drop(cluster);

@@ -42,8 +42,9 @@ pub struct RefsUpdated {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MirrorEvent {
     /// `from_peer`: announced by another GitBlixt process sharing the database (PostgreSQL), so it
-    /// is not relayed back.
-    Changed { repository_id: i64, from_peer: bool },
+    /// is not relayed back. `requested`: how many syncs of the repository's mirrors the change
+    /// asked for (the other processes wake as many workers).
+    Changed { repository_id: i64, from_peer: bool, requested: usize },
     Progress { repository_id: i64, mirror_id: i64, progress: SyncProgress },
 }
 
@@ -84,12 +85,18 @@ impl Events {
 
     /// Tells live pages that the mirrors of a repository changed.
     pub fn mirrors_changed(&self, repository_id: i64) {
-        let _ = self.mirrors.send(MirrorEvent::Changed { repository_id, from_peer: false });
+        self.mirrors_requested(repository_id, 0);
+    }
+
+    /// Tells live pages and the other processes that `runs` syncs of a repository's mirrors were
+    /// requested.
+    pub fn mirrors_requested(&self, repository_id: i64, runs: usize) {
+        let _ = self.mirrors.send(MirrorEvent::Changed { repository_id, from_peer: false, requested: runs });
     }
 
     /// Another process sharing the database changed the mirrors of a repository.
-    pub fn mirrors_changed_by_peer(&self, repository_id: i64) {
-        let _ = self.mirrors.send(MirrorEvent::Changed { repository_id, from_peer: true });
+    pub fn mirrors_changed_by_peer(&self, repository_id: i64, requested: usize) {
+        let _ = self.mirrors.send(MirrorEvent::Changed { repository_id, from_peer: true, requested });
     }
 
     /// Records and announces the progress of a running sync.

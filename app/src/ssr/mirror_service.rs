@@ -186,20 +186,25 @@ async fn check_remote(state: &AppState, user_id: i64, remote: &GithubRepo, direc
 /// Every ref change GitBlixt accepts or makes (a push over HTTP or SSH, a Restore, a pull mirror
 /// or fetch changing refs) goes through here: the repository's push mirrors' sync requests are
 /// written to the database first — durable before the change is acknowledged — then the event is
-/// published and the workers are woken. Returns how many push mirrors were asked to sync.
+/// published and a worker is woken for each (for a burst's waiting ones, when their wait ends).
+/// Returns how many push mirrors were asked to sync.
 pub async fn refs_changed(state: &AppState, event: RefsUpdated) -> Result<usize, super::db::DbError> {
     let requested = mirrors::request_push_mirrors(&state.db, event.repository_id).await?;
-    if requested > 0 {
-        tracing::debug!(repository = %event.repository, mirrors = requested, "push mirror sync requested");
-        changed(state, event.repository_id);
+    if requested.total() > 0 {
+        tracing::debug!(repository = %event.repository, mirrors = requested.total(), waiting = requested.waiting, "push mirror sync requested");
+        state.events.mirrors_requested(event.repository_id, requested.total());
+        state.sync_wake.requested(requested.now);
+        state.sync_wake.requested_at(requested.waiting, requested.until_ms);
     }
     state.events.publish_refs_updated(event);
-    Ok(requested)
+    Ok(requested.total())
 }
 
+/// A repository's mirrors changed by an owner's action; each action asks for one sync at most
+/// (enable, Sync now, Resume, a fetch, an import), so one worker is woken.
 pub fn changed(state: &AppState, repository_id: i64) {
-    state.events.mirrors_changed(repository_id);
-    state.sync_wake.notify_waiters();
+    state.events.mirrors_requested(repository_id, 1);
+    state.sync_wake.requested(1);
 }
 
 /// What an owner asks for when enabling a mirror.

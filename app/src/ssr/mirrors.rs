@@ -256,8 +256,23 @@ extern "SQL" {
     ) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
 }
 
-/// Asks for a sync of every push mirror of a repository (after a push). Returns how many.
-pub async fn request_push_mirrors(db: &Db, repository_id: i64) -> Result<usize, DbError> {
+/// The push mirror syncs a push asked for: those that may run at once, and those in a burst,
+/// which wait (at most until `until_ms`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PushRequests {
+    pub now: usize,
+    pub waiting: usize,
+    pub until_ms: i64,
+}
+
+impl PushRequests {
+    pub fn total(&self) -> usize {
+        self.now + self.waiting
+    }
+}
+
+/// Asks for a sync of every push mirror of a repository (after a push).
+pub async fn request_push_mirrors(db: &Db, repository_id: i64) -> Result<PushRequests, DbError> {
     let found: Vec<MirrorRow> = with_conn!(db, |conn| Ok::<_, DbError>(
         mirrors::table
             .filter(mirrors::repository_id.eq(repository_id))
@@ -267,6 +282,7 @@ pub async fn request_push_mirrors(db: &Db, repository_id: i64) -> Result<usize, 
             .load(conn)
             .await?
     ))?;
+    let mut requests = PushRequests::default();
     for m in &found {
         // A push also lifts the backoff of a mirror in error: it retries on the next trigger.
         clear_backoff(db, m.id).await?;
@@ -274,22 +290,28 @@ pub async fn request_push_mirrors(db: &Db, repository_id: i64) -> Result<usize, 
         let in_burst = m.leased_by.is_some() || m.last_finished_ms.is_some_and(|t| t >= at_ms - BURST_WINDOW_MS);
         let until = in_burst.then(|| (at_ms + QUIET_MS).min(m.pending_since_ms.unwrap_or(at_ms) + MAX_DELAY_MS));
         request(db, m.id, Trigger::Push, until).await?;
+        match until {
+            Some(until) => {
+                requests.waiting += 1;
+                requests.until_ms = requests.until_ms.max(until);
+            }
+            None => requests.now += 1,
+        }
     }
-    Ok(found.len())
+    Ok(requests)
 }
 
-/// When the earliest waiting burst becomes runnable (ms), if one is waiting (and nothing but its
-/// wait holds it back).
-pub async fn next_debounce_ms(db: &Db) -> Result<Option<i64>, DbError> {
-    let at = now();
+/// How many requested syncs could start now (no lease held, no backoff or burst wait left).
+pub async fn runnable_count(db: &Db) -> Result<i64, DbError> {
+    let (at, at_ms) = (now(), now_ms());
     with_conn!(db, |conn| Ok(mirrors::table
         .filter(mirrors::sync_requested_at.is_not_null())
         .filter(mirrors::paused.eq(false))
         .filter(mirrors::leased_until.is_null().or(mirrors::leased_until.lt(at)))
         .filter(mirrors::retry_at.is_null().or(mirrors::retry_at.le(at)))
-        .filter(mirrors::debounce_until_ms.is_not_null())
-        .select(diesel::dsl::min(mirrors::debounce_until_ms))
-        .first::<Option<i64>>(conn)
+        .filter(mirrors::debounce_until_ms.is_null().or(mirrors::debounce_until_ms.le(at_ms)))
+        .count()
+        .get_result(conn)
         .await?))
 }
 

@@ -20,6 +20,7 @@ pub mod schema;
 pub mod secrets;
 pub mod ssh_keys;
 pub mod store;
+pub mod wake;
 pub mod web;
 pub mod webhooks;
 
@@ -89,8 +90,8 @@ pub struct AppState {
     pub cipher: crypto::Cipher,
     /// Where GitHub is and the instance's OAuth App.
     pub github: Arc<github::GithubSettings>,
-    /// Wakes the sync workers after a sync was requested.
-    pub sync_wake: Arc<tokio::sync::Notify>,
+    /// Wakes sync workers after syncs were requested, one per run.
+    pub sync_wake: wake::SyncWake,
     pub engine: Arc<dyn Engine>,
     /// Rate limits and the password-hash cap (see [`guard`]).
     pub guard: Arc<guard::AuthGuard>,

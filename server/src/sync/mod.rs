@@ -20,8 +20,8 @@ use app::ssr::mirrors::{self, Claimed, RunEnd};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use app::ssr::wake::SyncWake;
 use std::time::Duration;
-use tokio::sync::Notify;
 
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
@@ -32,7 +32,8 @@ pub struct SyncConfig {
     pub workers: usize,
     /// A run may take at most this long (`GITBLIXT_SYNC_TIMEOUT`).
     pub run_timeout: Duration,
-    /// How often the queue is looked at without a wake-up (pull schedules, expired leases, backoff).
+    /// How often the scheduler requests due pull mirrors and wakes a worker for each run that
+    /// became runnable without a request (expired leases, ended backoffs).
     pub poll: Duration,
     /// A run's lease; renewed every third of it while the run lives. A crashed process's runs are
     /// taken over after it expires.
@@ -106,7 +107,7 @@ impl Running {
 
 /// A running sync service. [`SyncService::stop`] ends it gracefully; dropping it aborts it.
 pub struct SyncService {
-    pub wake: Arc<Notify>,
+    pub wake: SyncWake,
     stopping: Arc<AtomicBool>,
     running: Running,
     workers: Vec<tokio::task::JoinHandle<()>>,
@@ -153,7 +154,7 @@ impl SyncService {
     pub async fn stop(mut self, grace: Duration) {
         self.stopping.store(true, Ordering::SeqCst);
         self.running.interrupt_all();
-        self.wake.notify_waiters();
+        self.wake.everyone();
         let workers = std::mem::take(&mut self.workers);
         let all = futures_util::future::join_all(workers);
         if tokio::time::timeout(grace, all).await.is_err() {
@@ -168,8 +169,10 @@ fn rand_suffix() -> String {
     format!("{nanos:x}")
 }
 
-/// Requests syncs of pull mirrors whose interval has passed.
-async fn scheduler(state: AppState, wake: Arc<Notify>, poll: Duration) {
+/// Requests syncs of pull mirrors whose interval has passed, and wakes a worker for each run that
+/// can start: those just requested, and those whose lease expired or whose backoff or burst wait
+/// ended since (nobody requested those again).
+async fn scheduler(state: AppState, wake: SyncWake, poll: Duration) {
     let mut tick = tokio::time::interval(poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -179,14 +182,23 @@ async fn scheduler(state: AppState, wake: Arc<Notify>, poll: Duration) {
         crate::metrics::queue_database("pass", clock.elapsed().as_secs_f64());
         match requested {
             Ok(repositories) => {
+                let mut by_repository: HashMap<i64, usize> = HashMap::new();
                 for repository_id in repositories {
-                    state.events.mirrors_changed(repository_id);
+                    *by_repository.entry(repository_id).or_default() += 1;
+                }
+                for (repository_id, runs) in by_repository {
+                    state.events.mirrors_requested(repository_id, runs);
                 }
             }
             Err(e) => tracing::error!(error = %e, "pull mirror scheduling failed"),
         }
-        // Wakes workers for the pull mirrors just requested, expired leases and finished backoffs.
-        wake.notify_waiters();
+        match mirrors::runnable_count(&state.db).await {
+            Ok(runs) => wake.requested(usize::try_from(runs).unwrap_or(0)),
+            Err(e) => {
+                tracing::error!(error = %e, "counting the runnable mirror syncs failed");
+                wake.everyone();
+            }
+        }
     }
 }
 
@@ -201,34 +213,30 @@ struct Worker {
 
 impl Worker {
     async fn run_loop(self) {
-        let wake = self.state.sync_wake.clone();
+        let wake = &self.state.sync_wake;
         let lease = self.config.lease.as_secs().max(3) as i64;
         // One owner may hold all workers but one: someone else's push never waits for a slot.
         let per_owner = (self.config.workers.saturating_sub(1)).max(1) as i64;
         while !self.stopping.load(Ordering::SeqCst) {
-            // Register interest before looking, so a request made while we look is not missed.
-            let notified = wake.notified();
+            // Idle from before looking, so a request made while we look is not missed.
+            let mut waiting = wake.waiting();
+            waiting.register();
             let clock = std::time::Instant::now();
             let claimed = mirrors::claim_next_capped(&self.state.db, &self.name, lease, &self.running, per_owner).await;
             crate::metrics::queue_database("claim", clock.elapsed().as_secs_f64());
             match claimed {
                 Ok(Some(claimed)) => {
+                    // Busy: a wake-up that came meanwhile goes to an idle worker.
+                    drop(waiting);
                     self.one(&claimed, lease).await;
                     continue;
                 }
                 Ok(None) => {}
                 Err(e) => tracing::error!(error = %e, "claiming a mirror sync failed"),
             }
-            // Sleep until woken, the next poll, or the end of the earliest waiting burst.
-            let mut nap = self.config.poll;
-            if let Ok(Some(due)) = mirrors::next_debounce_ms(&self.state.db).await {
-                let wait = (due - mirrors::now_ms()).max(10) as u64;
-                nap = nap.min(Duration::from_millis(wait));
-            }
-            tokio::select! {
-                _ = notified => {}
-                _ = tokio::time::sleep(nap) => {}
-            }
+            // Until a request wakes this worker (the scheduler wakes one for each run that became
+            // runnable by time: a lease expired, a backoff or a burst's wait ended).
+            waiting.woken().await;
         }
     }
 

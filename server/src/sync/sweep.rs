@@ -39,19 +39,17 @@ pub async fn pass(state: &AppState) -> Result<usize, String> {
             }
             Err(e) => return Err(e.to_string()),
         };
-        let mut any = false;
+        let mut here = 0;
         for item in items.iter().filter(|i| i.pushed_digest.as_deref() != Some(digest.as_str())) {
             mirrors::request_sync(&state.db, item.id, Trigger::Sweep).await.map_err(|e| e.to_string())?;
             tracing::debug!(mirror = item.id, repository = %found.full_name(), "push mirror behind its repository: sync requested");
-            requested += 1;
-            any = true;
+            here += 1;
         }
-        if any {
-            state.events.mirrors_changed(repository_id);
+        if here > 0 {
+            state.events.mirrors_requested(repository_id, here);
+            state.sync_wake.requested(here);
+            requested += here;
         }
-    }
-    if requested > 0 {
-        state.sync_wake.notify_waiters();
     }
     Ok(requested)
 }

@@ -35,13 +35,16 @@ pub async fn exercise_queue(st: &AppState) {
     assert!(mirrors::claim_next(db, "w1", 60, &[]).await.unwrap().is_none(), "and only one");
 
     // A push right after a run is part of a burst: it waits for a quiet moment, then runs once.
-    assert_eq!(mirrors::request_push_mirrors(db, repo.repo.id).await.unwrap(), 1);
-    assert_eq!(mirrors::request_push_mirrors(db, repo.repo.id).await.unwrap(), 1);
-    let due = mirrors::next_debounce_ms(db).await.unwrap().expect("the burst waits");
+    assert_eq!(mirrors::request_push_mirrors(db, repo.repo.id).await.unwrap().waiting, 1);
+    let again = mirrors::request_push_mirrors(db, repo.repo.id).await.unwrap();
+    assert_eq!((again.now, again.waiting), (0, 1), "the burst waits");
+    let due = again.until_ms;
     assert!(due > mirrors::now_ms() && due <= mirrors::now_ms() + mirrors::QUIET_MS);
     assert!(mirrors::claim_next(db, "w1", 60, &[]).await.unwrap().is_none(), "not before the quiet moment");
+    assert_eq!(mirrors::runnable_count(db).await.unwrap(), 0, "nothing to wake a worker for yet");
     // Let the quiet period pass (the policy is about time; nothing else is awaited here).
     tokio::time::sleep(std::time::Duration::from_millis((due - mirrors::now_ms()).max(0) as u64 + 5)).await;
+    assert_eq!(mirrors::runnable_count(db).await.unwrap(), 1, "the scheduler's tick wakes a worker for it");
     let burst = mirrors::claim_next(db, "w1", 60, &[]).await.unwrap().expect("the burst runs");
     assert_eq!(burst.trigger, "push");
     mirrors::finish(db, &burst, "w1", &RunEnd::Success { pushed_digest: None }).await.unwrap();

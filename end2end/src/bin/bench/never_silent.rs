@@ -92,7 +92,7 @@ async fn lag_under_load(scratch: &Path, workers: usize) -> Result<Vec<Duration>,
             .await
             .map_err(err)?;
     }
-    st.sync_wake.notify_waiters();
+    st.sync_wake.everyone();
     let first = git(&work, &["rev-parse", "HEAD"])?.trim().to_string();
     wait_all(&remotes, &first)?;
 

@@ -260,7 +260,7 @@ async fn setup(scratch: &Path, history: &Path) -> Result<Bench, String> {
     let mirror = mirrors::create(&st.db, repo.repo.id, user.id, Direction::Push, &GithubRepo::parse(&format!("{OWNER}/{MIRRORED}")).map_err(err)?, None, false)
         .await
         .map_err(err)?;
-    st.sync_wake.notify_waiters();
+    st.sync_wake.everyone();
 
     // The reference repository on the double: the same history, written straight to its disk.
     let ref_work = root.join("ref-work");
