@@ -379,23 +379,76 @@ fn fetch_inner(
     opts: &FetchOptions,
     progress_root: &ProgressRoot,
 ) -> Result<FetchReport, FetchError> {
-    let url_string = url.to_bstring();
     let staging = staging_prefix(what);
     let refspecs: Vec<String> = match (what, &staging) {
         (What::Refspecs(specs), _) => specs.clone(),
         (_, Some((prefix, _))) => staging_refspecs(prefix),
         (_, None) => Vec::new(),
     };
-    let remote = repo
+    let remote = remote_with(repo, url.clone(), &refspecs)?;
+    let prepare = list_refs(repo, &remote, opts, progress_root)?;
+    let mut advertised = advertised_heads_and_tags(&prepare.ref_map().remote_refs);
+    if unchanged_remote(repo, what, staging.as_ref(), &advertised)? {
+        let mut report = FetchReport { remote: advertised, ..FetchReport::default() };
+        apply_what(repo, what, staging.as_ref(), &mut report)?;
+        adopt_remote_head(repo, &prepare.ref_map().remote_refs)?;
+        return Ok(report);
+    }
+    // A mirror's few changed refs: listed again on their own, so gix stages (and locks) only them.
+    let narrowed = match narrowed_refs(repo, what, staging.as_ref(), &advertised)? {
+        Some(changed) => Some((changed.clone(), remote_with(repo, url, &changed.iter().map(|n| staging_refspec(staging.as_ref(), n)).collect::<Vec<_>>())?)),
+        None => None,
+    };
+    let prepare = match &narrowed {
+        // Only deletions: nothing to receive.
+        Some((changed, _)) if changed.is_empty() => {
+            let mut report = FetchReport { remote: advertised, ..FetchReport::default() };
+            apply_what(repo, what, staging.as_ref(), &mut report)?;
+            adopt_remote_head(repo, &prepare.ref_map().remote_refs)?;
+            return Ok(report);
+        }
+        Some((changed, narrowed_remote)) => {
+            drop(prepare);
+            let again = list_refs(repo, narrowed_remote, opts, progress_root)?;
+            // What the changed refs are now (they may have moved between the two listings).
+            let now = advertised_heads_and_tags(&again.ref_map().remote_refs);
+            for name in changed {
+                match now.get(name) {
+                    Some(id) => advertised.insert(name.clone(), *id),
+                    None => advertised.remove(name),
+                };
+            }
+            again
+        }
+        None => prepare,
+    };
+    receive(repo, prepare, what, staging.as_ref(), advertised, opts, progress_root)
+}
+
+/// The remote at `url` with these fetch refspecs and no tag-following.
+fn remote_with<'repo>(repo: &'repo gix::Repository, url: gix::Url, refspecs: &[String]) -> Result<gix::Remote<'repo>, FetchError> {
+    Ok(repo
         .remote_at(url)
         .map_err(FetchError::gix(Stage::Configure))?
         .with_refspecs(refspecs.iter().map(String::as_str), Direction::Fetch)
         .map_err(FetchError::gix(Stage::Configure))?
-        .with_fetch_tags(Tags::None);
+        .with_fetch_tags(Tags::None))
+}
 
+type Prepared<'remote, 'repo> = gix::remote::fetch::Prepare<'remote, 'repo, Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>>;
+
+/// Connects (with the transport options and the credentials callback) and lists the remote's refs
+/// that `remote`'s refspecs name, and its HEAD.
+fn list_refs<'remote, 'repo>(
+    repo: &gix::Repository,
+    remote: &'remote gix::Remote<'repo>,
+    opts: &FetchOptions,
+    progress_root: &ProgressRoot,
+) -> Result<Prepared<'remote, 'repo>, FetchError> {
     let connection = remote.connect(Direction::Fetch).map_err(FetchError::gix(Stage::Connect))?;
 
     // --- Transport options: start from what the repo config says, then override what we need.
+    let url_string = remote.url(Direction::Fetch).map(|u| u.to_bstring()).unwrap_or_default();
     let transport_options = http_transport_options(repo, url_string.as_ref(), opts)?;
     let connection = match transport_options {
         Some(o) => connection.with_transport_options(o),
@@ -435,18 +488,22 @@ fn fetch_inner(
             },
         )
         .map_err(FetchError::gix(Stage::ListRefs))?;
-
     if opts.should_interrupt.load(Ordering::Relaxed) {
         return Err(FetchError::Interrupted);
     }
-    let advertised = advertised_heads_and_tags(&prepare.ref_map().remote_refs);
-    if unchanged_remote(repo, what, staging.as_ref(), &advertised)? {
-        let mut report = FetchReport { remote: advertised, ..FetchReport::default() };
-        apply_what(repo, what, staging.as_ref(), &mut report)?;
-        adopt_remote_head(repo, &prepare.ref_map().remote_refs)?;
-        return Ok(report);
-    }
+    Ok(prepare)
+}
 
+/// Negotiates, receives the pack, writes the staging refs (gix) and applies the heads and tags.
+fn receive(
+    repo: &gix::Repository,
+    prepare: Prepared<'_, '_>,
+    what: &What,
+    staging: Option<&(String, bool)>,
+    advertised: BTreeMap<String, ObjectId>,
+    opts: &FetchOptions,
+    progress_root: &ProgressRoot,
+) -> Result<FetchReport, FetchError> {
     let outcome = prepare
         .with_reflog_message(RefLogMessage::Prefixed { action: "gitblixt mirror".into() })
         .with_write_packed_refs_only(staging.is_some())
@@ -468,11 +525,11 @@ fn fetch_inner(
     report.remote = advertised;
     if let (Some(max), Status::Change { write_pack_bundle, .. }) = (opts.max_receive_bytes, &outcome.status) {
         if report.bytes > max {
-            discard_received(repo, staging.as_ref(), write_pack_bundle);
+            discard_received(repo, staging, write_pack_bundle);
             return Err(FetchError::TooLarge(max));
         }
     }
-    let applied = apply_what(repo, what, staging.as_ref(), &mut report);
+    let applied = apply_what(repo, what, staging, &mut report);
     // The pack's .keep protected it until refs point into it; never leave one behind.
     if let Some(keep) = keep_file {
         std::fs::remove_file(keep).ok();
@@ -482,6 +539,35 @@ fn fetch_inner(
         adopt_remote_head(repo, &outcome.ref_map.remote_refs)?;
     }
     Ok(report)
+}
+
+/// A mirror whose staging knows most of the remote already: the refs that changed (new or moved;
+/// deleted ones are dropped from the staging by [`apply`]), to be fetched on their own. `None`
+/// when the whole listing is fetched: no persistent staging, a first fetch, or so many changes
+/// (or so few refs) that a second listing — two more requests — costs more than gix locking every
+/// staged ref.
+fn narrowed_refs(repo: &gix::Repository, what: &What, staging: Option<&(String, bool)>, advertised: &BTreeMap<String, ObjectId>) -> Result<Option<Vec<String>>, FetchError> {
+    let (What::Apply { .. }, Some((prefix, false))) = (what, staging) else { return Ok(None) };
+    if advertised.len() < NARROW_FROM_REFS {
+        return Ok(None);
+    }
+    let staged = super::safety::refs_under(repo, prefix).map_err(FetchError::Refs)?;
+    if staged.is_empty() {
+        return Ok(None);
+    }
+    let changed: Vec<String> = advertised.iter().filter(|(name, id)| staged.get(*name) != Some(id)).map(|(name, _)| name.clone()).collect();
+    Ok((changed.len() * NARROW_AT_MOST_ONE_IN < advertised.len()).then_some(changed))
+}
+
+/// A remote with fewer heads and tags is fetched in one listing (see [`narrowed_refs`]).
+const NARROW_FROM_REFS: usize = 64;
+/// ...and so is one where more than one ref in this many changed.
+const NARROW_AT_MOST_ONE_IN: usize = 4;
+
+/// The refspec that stages one remote ref.
+fn staging_refspec(staging: Option<&(String, bool)>, name: &str) -> String {
+    let prefix = staging.map_or("", |(prefix, _)| prefix.as_str());
+    format!("+{name}:{prefix}{name}")
 }
 
 /// What a fetch does with the refs once the objects are here.

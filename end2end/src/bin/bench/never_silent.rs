@@ -35,14 +35,22 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// The numbers of sync workers the lag is measured with.
+/// The numbers of sync workers the lag is measured with (`GITBLIXT_BENCH_SYNC_WORKERS`, a
+/// comma-separated list, replaces them: repeated runs of one setting show the noise).
 const WORKERS: [usize; 4] = [4, 8, 16, 32];
+
+fn worker_counts() -> Result<Vec<usize>, String> {
+    match std::env::var("GITBLIXT_BENCH_SYNC_WORKERS") {
+        Ok(list) => list.split(',').map(|n| n.trim().parse::<usize>().ok().filter(|&n| n > 0).ok_or(format!("GITBLIXT_BENCH_SYNC_WORKERS: {n:?} is not a positive number"))).collect(),
+        Err(_) => Ok(WORKERS.to_vec()),
+    }
+}
 
 pub async fn run(scratch: &Path) -> Result<(), String> {
     let default = gitblixt::sync::SyncConfig::default().workers;
     println!("| never silent: {MIRRORS} push mirrors of one owner, one `git push` each, all at once: end of `git push` → GitHub double has the ref | p50 | p95 | p99 | max |");
     println!("|---|---|---|---|---|");
-    for workers in WORKERS {
+    for workers in worker_counts()? {
         let mut sorted = lag_under_load(scratch, workers).await?;
         sorted.sort();
         let marked = if workers == default { " (the default)" } else { "" };
