@@ -385,43 +385,15 @@ fn fetch_inner(
         (_, Some((prefix, _))) => staging_refspecs(prefix),
         (_, None) => Vec::new(),
     };
-    let remote = remote_with(repo, url.clone(), &refspecs)?;
+    let remote = remote_with(repo, url, &refspecs)?;
     let prepare = list_refs(repo, &remote, opts, progress_root)?;
-    let mut advertised = advertised_heads_and_tags(&prepare.ref_map().remote_refs);
-    if unchanged_remote(repo, what, staging.as_ref(), &advertised)? {
+    let advertised = advertised_heads_and_tags(&prepare.ref_map().remote_refs);
+    if nothing_to_receive(repo, what, staging.as_ref(), &advertised)? {
         let mut report = FetchReport { remote: advertised, ..FetchReport::default() };
         apply_what(repo, what, staging.as_ref(), &mut report)?;
         adopt_remote_head(repo, &prepare.ref_map().remote_refs)?;
         return Ok(report);
     }
-    // A mirror's few changed refs: listed again on their own, so gix stages (and locks) only them.
-    let narrowed = match narrowed_refs(repo, what, staging.as_ref(), &advertised)? {
-        Some(changed) => Some((changed.clone(), remote_with(repo, url, &changed.iter().map(|n| staging_refspec(staging.as_ref(), n)).collect::<Vec<_>>())?)),
-        None => None,
-    };
-    let prepare = match &narrowed {
-        // Only deletions: nothing to receive.
-        Some((changed, _)) if changed.is_empty() => {
-            let mut report = FetchReport { remote: advertised, ..FetchReport::default() };
-            apply_what(repo, what, staging.as_ref(), &mut report)?;
-            adopt_remote_head(repo, &prepare.ref_map().remote_refs)?;
-            return Ok(report);
-        }
-        Some((changed, narrowed_remote)) => {
-            drop(prepare);
-            let again = list_refs(repo, narrowed_remote, opts, progress_root)?;
-            // What the changed refs are now (they may have moved between the two listings).
-            let now = advertised_heads_and_tags(&again.ref_map().remote_refs);
-            for name in changed {
-                match now.get(name) {
-                    Some(id) => advertised.insert(name.clone(), *id),
-                    None => advertised.remove(name),
-                };
-            }
-            again
-        }
-        None => prepare,
-    };
     receive(repo, prepare, what, staging.as_ref(), advertised, opts, progress_root)
 }
 
@@ -541,35 +513,6 @@ fn receive(
     Ok(report)
 }
 
-/// A mirror whose staging knows most of the remote already: the refs that changed (new or moved;
-/// deleted ones are dropped from the staging by [`apply`]), to be fetched on their own. `None`
-/// when the whole listing is fetched: no persistent staging, a first fetch, or so many changes
-/// (or so few refs) that a second listing — two more requests — costs more than gix locking every
-/// staged ref.
-fn narrowed_refs(repo: &gix::Repository, what: &What, staging: Option<&(String, bool)>, advertised: &BTreeMap<String, ObjectId>) -> Result<Option<Vec<String>>, FetchError> {
-    let (What::Apply { .. }, Some((prefix, false))) = (what, staging) else { return Ok(None) };
-    if advertised.len() < NARROW_FROM_REFS {
-        return Ok(None);
-    }
-    let staged = super::safety::refs_under(repo, prefix).map_err(FetchError::Refs)?;
-    if staged.is_empty() {
-        return Ok(None);
-    }
-    let changed: Vec<String> = advertised.iter().filter(|(name, id)| staged.get(*name) != Some(id)).map(|(name, _)| name.clone()).collect();
-    Ok((changed.len() * NARROW_AT_MOST_ONE_IN < advertised.len()).then_some(changed))
-}
-
-/// A remote with fewer heads and tags is fetched in one listing (see [`narrowed_refs`]).
-const NARROW_FROM_REFS: usize = 64;
-/// ...and so is one where more than one ref in this many changed.
-const NARROW_AT_MOST_ONE_IN: usize = 4;
-
-/// The refspec that stages one remote ref.
-fn staging_refspec(staging: Option<&(String, bool)>, name: &str) -> String {
-    let prefix = staging.map_or("", |(prefix, _)| prefix.as_str());
-    format!("+{name}:{prefix}{name}")
-}
-
 /// What a fetch does with the refs once the objects are here.
 fn apply_what(repo: &gix::Repository, what: &What, staging: Option<&(String, bool)>, report: &mut FetchReport) -> Result<(), FetchError> {
     match what {
@@ -579,13 +522,18 @@ fn apply_what(repo: &gix::Repository, what: &What, staging: Option<&(String, boo
     }
 }
 
-/// Whether a mirror's remote advertises exactly the heads and tags it staged last time: then there
-/// is nothing to receive — no negotiation, no pack, and no staging ref rewritten (gix would lock
-/// every one) — and the ref listing is the whole cost of a pull that finds nothing new. The local
-/// refs are still planned against the remote as after any fetch (a push may have moved them).
-fn unchanged_remote(repo: &gix::Repository, what: &What, staging: Option<&(String, bool)>, advertised: &BTreeMap<String, ObjectId>) -> Result<bool, FetchError> {
+/// Whether a mirror's remote advertises nothing it did not stage last time (the same heads and
+/// tags, or some of them deleted): then there is nothing to receive — no negotiation, no pack,
+/// and no staging ref rewritten (gix would lock every one) — and the ref listing is the whole cost
+/// of a pull that finds nothing new. The local refs are still planned against the remote as after
+/// any fetch (a push may have moved them; a deletion is applied, and its staging ref dropped).
+fn nothing_to_receive(repo: &gix::Repository, what: &What, staging: Option<&(String, bool)>, advertised: &BTreeMap<String, ObjectId>) -> Result<bool, FetchError> {
     let (What::Apply { .. }, Some((prefix, false))) = (what, staging) else { return Ok(false) };
-    Ok(!advertised.is_empty() && super::safety::refs_under(repo, prefix).map_err(FetchError::Refs)? == *advertised)
+    if advertised.is_empty() {
+        return Ok(false);
+    }
+    let staged = super::safety::refs_under(repo, prefix).map_err(FetchError::Refs)?;
+    Ok(advertised.iter().all(|(name, id)| staged.get(name) == Some(id)))
 }
 
 /// Undoes a fetch whose pack is over the limit: its staging refs (the only refs pointing into the
