@@ -185,7 +185,9 @@ pub struct CgiOptions<'a> {
 /// Runs the real `git http-backend` CGI for one request and streams its answer back.
 pub async fn git_http_backend(parts: &Parts, body: Body, options: CgiOptions<'_>) -> Response {
     let header_str = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mut cmd = tokio::process::Command::new("git");
+    // By absolute path: with PATH set for the child, a bare `git` makes std fork the whole test
+    // process instead of spawning (see `git_program`).
+    let mut cmd = tokio::process::Command::new(app::ssr::store::git_program());
     cmd.arg("http-backend")
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())

@@ -85,7 +85,7 @@ const GIT_ENV_KEPT: [&str; 4] = ["PATH", "TMPDIR", "GIT_EXEC_PATH", "LANG"];
 /// global configuration, so hosted repositories behave the same on every machine and no secret
 /// of the server reaches a git process.
 pub fn isolated_git() -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new("git");
+    let mut cmd = tokio::process::Command::new(git_program());
     cmd.env_clear();
     for name in GIT_ENV_KEPT {
         if let Some(value) = std::env::var_os(name) {
@@ -94,6 +94,16 @@ pub fn isolated_git() -> tokio::process::Command {
     }
     cmd.env("GIT_CONFIG_NOSYSTEM", "1").env("GIT_CONFIG_GLOBAL", "/dev/null");
     cmd
+}
+
+/// `git` by its absolute path on the server's PATH (looked up once). Named by a bare `git` with
+/// the child's PATH set, std's `Command` cannot use `posix_spawn` (it would search the parent's
+/// PATH) and forks instead: a copy of the server's page tables for every git process, which on
+/// a burst of pushes cost more CPU than the git processes themselves. Not found: plain `git`,
+/// which then fails to start with the usual error.
+pub fn git_program() -> &'static std::ffi::OsStr {
+    static GIT: std::sync::OnceLock<std::ffi::OsString> = std::sync::OnceLock::new();
+    GIT.get_or_init(|| which::which("git").map(std::ffi::OsString::from).unwrap_or_else(|_| "git".into()))
 }
 
 #[derive(Debug, Clone)]
