@@ -213,3 +213,16 @@ impl RepoStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Spawned by a bare name with its own PATH, git would be started by fork (see
+    /// [`super::git_program`]); by its absolute path, std spawns it without copying the server.
+    #[test]
+    fn git_is_started_by_its_absolute_path() {
+        let git = std::path::Path::new(super::git_program());
+        assert!(git.is_absolute(), "{}", git.display());
+        assert_eq!(git.file_name().and_then(|n| n.to_str()), Some("git"));
+        assert_eq!(super::isolated_git().as_std().get_program(), git.as_os_str());
+    }
+}

@@ -26,9 +26,10 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
     /// Runs at the same time (`GITBLIXT_SYNC_WORKERS`, default 32). A run mostly waits on GitHub,
-    /// so the default is the smallest of 4, 8, 16 and 32 with which 100 push mirrors receiving a
-    /// push at once all reach GitHub within 2 s (p99) on a 2-core machine (`make bench
-    /// SECTIONS=never-silent`: 2.7 s with 4 workers, 2.5 s with 16, 1.4 s with 32).
+    /// so the default is the setting of 4, 8, 16 and 32 with which 100 push mirrors receiving a
+    /// push at once reliably reach GitHub within 2 s (p99) on a 2-core machine (`make bench
+    /// SECTIONS=never-silent`: 2.7 s with 4 workers, 2.2 s with 8, 1.9 s with 16 in one run;
+    /// with 32, 1.5 to 2.0 s in four runs).
     pub workers: usize,
     /// A run may take at most this long (`GITBLIXT_SYNC_TIMEOUT`).
     pub run_timeout: Duration,
