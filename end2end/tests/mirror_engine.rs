@@ -71,6 +71,17 @@ impl Fixture {
         self.backend.url("r.git")
     }
 
+    /// Fills the remote with the work tree's refs, with git itself.
+    fn fill_remote(&self) {
+        ok(&self.work, &["push", "-q", "--mirror", self.remote().to_str().unwrap()]);
+    }
+
+    /// A new, empty bare repository `name` beside the fixture's others.
+    fn empty_repository(&self, name: &str) -> PathBuf {
+        ok(self._tmp.path(), &["init", "-q", "--bare", name]);
+        self._tmp.path().join(name)
+    }
+
     /// Makes `local` equal to the work tree's heads and tags.
     fn sync_local(&self) {
         ok(&self.local, &["fetch", "-q", "--prune", "--prune-tags", self.work.to_str().unwrap(), "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]);
@@ -263,14 +274,12 @@ fn push_commit(bare: &Path, branch: &str, file: &str) -> String {
 async fn pull_mirror_follows_upstream_rewrites_keeps_replaced_tips_and_leaves_local_work() {
     let f = Fixture::new(Auth::Password(TOKEN.into())).await;
     // The remote is the source here: fill it with git itself, plus refs that must not arrive.
-    ok(&f.work, &["push", "-q", "--mirror", f.remote().to_str().unwrap()]);
+    f.fill_remote();
     let main = rev(&f.work, "main");
     ok(&f.remote(), &["update-ref", "refs/pull/7/head", &main]);
     ok(&f.remote(), &["update-ref", "refs/notes/x", &main]);
 
-    let tmp = tempfile::tempdir().unwrap();
-    ok(tmp.path(), &["init", "-q", "--bare", "mirror.git"]);
-    let m = tmp.path().join("mirror.git");
+    let m = f.empty_repository("mirror.git");
     let r = mirror::fetch(&f.url(), &m, FetchMode::Mirror, &pull("1", "10", false)).await.unwrap();
     assert_eq!(outcome(&r, "refs/heads/main"), RefOutcome::Created);
     assert_eq!(refs(&m), refs(&f.work));
@@ -336,10 +345,8 @@ async fn pull_mirror_follows_upstream_rewrites_keeps_replaced_tips_and_leaves_lo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_once_creates_and_fast_forwards_but_never_overwrites_unless_asked() {
     let f = Fixture::new(Auth::Password(TOKEN.into())).await;
-    ok(&f.work, &["push", "-q", "--mirror", f.remote().to_str().unwrap()]);
-    let tmp = tempfile::tempdir().unwrap();
-    ok(tmp.path(), &["init", "-q", "--bare", "once.git"]);
-    let o = tmp.path().join("once.git");
+    f.fill_remote();
+    let o = f.empty_repository("once.git");
     // Public: fetched without any credentials.
     let r = mirror::fetch(&f.url(), &o, FetchMode::Once, &TransferOptions::default()).await.unwrap();
     assert!(r.refs.iter().all(|x| x.outcome == RefOutcome::Created));
@@ -442,7 +449,7 @@ async fn preview_lists_what_a_first_push_would_replace() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_into_an_empty_repository_takes_the_remotes_default_branch() {
     let f = Fixture::new(Auth::Password(TOKEN.into())).await;
-    ok(&f.work, &["push", "-q", "--mirror", f.remote().to_str().unwrap()]);
+    f.fill_remote();
     // GitHub's default branch is not `main`.
     ok(&f.remote(), &["symbolic-ref", "HEAD", "refs/heads/topic"]);
     let tmp = tempfile::tempdir().unwrap();
@@ -468,10 +475,8 @@ async fn fetch_into_an_empty_repository_takes_the_remotes_default_branch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_error_class_is_reported_without_the_token() {
     let f = Fixture::new(Auth::Password(TOKEN.into())).await;
-    ok(&f.work, &["push", "-q", "--mirror", f.remote().to_str().unwrap()]);
-    let tmp = tempfile::tempdir().unwrap();
-    ok(tmp.path(), &["init", "-q", "--bare", "into.git"]);
-    let into = tmp.path().join("into.git");
+    f.fill_remote();
+    let into = f.empty_repository("into.git");
     let check = |e: &MirrorError| {
         let text = format!("{e} {e:?}");
         assert!(!text.contains(TOKEN), "token leaked: {text}");
@@ -587,10 +592,8 @@ async fn incremental_push_sends_deltas_against_what_the_remote_has_and_only_that
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pull_that_finds_only_deletions_receives_nothing_and_applies_them() {
     let f = Fixture::new(Auth::Password(TOKEN.into())).await;
-    ok(&f.work, &["push", "-q", "--mirror", f.remote().to_str().unwrap()]);
-    let tmp = tempfile::tempdir().unwrap();
-    ok(tmp.path(), &["init", "-q", "--bare", "mirror.git"]);
-    let m = tmp.path().join("mirror.git");
+    f.fill_remote();
+    let m = f.empty_repository("mirror.git");
     let staged = |m: &Path| ok(m, &["for-each-ref", "--format=%(objectname) %(refname)", "refs/gitblixt/remote/1/"]).replace("refs/gitblixt/remote/1/", "");
     mirror::fetch(&f.url(), &m, FetchMode::Mirror, &pull("1", "1", false)).await.unwrap();
     assert_eq!(refs(&m), refs(&f.remote()));

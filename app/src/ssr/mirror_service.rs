@@ -203,8 +203,14 @@ pub async fn refs_changed(state: &AppState, event: RefsUpdated) -> Result<usize,
 /// A repository's mirrors changed by an owner's action; each action asks for one sync at most
 /// (enable, Sync now, Resume, a fetch, an import), so one worker is woken.
 pub fn changed(state: &AppState, repository_id: i64) {
-    state.events.mirrors_requested(repository_id, 1);
-    state.sync_wake.requested(1);
+    requested(state, repository_id, 1);
+}
+
+/// `runs` syncs of a repository's mirrors were requested and may start now: live pages and the
+/// other processes are told, and as many workers woken.
+pub fn requested(state: &AppState, repository_id: i64, runs: usize) {
+    state.events.mirrors_requested(repository_id, runs);
+    state.sync_wake.requested(runs);
 }
 
 /// What an owner asks for when enabling a mirror.

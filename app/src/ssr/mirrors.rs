@@ -301,31 +301,31 @@ pub async fn request_push_mirrors(db: &Db, repository_id: i64) -> Result<PushReq
     Ok(requests)
 }
 
+/// `$query` (over `mirrors`) narrowed to requested syncs that may start at `$at` (`$at_ms`): not
+/// paused, no lease held, no backoff or burst wait left. What a worker claims from, and what the
+/// scheduler wakes workers for.
+macro_rules! startable {
+    ($query:expr, $at:expr, $at_ms:expr) => {
+        $query
+            .filter(mirrors::sync_requested_at.is_not_null())
+            .filter(mirrors::paused.eq(false))
+            .filter(mirrors::leased_until.is_null().or(mirrors::leased_until.lt($at)))
+            .filter(mirrors::retry_at.is_null().or(mirrors::retry_at.le($at)))
+            .filter(mirrors::debounce_until_ms.is_null().or(mirrors::debounce_until_ms.le($at_ms)))
+    };
+}
+
 /// How many requested syncs could start now (no lease held, no backoff or burst wait left).
 pub async fn runnable_count(db: &Db) -> Result<i64, DbError> {
     let (at, at_ms) = (now(), now_ms());
-    with_conn!(db, |conn| Ok(mirrors::table
-        .filter(mirrors::sync_requested_at.is_not_null())
-        .filter(mirrors::paused.eq(false))
-        .filter(mirrors::leased_until.is_null().or(mirrors::leased_until.lt(at)))
-        .filter(mirrors::retry_at.is_null().or(mirrors::retry_at.le(at)))
-        .filter(mirrors::debounce_until_ms.is_null().or(mirrors::debounce_until_ms.le(at_ms)))
-        .count()
-        .get_result(conn)
-        .await?))
+    with_conn!(db, |conn| Ok(startable!(mirrors::table, at, at_ms).count().get_result(conn).await?))
 }
 
 /// The requested mirrors a worker may take now, narrowed by `tier` (a boolean SQL expression over
 /// `mirrors`), joined with their repositories (for the owner).
 macro_rules! runnable {
     ($at:expr, $at_ms:expr, $running:expr, $tier:expr) => {
-        mirrors::table
-            .inner_join(repositories::table)
-            .filter(mirrors::sync_requested_at.is_not_null())
-            .filter(mirrors::paused.eq(false))
-            .filter(mirrors::leased_until.is_null().or(mirrors::leased_until.lt($at)))
-            .filter(mirrors::retry_at.is_null().or(mirrors::retry_at.le($at)))
-            .filter(mirrors::debounce_until_ms.is_null().or(mirrors::debounce_until_ms.le($at_ms)))
+        startable!(mirrors::table.inner_join(repositories::table), $at, $at_ms)
             .filter(mirrors::id.ne_all($running))
             .filter($tier)
     };

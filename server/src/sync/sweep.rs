@@ -5,6 +5,7 @@
 //! catches up within one period.
 
 use app::ssr::AppState;
+use app::ssr::mirror_service;
 use app::ssr::mirrors::{self, Trigger};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -46,8 +47,7 @@ pub async fn pass(state: &AppState) -> Result<usize, String> {
             here += 1;
         }
         if here > 0 {
-            state.events.mirrors_requested(repository_id, here);
-            state.sync_wake.requested(here);
+            mirror_service::requested(state, repository_id, here);
             requested += here;
         }
     }
