@@ -59,28 +59,54 @@ fn parse(payload: &str) -> Option<(&str, i64, usize)> {
     Some((instance, id.parse().ok()?, requested.parse().ok()?))
 }
 
-/// Sends this process's changes to the others.
+/// Sends this process's changes to the others: what came in while the last notifications were
+/// sent goes out together, one notification per repository (its requested syncs summed) in one
+/// statement — in a burst of pushes, one round trip to the database instead of one per event.
 async fn announce(state: AppState, instance: String) {
+    let Db::Postgres(pool) = &state.db else { return };
     let mut events = state.events.subscribe_mirrors();
-    loop {
-        let (repository_id, requested) = match events.recv().await {
-            Ok(MirrorEvent::Changed { repository_id, from_peer: false, requested }) => (repository_id, requested),
-            Ok(_) => continue,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-        };
-        let Db::Postgres(pool) = &state.db else { return };
+    while let Some(batch) = next_batch(&mut events).await {
+        let payloads: Vec<String> = batch.into_iter().map(|(repository_id, requested)| payload(&instance, repository_id, requested)).collect();
         let sent = async {
             let mut conn = pool.get().await.map_err(|e| e.to_string())?;
-            diesel::sql_query("SELECT pg_notify($1, $2)")
+            diesel::sql_query("SELECT pg_notify($1, p) FROM unnest($2) AS p")
                 .bind::<diesel::sql_types::Text, _>(CHANNEL)
-                .bind::<diesel::sql_types::Text, _>(payload(&instance, repository_id, requested))
+                .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(payloads)
                 .execute(&mut *conn)
                 .await
                 .map_err(|e| e.to_string())
         };
         if let Err(e) = sent.await {
             tracing::warn!(error = %e, "could not tell other processes about a mirror change");
+        }
+    }
+}
+
+/// This process's mirror changes (not those relayed from peers): waits for one, then takes every
+/// one already queued; by repository, the syncs requested summed. `None` once the events end.
+async fn next_batch(events: &mut tokio::sync::broadcast::Receiver<MirrorEvent>) -> Option<std::collections::BTreeMap<i64, usize>> {
+    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+    fn add(batch: &mut std::collections::BTreeMap<i64, usize>, event: MirrorEvent) {
+        if let MirrorEvent::Changed { repository_id, from_peer: false, requested } = event {
+            *batch.entry(repository_id).or_insert(0) += requested;
+        }
+    }
+    let mut batch = std::collections::BTreeMap::new();
+    loop {
+        match events.recv().await {
+            Ok(event) => add(&mut batch, event),
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return None,
+        }
+        loop {
+            match events.try_recv() {
+                Ok(event) => add(&mut batch, event),
+                Err(TryRecvError::Lagged(_)) => continue,
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        }
+        if !batch.is_empty() {
+            return Some(batch);
         }
     }
 }
@@ -129,5 +155,24 @@ mod tests {
         assert_eq!(super::parse("garbage"), None);
         assert_eq!(super::parse("a b"), None);
         assert_eq!(super::parse("a 1 2 3"), None);
+    }
+
+    /// Queued changes go out together, per repository, requests summed; changes relayed from a
+    /// peer are not sent back; a batch waits for at least one change of this process.
+    #[tokio::test]
+    async fn a_batch_sums_the_queued_changes_by_repository() {
+        use app::ssr::events::MirrorEvent::Changed;
+        let (tx, mut rx) = tokio::sync::broadcast::channel(16);
+        for (repository_id, from_peer, requested) in [(7, false, 1), (3, false, 0), (7, false, 2), (9, true, 5), (3, false, 1)] {
+            tx.send(Changed { repository_id, from_peer, requested }).unwrap();
+        }
+        let batch = super::next_batch(&mut rx).await.unwrap();
+        assert_eq!(batch.into_iter().collect::<Vec<_>>(), vec![(3, 1), (7, 3)]);
+        tx.send(Changed { repository_id: 9, from_peer: true, requested: 1 }).unwrap();
+        tx.send(Changed { repository_id: 4, from_peer: false, requested: 0 }).unwrap();
+        let batch = super::next_batch(&mut rx).await.unwrap();
+        assert_eq!(batch.into_iter().collect::<Vec<_>>(), vec![(4, 0)]);
+        drop(tx);
+        assert!(super::next_batch(&mut rx).await.is_none());
     }
 }

@@ -508,68 +508,75 @@ pub enum RunEnd {
 pub async fn finish(db: &Db, claimed: &Claimed, worker: &str, end: &RunEnd) -> Result<bool, DbError> {
     let at = now();
     let id = claimed.mirror.id;
-    let token = claimed.token;
+    let (token, seq) = (claimed.token, claimed.seq);
     let next_sync = claimed.mirror.interval_minutes.map(|m| next_scheduled(at, m));
+    let keep_request = matches!(end, RunEnd::Failed { retry_at: Some(_), .. } | RunEnd::Interrupted);
+    // Interrupted runs keep their own trigger; a failure retried by itself becomes a retry.
+    let trigger = if matches!(end, RunEnd::Interrupted) { claimed.trigger.as_str() } else { Trigger::Retry.as_str() };
+    // Two statements, each a round trip to the database (on a busy PostgreSQL, each also waits for
+    // its server process to be scheduled): the end with the lease given back, then the request.
     with_conn!(db, |conn| {
         diesel_async::AsyncConnection::transaction(conn, async move |conn| -> Result<bool, DbError> {
-            let held = mirrors::table.find(id).filter(mirrors::lease_token.eq(token)).filter(mirrors::leased_by.eq(worker));
             // A write first: the transaction takes SQLite's write lock at once (a read first could
             // deadlock with another finishing run and fail with "database is locked").
-            let ours = diesel::update(held).set(mirrors::last_finished_ms.eq(Some(now_ms()))).execute(conn).await? == 1;
-            if !ours {
-                return Ok(false);
-            }
-            match end {
+            let held = mirrors::table.find(id).filter(mirrors::lease_token.eq(token)).filter(mirrors::leased_by.eq(worker));
+            let ended = (mirrors::last_finished_ms.eq(Some(now_ms())), mirrors::leased_by.eq(None::<String>), mirrors::leased_until.eq(None::<i64>));
+            let changed = match end {
                 RunEnd::Success { pushed_digest } => {
+                    let in_sync = pushed_digest.as_deref().map(|digest| (mirrors::pushed_digest.eq(Some(digest)), mirrors::in_sync_at.eq(Some(at))));
                     diesel::update(held)
                         .set((
-                            mirrors::status.eq("active"),
-                            mirrors::last_error.eq(None::<String>),
-                            mirrors::last_sync_at.eq(Some(at)),
-                            mirrors::last_success_at.eq(Some(at)),
-                            mirrors::failure_count.eq(0_i64),
-                            mirrors::retry_at.eq(None::<i64>),
-                            mirrors::next_sync_at.eq(next_sync),
-                            mirrors::dead_since.eq(None::<i64>),
+                            ended,
+                            (
+                                mirrors::status.eq("active"),
+                                mirrors::last_error.eq(None::<String>),
+                                mirrors::last_sync_at.eq(Some(at)),
+                                mirrors::last_success_at.eq(Some(at)),
+                                mirrors::failure_count.eq(0_i64),
+                                mirrors::retry_at.eq(None::<i64>),
+                                mirrors::next_sync_at.eq(next_sync),
+                                mirrors::dead_since.eq(None::<i64>),
+                            ),
+                            in_sync,
                         ))
                         .execute(conn)
-                        .await?;
-                    if let Some(digest) = pushed_digest {
-                        diesel::update(held)
-                            .set((mirrors::pushed_digest.eq(Some(digest.as_str())), mirrors::in_sync_at.eq(Some(at))))
-                            .execute(conn)
-                            .await?;
-                    }
+                        .await?
                 }
                 RunEnd::Failed { message, retry_at } => {
                     diesel::update(held)
                         .set((
-                            mirrors::status.eq("error"),
-                            mirrors::last_error.eq(Some(message.as_str())),
-                            mirrors::last_sync_at.eq(Some(at)),
-                            mirrors::failure_count.eq(mirrors::failure_count + 1),
-                            mirrors::retry_at.eq(*retry_at),
-                            mirrors::next_sync_at.eq(next_sync),
+                            ended,
+                            (
+                                mirrors::status.eq("error"),
+                                mirrors::last_error.eq(Some(message.as_str())),
+                                mirrors::last_sync_at.eq(Some(at)),
+                                mirrors::failure_count.eq(mirrors::failure_count + 1),
+                                mirrors::retry_at.eq(*retry_at),
+                                mirrors::next_sync_at.eq(next_sync),
+                            ),
                         ))
                         .execute(conn)
-                        .await?;
+                        .await?
                 }
-                RunEnd::Interrupted => {}
+                RunEnd::Interrupted => diesel::update(held).set(ended).execute(conn).await?,
+            };
+            // Not this run's lease any more: nothing of its end is recorded.
+            if changed != 1 {
+                return Ok(false);
             }
-            let keep_request = matches!(end, RunEnd::Failed { retry_at: Some(_), .. } | RunEnd::Interrupted);
+            // The lease is given back above; this run's row is still the one with its token.
+            let this_run = mirrors::table.find(id).filter(mirrors::lease_token.eq(token));
             if keep_request {
-                // Keep it requested: it runs again once the backoff has passed, or at once after a restart.
-                let trigger = if matches!(end, RunEnd::Interrupted) { claimed.trigger.as_str() } else { Trigger::Retry.as_str() };
-                diesel::update(held.filter(mirrors::sync_requested_at.is_null()))
-                    .set(mirrors::sync_requested_at.eq(Some(at)))
-                    .execute(conn)
-                    .await?;
-                diesel::update(held.filter(mirrors::requested_trigger.is_null()))
-                    .set(mirrors::requested_trigger.eq(Some(trigger)))
+                // Kept requested: it runs again once the backoff has passed, or at once after a restart.
+                diesel::update(this_run)
+                    .set((
+                        mirrors::sync_requested_at.eq(coalesce_bigint(mirrors::sync_requested_at, Some(at))),
+                        mirrors::requested_trigger.eq(coalesce_text(mirrors::requested_trigger, Some(trigger))),
+                    ))
                     .execute(conn)
                     .await?;
             } else {
-                diesel::update(held.filter(mirrors::request_seq.eq(claimed.seq)))
+                diesel::update(this_run.filter(mirrors::request_seq.eq(seq)))
                     .set((
                         mirrors::sync_requested_at.eq(None::<i64>),
                         mirrors::requested_trigger.eq(None::<String>),
@@ -579,7 +586,6 @@ pub async fn finish(db: &Db, claimed: &Claimed, worker: &str, end: &RunEnd) -> R
                     .execute(conn)
                     .await?;
             }
-            diesel::update(held).set((mirrors::leased_by.eq(None::<String>), mirrors::leased_until.eq(None::<i64>))).execute(conn).await?;
             Ok(true)
         })
         .await

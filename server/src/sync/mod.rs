@@ -227,6 +227,7 @@ impl Worker {
             crate::metrics::queue_database("claim", clock.elapsed().as_secs_f64());
             match claimed {
                 Ok(Some(claimed)) => {
+                    tracing::debug!(mirror = claimed.mirror.id, worker = %self.name, ms = clock.elapsed().as_millis() as u64, "claimed a sync");
                     // Busy: a wake-up that came meanwhile goes to an idle worker.
                     drop(waiting);
                     self.one(&claimed, lease).await;

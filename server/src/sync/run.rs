@@ -108,7 +108,9 @@ pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig, inter
         }
     }
     match &end {
-        RunEnd::Success { .. } => tracing::info!(mirror = m.id, run = run_id, direction = %m.direction, remote = %remote_name, trigger = %claimed.trigger, "mirror synced"),
+        RunEnd::Success { .. } => {
+            tracing::info!(mirror = m.id, run = run_id, direction = %m.direction, remote = %remote_name, trigger = %claimed.trigger, ms = clock.elapsed().as_millis() as u64, "mirror synced")
+        }
         RunEnd::Failed { message, retry_at } => {
             tracing::warn!(mirror = m.id, run = run_id, direction = %m.direction, remote = %remote_name, error = %message, retry = retry_at.is_some(), "mirror sync failed")
         }

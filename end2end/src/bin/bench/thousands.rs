@@ -173,6 +173,14 @@ async fn one_instance(scratch: &Path, shape: &Shape, database_url: Option<&str>,
     for c in &mut children {
         c.stop()?;
     }
+    if std::env::var_os("GITBLIXT_BENCH_LOG").is_some() {
+        // Kept past the scratch directory, for reading the runs' timeline.
+        for (n, c) in children.iter().enumerate() {
+            let kept = std::env::temp_dir().join(format!("gitblixt-bench-thousands-{processes}-{n}.log"));
+            std::fs::copy(&c.log, &kept).map_err(err)?;
+            println!("(log of gitblixt {n}: {})", kept.display());
+        }
+    }
     if result.is_err() {
         for c in &children {
             eprintln!("--- {} (last lines)\n{}", c.log.display(), tail(&c.log, 30));
@@ -300,7 +308,7 @@ impl Gitblixt {
             .env("GITBLIXT_SSH_ADDR", "")
             .env("GITHUB_URL", &double.web_url)
             .env("GITHUB_API_URL", &double.api_url)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", std::env::var("GITBLIXT_BENCH_LOG").unwrap_or_else(|_| "warn".into()))
             // The burst's pushes arrive at once: let every one in (the default cap, 4 git
             // processes per core, would answer most of them "busy", by design).
             .env("GITBLIXT_GIT_PROCESSES", (2 * BURST).to_string())
