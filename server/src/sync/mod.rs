@@ -164,6 +164,10 @@ impl SyncService {
     }
 }
 
+/// A scheduler pass or a claim slower than this is logged (with the time it took): the queue's
+/// database work is normally milliseconds, and a scheduled pull waits for both.
+const SLOW_QUEUE_QUERY: Duration = Duration::from_secs(1);
+
 fn rand_suffix() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
@@ -181,6 +185,9 @@ async fn scheduler(state: AppState, wake: SyncWake, poll: Duration) {
         let clock = std::time::Instant::now();
         let requested = mirrors::request_due_pull_mirrors(&state.db).await;
         crate::metrics::queue_database("pass", clock.elapsed().as_secs_f64());
+        if clock.elapsed() > SLOW_QUEUE_QUERY {
+            tracing::warn!(ms = clock.elapsed().as_millis() as u64, "requesting the due pull mirrors took over a second");
+        }
         match requested {
             Ok(repositories) => {
                 let mut by_repository: HashMap<i64, usize> = HashMap::new();
@@ -225,6 +232,9 @@ impl Worker {
             let clock = std::time::Instant::now();
             let claimed = mirrors::claim_next_capped(&self.state.db, &self.name, lease, &self.running, per_owner).await;
             crate::metrics::queue_database("claim", clock.elapsed().as_secs_f64());
+            if clock.elapsed() > SLOW_QUEUE_QUERY {
+                tracing::warn!(worker = %self.name, ms = clock.elapsed().as_millis() as u64, "claiming a mirror sync took over a second");
+            }
             match claimed {
                 Ok(Some(claimed)) => {
                     tracing::debug!(mirror = claimed.mirror.id, worker = %self.name, ms = clock.elapsed().as_millis() as u64, "claimed a sync");

@@ -33,13 +33,21 @@ pub struct Ended {
     pub run_id: Option<i64>,
 }
 
+/// A scheduled pull starting this late (seconds after it was due) is logged: the scheduler aims to
+/// start every due pull within it.
+const LATE_PULL_SECONDS: f64 = 30.0;
+
 pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig, interrupt: Arc<AtomicBool>) -> Ended {
     let m = &claimed.mirror;
     let remote_name = format!("{}/{}", m.remote_owner, m.remote_name);
     // A scheduled pull serves the time it was due (the scheduler leaves it until the run ends).
     let scheduled_at = if claimed.trigger == Trigger::Schedule.as_str() { m.next_sync_at } else { None };
     if let Some(due) = scheduled_at {
-        crate::metrics::pull_lateness((mirrors::now_ms() - due * 1000) as f64 / 1000.0);
+        let late = (mirrors::now_ms() - due * 1000) as f64 / 1000.0;
+        crate::metrics::pull_lateness(late);
+        if late > LATE_PULL_SECONDS {
+            tracing::warn!(mirror = m.id, late_seconds = late, "a scheduled pull started more than 30 s after it was due");
+        }
     }
     let start = RunStart { mirror_id: Some(m.id), repository_id: m.repository_id, direction: &m.direction, remote: &remote_name, trigger: &claimed.trigger, scheduled_at };
     // Recorded first: what the run keeps is named after it, and a crash leaves a trace.
