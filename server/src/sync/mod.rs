@@ -166,7 +166,16 @@ impl SyncService {
 
 /// A scheduler pass or a claim slower than this is logged (with the time it took): the queue's
 /// database work is normally milliseconds, and a scheduled pull waits for both.
-const SLOW_QUEUE_QUERY: Duration = Duration::from_secs(1);
+const SLOW_QUEUE_WORK: Duration = Duration::from_secs(1);
+
+/// Records the time the queue's database work `what` (`pass` or `claim`) took, and logs it when
+/// it was slow.
+fn queue_work_took(what: &'static str, took: Duration) {
+    crate::metrics::queue_database(what, took.as_secs_f64());
+    if took > SLOW_QUEUE_WORK {
+        tracing::warn!(what, ms = took.as_millis() as u64, "the sync queue's database work took over a second");
+    }
+}
 
 fn rand_suffix() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
@@ -184,10 +193,7 @@ async fn scheduler(state: AppState, wake: SyncWake, poll: Duration) {
         tick.tick().await;
         let clock = std::time::Instant::now();
         let requested = mirrors::request_due_pull_mirrors(&state.db).await;
-        crate::metrics::queue_database("pass", clock.elapsed().as_secs_f64());
-        if clock.elapsed() > SLOW_QUEUE_QUERY {
-            tracing::warn!(ms = clock.elapsed().as_millis() as u64, "requesting the due pull mirrors took over a second");
-        }
+        queue_work_took("pass", clock.elapsed());
         match requested {
             Ok(repositories) => {
                 let mut by_repository: HashMap<i64, usize> = HashMap::new();
@@ -231,13 +237,11 @@ impl Worker {
             waiting.register();
             let clock = std::time::Instant::now();
             let claimed = mirrors::claim_next_capped(&self.state.db, &self.name, lease, &self.running, per_owner).await;
-            crate::metrics::queue_database("claim", clock.elapsed().as_secs_f64());
-            if clock.elapsed() > SLOW_QUEUE_QUERY {
-                tracing::warn!(worker = %self.name, ms = clock.elapsed().as_millis() as u64, "claiming a mirror sync took over a second");
-            }
+            let took = clock.elapsed();
+            queue_work_took("claim", took);
             match claimed {
                 Ok(Some(claimed)) => {
-                    tracing::debug!(mirror = claimed.mirror.id, worker = %self.name, ms = clock.elapsed().as_millis() as u64, "claimed a sync");
+                    tracing::debug!(mirror = claimed.mirror.id, worker = %self.name, ms = took.as_millis() as u64, "claimed a sync");
                     // Busy: a wake-up that came meanwhile goes to an idle worker.
                     drop(waiting);
                     self.one(&claimed, lease).await;

@@ -46,7 +46,7 @@ pub async fn run(state: &AppState, claimed: &Claimed, config: &SyncConfig, inter
         let late = (mirrors::now_ms() - due * 1000) as f64 / 1000.0;
         crate::metrics::pull_lateness(late);
         if late > LATE_PULL_SECONDS {
-            tracing::warn!(mirror = m.id, late_seconds = late, "a scheduled pull started more than 30 s after it was due");
+            tracing::warn!(mirror = m.id, late_seconds = late, limit_seconds = LATE_PULL_SECONDS, "a scheduled pull started late");
         }
     }
     let start = RunStart { mirror_id: Some(m.id), repository_id: m.repository_id, direction: &m.direction, remote: &remote_name, trigger: &claimed.trigger, scheduled_at };
