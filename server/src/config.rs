@@ -189,6 +189,9 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Git over SSH; None: not served (`GITBLIXT_SSH_ADDR` set empty).
     pub ssh: Option<SshConfig>,
+    /// `GITBLIXT_HOUSEKEEPING_DELAY`: seconds a repository's refs must have stayed unchanged
+    /// before `git gc --auto` tidies it (default 60; see [`crate::housekeeping`]).
+    pub housekeeping_delay: std::time::Duration,
 }
 
 fn var(name: &'static str) -> Result<Option<String>, ConfigError> {
@@ -284,7 +287,9 @@ impl Config {
             Some("closed") => false,
             Some(other) => return Err(ConfigError::BadRegistration(other.to_string())),
         };
+        let housekeeping_delay = housekeeping_delay(var("GITBLIXT_HOUSEKEEPING_DELAY")?)?;
         Ok(Self {
+            housekeeping_delay,
             ssh,
             registration_open,
             limits,
@@ -319,6 +324,7 @@ impl Config {
             limits: Limits::default(),
             registration_open: true,
             ssh: None,
+            housekeeping_delay: crate::housekeeping::DEFAULT_DELAY,
         }
     }
 }
@@ -384,6 +390,14 @@ impl Default for Limits {
 }
 
 /// A whole number from `value` within `range`, or the variable's error.
+/// `GITBLIXT_HOUSEKEEPING_DELAY`: 1 s to a day, default [`crate::housekeeping::DEFAULT_DELAY`].
+fn housekeeping_delay(value: Option<String>) -> Result<std::time::Duration, ConfigError> {
+    match value {
+        Some(v) => Ok(std::time::Duration::from_secs(number_in("GITBLIXT_HOUSEKEEPING_DELAY", v, 1..=86_400)?)),
+        None => Ok(crate::housekeeping::DEFAULT_DELAY),
+    }
+}
+
 fn number_in(var: &'static str, value: String, range: std::ops::RangeInclusive<u64>) -> Result<u64, ConfigError> {
     value.trim().parse::<u64>().ok().filter(|n| range.contains(n)).ok_or(ConfigError::BadNumber { var, value })
 }
@@ -508,6 +522,16 @@ mod tests {
         assert_eq!(SshPublic::parse("ssh://git@[::1]:2222").unwrap().host, "[::1]");
         for bad in ["git.example.com", "git@", "@host", "ssh://git@host:0", "ssh://git@host:x", "git@host/path", "-oProxyCommand=x@host", "git@-host", "git@host:2222", "a b@host"] {
             assert_eq!(SshPublic::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_housekeeping_delay_is_checked() {
+        assert_eq!(housekeeping_delay(None).unwrap(), std::time::Duration::from_secs(60));
+        assert_eq!(housekeeping_delay(Some(" 5 ".into())).unwrap(), std::time::Duration::from_secs(5));
+        for bad in ["0", "-1", "86401", "1.5", "a minute"] {
+            let err = housekeeping_delay(Some(bad.into())).unwrap_err().to_string();
+            assert_eq!(err, format!("GITBLIXT_HOUSEKEEPING_DELAY must be a whole number in its allowed range (see the README), got: {bad}"));
         }
     }
 

@@ -17,10 +17,14 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 /// The post-receive hook: hands git's `<old> <new> <ref>` lines to the server through a file
-/// whose path the server passes in the environment.
+/// whose path the server passes in the environment. Shell builtins only (`read`, `printf`), so
+/// a push starts one process for it, not two (a burst of pushes is bound by process start-up).
+/// The lines are hex ids and ref names, which hold no backslash, so `read -r` keeps them as
+/// they are.
 const POST_RECEIVE_HOOK: &str = "#!/bin/sh\n\
 # Installed by GitBlixt: reports the refs a push updated to the server.\n\
-if [ -n \"$GITBLIXT_PUSH_REPORT\" ]; then cat > \"$GITBLIXT_PUSH_REPORT\"; else cat > /dev/null; fi\n\
+out=\"${GITBLIXT_PUSH_REPORT:-/dev/null}\"\n\
+while IFS= read -r line; do printf '%s\\n' \"$line\"; done > \"$out\"\n\
 exit 0\n";
 
 /// Writes the server's git hooks into `<data>/hooks` (used through `core.hooksPath`).

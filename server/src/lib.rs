@@ -7,6 +7,7 @@ pub mod config;
 pub mod git_auth;
 pub mod git_http;
 pub mod git_service;
+pub mod housekeeping;
 pub mod live;
 pub mod mail;
 pub mod metrics;
@@ -326,6 +327,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     }
     let sync = sync::SyncService::start(state.clone(), config.sync.clone(), mailer);
     let peers = peers::start(&state, &config.database_url);
+    let housekeeping = housekeeping::start(state.clone(), config.housekeeping_delay);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -344,6 +346,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         // kept, so the next start resumes them at once.
         sync.stop(std::time::Duration::from_secs(20)).await;
         drop(peers);
+        drop(housekeeping);
         served
     });
     tracing::info!(%addr, database = state.db.backend_name(), "GitBlixt listening");

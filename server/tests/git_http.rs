@@ -64,6 +64,38 @@ async fn first_push_of_master_only_becomes_the_default_branch() {
     assert_eq!(git_ok(&stored, &["symbolic-ref", "HEAD"]).trim(), "refs/heads/master");
 }
 
+/// Each push is kept as a pack and git's gc does not run inside the push; once the repository
+/// has been quiet for the housekeeping delay, the server's housekeeping consolidates its packs,
+/// every ref and reflog entry kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn housekeeping_consolidates_a_quiet_repositorys_packs() {
+    let server = TestServer::start_with(|config| config.housekeeping_delay = Duration::from_secs(1)).await;
+    let alice = server.user("alice", "alice-password").await;
+    server.repo(&alice, "busy", false).await;
+    let stored = server.repo_path("alice", "busy");
+    // gc --auto consolidates once there are more than two packs.
+    git_ok(&stored, &["config", "gc.autoPackLimit", "2"]);
+    let work = tempfile::tempdir().unwrap();
+    git_ok(work.path(), &["init", "-q", "-b", "main"]);
+    let remote = server.remote("alice", "alice-password", "alice/busy");
+    for n in 0..4 {
+        commit_file(work.path(), "f", &format!("{n}\n"), &format!("change {n}"));
+        git_ok(work.path(), &["push", "-q", &remote, "main"]);
+    }
+    let packs = |dir: &std::path::Path| -> usize {
+        let counts = git_ok(dir, &["count-objects", "-v"]);
+        counts.lines().find_map(|l| l.strip_prefix("packs: ")).and_then(|n| n.parse().ok()).expect("a pack count")
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while packs(&stored) > 1 {
+        assert!(std::time::Instant::now() < deadline, "the four pushes' packs were never consolidated: {}", packs(&stored));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(rev(&stored, "refs/heads/main"), rev(work.path(), "main"));
+    assert_eq!(git_ok(&stored, &["reflog", "show", "refs/heads/main"]).lines().count(), 4, "every push's reflog entry kept");
+    git_ok(&stored, &["fsck", "--strict", "--no-dangling"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refs_updated_event_carries_exact_ids_for_create_update_force_and_delete() {
     let server = TestServer::start().await;

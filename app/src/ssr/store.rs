@@ -21,9 +21,11 @@ pub enum StoreError {
 /// start, and passed on every `git` and gix use): pushes kept as packs so mirrors can reuse their
 /// deltas; GitBlixt's hidden refs (`refs/gitblixt/`: kept tips, mirrors' memory) never shown to
 /// nor changed by git clients; every ref update logged, and reflogs never expired by gc — so no
-/// commit that was a ref tip is ever pruned (DESIGN.md "Nothing lost").
-pub const HOSTED_CONFIG: [(&str, &str); 9] = [
+/// commit that was a ref tip is ever pruned (DESIGN.md "Nothing lost"); no `gc` in a push (the
+/// server's housekeeping runs it once the repository is quiet).
+pub const HOSTED_CONFIG: [(&str, &str); 10] = [
     ("receive.unpackLimit", "1"),
+    ("receive.autogc", "false"),
     ("transfer.unpackLimit", "1"),
     ("http.receivepack", "true"),
     ("uploadpack.hideRefs", "refs/gitblixt"),
@@ -35,7 +37,7 @@ pub const HOSTED_CONFIG: [(&str, &str); 9] = [
 ];
 
 /// Bumped whenever [`HOSTED_CONFIG`] changes, so start-up brings older repositories up to date.
-pub const CONFIG_VERSION: &str = "2";
+pub const CONFIG_VERSION: &str = "3";
 
 /// `-c key=value` arguments with [`HOSTED_CONFIG`], for `git` commands on hosted repositories.
 pub fn hosted_config_args() -> Vec<String> {

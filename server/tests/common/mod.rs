@@ -18,8 +18,15 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server whose configuration `configure` adjusts first.
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
-        let running = gitblixt::start(Config::for_data_dir(data.path().to_path_buf())).await.expect("server starts");
+        let mut config = Config::for_data_dir(data.path().to_path_buf());
+        configure(&mut config);
+        let running = gitblixt::start(config).await.expect("server starts");
         Self { running, data }
     }
 
