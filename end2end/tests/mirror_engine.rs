@@ -586,6 +586,52 @@ async fn incremental_push_sends_deltas_against_what_the_remote_has_and_only_that
     fsck(&f.remote());
 }
 
+/// A later pull that finds a few refs changed among unchanged ones (a branch moved on, one
+/// created, one moved back to a commit the mirror has, an annotated tag added, one deleted)
+/// fetches only those: one ref listing and one fetch, the new objects only, and the mirror's refs
+/// and its view of the remote (staging) are then exactly GitHub's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_pull_fetches_only_the_refs_that_changed() {
+    let f = Fixture::new(Auth::Password(TOKEN.into())).await;
+    f.fill_remote();
+    let m = f.empty_repository("mirror.git");
+    let staged = |m: &Path| ok(m, &["for-each-ref", "--format=%(objectname) %(refname)", "refs/gitblixt/remote/1/"]).replace("refs/gitblixt/remote/1/", "");
+    mirror::fetch(&f.url(), &m, FetchMode::Mirror, &pull("1", "1", false)).await.unwrap();
+    assert_eq!(refs(&m), refs(&f.remote()));
+
+    let old_main = rev(&f.work, "main");
+    let new_main = commit(&f.work, "src/d.rs", "fn d() {}\n");
+    ok(&f.work, &["branch", "fresh", "main~1"]);
+    ok(&f.work, &["update-ref", "refs/heads/topic", &old_main]);
+    ok(&f.work, &["tag", "-a", "v2", "-m", "v2"]);
+    ok(&f.work, &["tag", "-d", "light"]);
+    f.fill_remote();
+    let posts = f.backend.seen.upload_pack_posts.load(Ordering::SeqCst);
+    let r = mirror::fetch(&f.url(), &m, FetchMode::Mirror, &pull("1", "2", false)).await.unwrap();
+    assert_eq!(f.backend.seen.upload_pack_posts.load(Ordering::SeqCst) - posts, 2, "one ref listing, one fetch");
+    assert_eq!(outcome(&r, "refs/heads/main"), RefOutcome::Updated);
+    assert_eq!(outcome(&r, "refs/heads/fresh"), RefOutcome::Created);
+    assert_eq!(outcome(&r, "refs/heads/topic"), RefOutcome::Updated, "a fast-forward to a commit the mirror had");
+    assert_eq!(outcome(&r, "refs/tags/v2"), RefOutcome::Created);
+    assert_eq!(outcome(&r, "refs/tags/light"), RefOutcome::Deleted);
+    assert_eq!((outcome(&r, "refs/tags/v1"), outcome(&r, "refs/tags/tree-tag")), (RefOutcome::Unchanged, RefOutcome::Unchanged));
+    // The new commit, its two trees and blob, the new tag object (and at most a delta base the
+    // thin pack left out, completed from the mirror's own objects); not the history it had.
+    assert!((5..=6).contains(&r.objects), "{r:?}");
+    assert_eq!(rev(&m, "refs/heads/main"), new_main);
+    assert_eq!(refs(&m), refs(&f.remote()));
+    assert_eq!(staged(&m), refs(&f.remote()), "the staging is the remote's view");
+    assert_eq!(std::fs::read_dir(m.join("objects/pack")).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "keep")).count(), 0, "no .keep left");
+    fsck(&m);
+
+    // And a pull that finds nothing new lists the refs only.
+    let posts = f.backend.seen.upload_pack_posts.load(Ordering::SeqCst);
+    let r = mirror::fetch(&f.url(), &m, FetchMode::Mirror, &pull("1", "3", false)).await.unwrap();
+    assert_eq!(f.backend.seen.upload_pack_posts.load(Ordering::SeqCst) - posts, 1, "the ref listing only");
+    assert_eq!(r.objects, 0);
+    assert_eq!(refs(&m), refs(&f.remote()));
+}
+
 /// A pull mirror whose GitHub repository only deleted refs since the last sync: the ref listing is
 /// the whole transfer (nothing to receive, no negotiation), and the deletions are applied — the
 /// mirror's own refs pruned and kept, its staging of the remote dropped with them.

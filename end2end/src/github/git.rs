@@ -159,7 +159,9 @@ fn git_command() -> Command {
     cmd
 }
 
-/// Creates an empty bare repository whose HEAD is `refs/heads/main`.
+/// Creates an empty bare repository whose HEAD is `refs/heads/main`. Like GitHub, whose
+/// repository maintenance runs apart from pushes, it runs no `gc` at the end of a push (git's
+/// `receive.autogc`, which would hold the pusher's connection open until `gc --auto` is done).
 pub fn init_bare(path: &Path) -> Result<(), String> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
@@ -171,6 +173,15 @@ pub fn init_bare(path: &Path) -> Result<(), String> {
         .map_err(|e| format!("running git init: {e}"))?;
     if !out.status.success() {
         return Err(format!("git init: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let out = git_command()
+        .arg("--git-dir")
+        .arg(path)
+        .args(["config", "receive.autogc", "false"])
+        .output()
+        .map_err(|e| format!("running git config: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("git config: {}", String::from_utf8_lossy(&out.stderr)));
     }
     Ok(())
 }

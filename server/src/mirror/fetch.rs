@@ -35,6 +35,8 @@ use gix::{
 use super::{EngineRef, FetchMode, MirrorError, Phase, RefOutcome, RefResult, TransferOptions, TransferReport};
 use secrecy::ExposeSecret;
 
+mod changed;
+
 /// Fetches the remote's heads and tags into `local_bare_repo` and updates local refs as
 /// [`super::plan`] decides for `mode` ([`FetchMode::Mirror`] also prunes); every tip replaced is
 /// kept first. Blocking: run it off the async runtime.
@@ -386,15 +388,59 @@ fn fetch_inner(
         (_, None) => Vec::new(),
     };
     let remote = remote_with(repo, url, &refspecs)?;
+    if let (What::Apply { .. }, Some(persistent @ (prefix, false))) = (what, &staging) {
+        let staged = super::safety::refs_under(repo, prefix).map_err(FetchError::Refs)?;
+        if !staged.is_empty() {
+            return fetch_changed(repo, &remote, what, persistent, &staged, opts, progress_root);
+        }
+    }
     let prepare = list_refs(repo, &remote, opts, progress_root)?;
     let advertised = advertised_heads_and_tags(&prepare.ref_map().remote_refs);
-    if nothing_to_receive(repo, what, staging.as_ref(), &advertised)? {
-        let mut report = FetchReport { remote: advertised, ..FetchReport::default() };
-        apply_what(repo, what, staging.as_ref(), &mut report)?;
-        adopt_remote_head(repo, &prepare.ref_map().remote_refs)?;
-        return Ok(report);
-    }
     receive(repo, prepare, what, staging.as_ref(), advertised, opts, progress_root)
+}
+
+/// A mirror that synced before (its view of the remote, the staging refs, is in place): only the
+/// refs whose remote tip changed since are fetched and their staging refs written (see
+/// [`changed`]). When none changed, the ref listing is the whole cost of the pull — no
+/// negotiation, no pack, no ref written. Either way the local refs are then planned against the
+/// remote as after any fetch (a push may have moved them; a deletion is applied, and its staging
+/// ref dropped).
+fn fetch_changed(
+    repo: &gix::Repository,
+    remote: &gix::Remote<'_>,
+    what: &What,
+    staging: &(String, bool),
+    staged: &BTreeMap<String, ObjectId>,
+    opts: &FetchOptions,
+    progress_root: &ProgressRoot,
+) -> Result<FetchReport, FetchError> {
+    let listed = changed::list(repo, remote, opts, progress_root)?;
+    let remote_refs = listed.ref_map.remote_refs.clone();
+    let changed = changed::changed_staging(&listed.ref_map, &staging.0, staged);
+    let mut report = FetchReport { remote: advertised_heads_and_tags(&remote_refs), ..FetchReport::default() };
+    let mut keep_file = None;
+    if !changed.is_empty() {
+        if let Some(pack) = changed::receive(repo, listed, &changed, opts, progress_root)? {
+            report.objects = pack.index.num_objects as usize;
+            report.pack_path = pack.data_path.clone();
+            report.bytes = pack.data_path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
+            if let Some(max) = opts.max_receive_bytes.filter(|max| report.bytes > *max) {
+                // No ref points into the pack yet: dropping it leaves the repository as it was.
+                discard_received(repo, None, &pack);
+                return Err(FetchError::TooLarge(max));
+            }
+            keep_file = pack.keep_path.clone();
+        }
+        changed::write_staging(repo, &changed)?;
+    }
+    let applied = apply_what(repo, what, Some(staging), &mut report);
+    // The pack's .keep protected it until refs point into it; never leave one behind.
+    if let Some(keep) = keep_file {
+        std::fs::remove_file(keep).ok();
+    }
+    applied?;
+    adopt_remote_head(repo, &remote_refs)?;
+    Ok(report)
 }
 
 /// The remote at `url` with these fetch refspecs and no tag-following.
@@ -427,26 +473,7 @@ fn list_refs<'remote, 'repo>(
         None => connection,
     };
 
-    // --- Credentials. Called by gix only after the server answered 401.
-    let token = opts.token.clone();
-    let connection = connection.with_credentials(move |action| {
-        use gix::credentials::helper::Action;
-        match action {
-            Action::Get(ctx) => match &token {
-                Some(token) => Ok(Some(gix::credentials::protocol::Outcome {
-                    identity: gix::sec::identity::Account {
-                        username: super::TOKEN_USER.into(),
-                        password: token.clone(),
-                        oauth_refresh_token: None,
-                    },
-                    next: ctx.into(),
-                })),
-                // Refuse: gix turns `None` into an "unauthenticated" classified error, no prompt.
-                None => Ok(None),
-            },
-            Action::Store(_) | Action::Erase(_) => Ok(None),
-        }
-    });
+    let connection = connection.with_credentials(token_credentials(opts.token.clone()));
 
     let prepare = connection
         .prepare_fetch(
@@ -464,6 +491,28 @@ fn list_refs<'remote, 'repo>(
         return Err(FetchError::Interrupted);
     }
     Ok(prepare)
+}
+
+/// The credentials gix asks for after the server answered 401: the token as HTTP Basic
+/// `x-access-token:<token>`; without a token a refusal, which gix reports as unauthenticated
+/// (never a prompt or a credential helper).
+fn token_credentials(
+    token: Option<String>,
+) -> impl FnMut(gix::credentials::helper::Action) -> gix::Result<Option<gix::credentials::protocol::Outcome>> {
+    move |action| {
+        use gix::credentials::helper::Action;
+        match action {
+            Action::Get(ctx) => Ok(token.as_ref().map(|token| gix::credentials::protocol::Outcome {
+                identity: gix::sec::identity::Account {
+                    username: super::TOKEN_USER.into(),
+                    password: token.clone(),
+                    oauth_refresh_token: None,
+                },
+                next: ctx.into(),
+            })),
+            Action::Store(_) | Action::Erase(_) => Ok(None),
+        }
+    }
 }
 
 /// Negotiates, receives the pack, writes the staging refs (gix) and applies the heads and tags.
@@ -520,20 +569,6 @@ fn apply_what(repo: &gix::Repository, what: &What, staging: Option<&(String, boo
         What::ObjectsOnly => staging.map_or(Ok(()), |s| drop_staging(repo, s, &report.remote)),
         What::Refspecs(_) => Ok(()),
     }
-}
-
-/// Whether a mirror's remote advertises nothing it did not stage last time (the same heads and
-/// tags, or some of them deleted): then there is nothing to receive — no negotiation, no pack,
-/// and no staging ref rewritten (gix would lock every one) — and the ref listing is the whole cost
-/// of a pull that finds nothing new. The local refs are still planned against the remote as after
-/// any fetch (a push may have moved them; a deletion is applied, and its staging ref dropped).
-fn nothing_to_receive(repo: &gix::Repository, what: &What, staging: Option<&(String, bool)>, advertised: &BTreeMap<String, ObjectId>) -> Result<bool, FetchError> {
-    let (What::Apply { .. }, Some((prefix, false))) = (what, staging) else { return Ok(false) };
-    if advertised.is_empty() {
-        return Ok(false);
-    }
-    let staged = super::safety::refs_under(repo, prefix).map_err(FetchError::Refs)?;
-    Ok(advertised.iter().all(|(name, id)| staged.get(name) == Some(id)))
 }
 
 /// Undoes a fetch whose pack is over the limit: its staging refs (the only refs pointing into the
