@@ -51,7 +51,11 @@ impl Cluster {
         let data_s = data.to_str().ok_or("a non-UTF-8 temporary path")?.to_string();
         run(as_user, &bin.join("initdb"), &["-D", &data_s, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])?;
         let port = crate::free_port()?;
-        let opts = format!("-h 127.0.0.1 -p {port} -k {} -F -c max_connections=200", dir.path().display());
+        // Checkpoints and autovacuum runs are logged, to tell a benchmark's pauses apart.
+        let opts = format!(
+            "-h 127.0.0.1 -p {port} -k {} -F -c max_connections=200 -c log_checkpoints=on -c log_autovacuum_min_duration=0",
+            dir.path().display()
+        );
         let log = dir.path().join("log").to_str().ok_or("a non-UTF-8 temporary path")?.to_string();
         run(as_user, &bin.join("pg_ctl"), &["-D", &data_s, "-o", &opts, "-l", &log, "-w", "start"])?;
         Ok(Self { bin, dir, port, as_user })
@@ -59,6 +63,11 @@ impl Cluster {
 
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// The server's log (gone with the cluster).
+    pub fn log(&self) -> std::path::PathBuf {
+        self.dir.path().join("log")
     }
 }
 

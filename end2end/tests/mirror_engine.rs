@@ -82,6 +82,15 @@ impl Fixture {
         self._tmp.path().join(name)
     }
 
+    /// A pull mirror (memory `1`) of the remote filled with the work tree's refs, synced once.
+    async fn synced_pull_mirror(&self) -> PathBuf {
+        self.fill_remote();
+        let m = self.empty_repository("mirror.git");
+        mirror::fetch(&self.url(), &m, FetchMode::Mirror, &pull("1", "1", false)).await.unwrap();
+        assert_eq!(refs(&m), refs(&self.remote()));
+        m
+    }
+
     /// Makes `local` equal to the work tree's heads and tags.
     fn sync_local(&self) {
         ok(&self.local, &["fetch", "-q", "--prune", "--prune-tags", self.work.to_str().unwrap(), "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]);
@@ -90,6 +99,11 @@ impl Fixture {
 
 fn opts() -> TransferOptions {
     TransferOptions { token: Some(TOKEN.to_string().into()), ..TransferOptions::default() }
+}
+
+/// Pull mirror `1`'s view of the remote (its staging refs), as `refs` shows refs.
+fn staged(m: &Path) -> String {
+    ok(m, &["for-each-ref", "--format=%(objectname) %(refname)", "refs/gitblixt/remote/1/"]).replace("refs/gitblixt/remote/1/", "")
 }
 
 fn outcome(report: &TransferReport, name: &str) -> RefOutcome {
@@ -593,11 +607,7 @@ async fn incremental_push_sends_deltas_against_what_the_remote_has_and_only_that
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_later_pull_fetches_only_the_refs_that_changed() {
     let f = Fixture::new(Auth::Password(TOKEN.into())).await;
-    f.fill_remote();
-    let m = f.empty_repository("mirror.git");
-    let staged = |m: &Path| ok(m, &["for-each-ref", "--format=%(objectname) %(refname)", "refs/gitblixt/remote/1/"]).replace("refs/gitblixt/remote/1/", "");
-    mirror::fetch(&f.url(), &m, FetchMode::Mirror, &pull("1", "1", false)).await.unwrap();
-    assert_eq!(refs(&m), refs(&f.remote()));
+    let m = f.synced_pull_mirror().await;
 
     let old_main = rev(&f.work, "main");
     let new_main = commit(&f.work, "src/d.rs", "fn d() {}\n");
@@ -638,11 +648,7 @@ async fn a_later_pull_fetches_only_the_refs_that_changed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pull_that_finds_only_deletions_receives_nothing_and_applies_them() {
     let f = Fixture::new(Auth::Password(TOKEN.into())).await;
-    f.fill_remote();
-    let m = f.empty_repository("mirror.git");
-    let staged = |m: &Path| ok(m, &["for-each-ref", "--format=%(objectname) %(refname)", "refs/gitblixt/remote/1/"]).replace("refs/gitblixt/remote/1/", "");
-    mirror::fetch(&f.url(), &m, FetchMode::Mirror, &pull("1", "1", false)).await.unwrap();
-    assert_eq!(refs(&m), refs(&f.remote()));
+    let m = f.synced_pull_mirror().await;
 
     let topic = rev(&f.remote(), "topic");
     ok(&f.remote(), &["update-ref", "-d", "refs/heads/topic"]);

@@ -94,8 +94,13 @@ pub async fn run(scratch: &Path) -> Result<(), String> {
     if postgres {
         match github_double::postgres::Cluster::start() {
             Ok(cluster) => {
-                let report = one_instance(scratch, &shape, Some(&cluster.url()), 2).await?;
-                print_report(&shape, "PostgreSQL, two processes", &report);
+                let report = one_instance(scratch, &shape, Some(&cluster.url()), 2).await;
+                if std::env::var_os("GITBLIXT_BENCH_LOG").is_some() {
+                    let kept = std::env::temp_dir().join("gitblixt-bench-thousands-postgresql.log");
+                    std::fs::copy(cluster.log(), &kept).map_err(err)?;
+                    println!("(log of PostgreSQL: {})", kept.display());
+                }
+                print_report(&shape, "PostgreSQL, two processes", &report?);
             }
             Err(e) => println!("(PostgreSQL twin skipped: {e})\n"),
         }

@@ -43,7 +43,7 @@ pub(super) fn list(repo: &gix::Repository, remote: &gix::Remote<'_>, opts: &Fetc
         transport
             .configure(&*options)
             .or_raise(|| gix::error::message("Failed to configure the transport layer"))
-            .map_err(|e| FetchError::Gix { stage: Stage::Configure, source: e.into() })?;
+            .map_err(|e| FetchError::Gix { stage: Stage::Configure, source: e })?;
     }
     let mut progress = progress_root.child("list refs", *b"MLSR");
     let mut handshake = gix::protocol::handshake(
