@@ -164,6 +164,7 @@ async fn cgi(State(backend): State<Backend>, request: Request) -> Response {
         remote_user: auth_user.as_deref(),
         drop_transfer: is_post && fault == Fault::DropTransfer,
         seen: Some(backend.seen.clone()),
+        autogc: true,
     };
     git_http_backend(&parts, body, options).await
 }
@@ -180,6 +181,10 @@ pub struct CgiOptions<'a> {
     pub drop_transfer: bool,
     /// Where to count the request body's bytes.
     pub seen: Option<Arc<Seen>>,
+    /// `false`: no `gc --auto` at the end of a push (git's `receive.autogc`), which would hold the
+    /// pusher's connection open until it is done. The GitHub double's choice, as GitHub runs its
+    /// repository maintenance apart from pushes; the reference server keeps git's default.
+    pub autogc: bool,
 }
 
 /// Runs the real `git http-backend` CGI for one request and streams its answer back.
@@ -208,6 +213,9 @@ pub async fn git_http_backend(parts: &Parts, body: Body, options: CgiOptions<'_>
         .kill_on_drop(true);
     if let Some(user) = options.remote_user {
         cmd.env("REMOTE_USER", user);
+    }
+    if !options.autogc {
+        cmd.env("GIT_CONFIG_COUNT", "1").env("GIT_CONFIG_KEY_0", "receive.autogc").env("GIT_CONFIG_VALUE_0", "false");
     }
     if let Some(len) = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()) {
         cmd.env("CONTENT_LENGTH", len);

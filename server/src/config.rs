@@ -389,7 +389,6 @@ impl Default for Limits {
     }
 }
 
-/// A whole number from `value` within `range`, or the variable's error.
 /// `GITBLIXT_HOUSEKEEPING_DELAY`: 1 s to a day, default [`crate::housekeeping::DEFAULT_DELAY`].
 fn housekeeping_delay(value: Option<String>) -> Result<std::time::Duration, ConfigError> {
     match value {
@@ -398,6 +397,7 @@ fn housekeeping_delay(value: Option<String>) -> Result<std::time::Duration, Conf
     }
 }
 
+/// A whole number from `value` within `range`, or the variable's error.
 fn number_in(var: &'static str, value: String, range: std::ops::RangeInclusive<u64>) -> Result<u64, ConfigError> {
     value.trim().parse::<u64>().ok().filter(|n| range.contains(n)).ok_or(ConfigError::BadNumber { var, value })
 }

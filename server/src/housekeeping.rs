@@ -12,11 +12,12 @@
 //! commit that was a ref tip is pruned.
 
 use app::ssr::AppState;
+use app::ssr::events::RefsUpdated;
 use app::ssr::store::{hosted_config_args, isolated_git};
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -39,15 +40,16 @@ impl Drop for Housekeeping {
 /// Starts watching for ref changes; a repository is tidied `delay` after its last one.
 pub fn start(state: AppState, delay: Duration) -> Housekeeping {
     let (due_tx, due_rx) = mpsc::unbounded_channel();
-    let watcher = tokio::spawn(watch(state.clone(), delay, due_tx));
+    // Subscribed now, so a change made before the watcher first runs is not missed.
+    let events = state.events.subscribe_refs_updated();
+    let watcher = tokio::spawn(watch(events, delay, due_tx));
     let tidier = tokio::spawn(tidy_each(state, due_rx));
     Housekeeping { watcher, tidier }
 }
 
 /// Keeps each changed repository's deadline (pushed back by every change) and hands the
 /// repositories whose deadline passed to the tidier.
-async fn watch(state: AppState, delay: Duration, due: mpsc::UnboundedSender<i64>) {
-    let mut events = state.events.subscribe_refs_updated();
+async fn watch(mut events: broadcast::Receiver<RefsUpdated>, delay: Duration, due: mpsc::UnboundedSender<i64>) {
     let mut deadlines: HashMap<i64, Instant> = HashMap::new();
     loop {
         let next = deadlines.values().min().copied();

@@ -147,7 +147,7 @@ pub async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) 
         Decision::Serve { path_info, remote_user } => {
             let (parts, body): (_, Body) = request.into_parts();
             let options =
-                CgiOptions { root: &shared.root, path_info: &path_info, remote_user: remote_user.as_deref(), drop_transfer, seen: None };
+                CgiOptions { root: &shared.root, path_info: &path_info, remote_user: remote_user.as_deref(), drop_transfer, seen: None, autogc: false };
             git_http_backend(&parts, body, options).await
         }
     }
@@ -159,9 +159,7 @@ fn git_command() -> Command {
     cmd
 }
 
-/// Creates an empty bare repository whose HEAD is `refs/heads/main`. Like GitHub, whose
-/// repository maintenance runs apart from pushes, it runs no `gc` at the end of a push (git's
-/// `receive.autogc`, which would hold the pusher's connection open until `gc --auto` is done).
+/// Creates an empty bare repository whose HEAD is `refs/heads/main`.
 pub fn init_bare(path: &Path) -> Result<(), String> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
@@ -173,15 +171,6 @@ pub fn init_bare(path: &Path) -> Result<(), String> {
         .map_err(|e| format!("running git init: {e}"))?;
     if !out.status.success() {
         return Err(format!("git init: {}", String::from_utf8_lossy(&out.stderr)));
-    }
-    let out = git_command()
-        .arg("--git-dir")
-        .arg(path)
-        .args(["config", "receive.autogc", "false"])
-        .output()
-        .map_err(|e| format!("running git config: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("git config: {}", String::from_utf8_lossy(&out.stderr)));
     }
     Ok(())
 }

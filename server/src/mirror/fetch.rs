@@ -421,24 +421,12 @@ fn fetch_changed(
     let mut keep_file = None;
     if !changed.is_empty() {
         if let Some(pack) = changed::receive(repo, listed, &changed, opts, progress_root)? {
-            report.objects = pack.index.num_objects as usize;
-            report.pack_path = pack.data_path.clone();
-            report.bytes = pack.data_path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
-            if let Some(max) = opts.max_receive_bytes.filter(|max| report.bytes > *max) {
-                // No ref points into the pack yet: dropping it leaves the repository as it was.
-                discard_received(repo, None, &pack);
-                return Err(FetchError::TooLarge(max));
-            }
-            keep_file = pack.keep_path.clone();
+            // No staging ref is written before the size check: none points into the pack.
+            keep_file = take_pack(repo, &mut report, &pack, None, opts)?;
         }
         changed::write_staging(repo, &changed)?;
     }
-    let applied = apply_what(repo, what, Some(staging), &mut report);
-    // The pack's .keep protected it until refs point into it; never leave one behind.
-    if let Some(keep) = keep_file {
-        std::fs::remove_file(keep).ok();
-    }
-    applied?;
+    apply_then_release(repo, what, Some(staging), &mut report, keep_file)?;
     adopt_remote_head(repo, &remote_refs)?;
     Ok(report)
 }
@@ -531,35 +519,46 @@ fn receive(
         .receive(progress_root.child("fetch", *b"MFET"), &opts.should_interrupt)
         .map_err(FetchError::gix(Stage::Receive))?;
 
-    let mut report = FetchReport::default();
-    let mut keep_file = None;
-    if let Status::Change { write_pack_bundle, .. } = &outcome.status {
-        report.objects = write_pack_bundle.index.num_objects as usize;
-        report.pack_path = write_pack_bundle.data_path.clone();
-        report.bytes = write_pack_bundle
-            .data_path
-            .as_ref()
-            .and_then(|p| std::fs::metadata(p).ok())
-            .map_or(0, |m| m.len());
-        keep_file = write_pack_bundle.keep_path.clone();
-    }
-    report.remote = advertised;
-    if let (Some(max), Status::Change { write_pack_bundle, .. }) = (opts.max_receive_bytes, &outcome.status) {
-        if report.bytes > max {
-            discard_received(repo, staging, write_pack_bundle);
-            return Err(FetchError::TooLarge(max));
-        }
-    }
-    let applied = apply_what(repo, what, staging, &mut report);
-    // The pack's .keep protected it until refs point into it; never leave one behind.
-    if let Some(keep) = keep_file {
-        std::fs::remove_file(keep).ok();
-    }
-    applied?;
+    let mut report = FetchReport { remote: advertised, ..FetchReport::default() };
+    let keep_file = match &outcome.status {
+        Status::Change { write_pack_bundle, .. } => take_pack(repo, &mut report, write_pack_bundle, staging, opts)?,
+        _ => None,
+    };
+    apply_then_release(repo, what, staging, &mut report, keep_file)?;
     if matches!(what, What::Apply { .. }) {
         adopt_remote_head(repo, &outcome.ref_map.remote_refs)?;
     }
     Ok(report)
+}
+
+/// Records the received pack in the report (objects, path, size on disk) and returns its `.keep`
+/// file. A pack over `max_receive_bytes` is dropped, with the `staging` refs that point into it,
+/// and the fetch fails.
+fn take_pack(
+    repo: &gix::Repository,
+    report: &mut FetchReport,
+    pack: &gix::odb::pack::bundle::write::Outcome,
+    staging: Option<&(String, bool)>,
+    opts: &FetchOptions,
+) -> Result<Option<PathBuf>, FetchError> {
+    report.objects = pack.index.num_objects as usize;
+    report.pack_path = pack.data_path.clone();
+    report.bytes = pack.data_path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
+    if let Some(max) = opts.max_receive_bytes.filter(|max| report.bytes > *max) {
+        discard_received(repo, staging, pack);
+        return Err(FetchError::TooLarge(max));
+    }
+    Ok(pack.keep_path.clone())
+}
+
+/// [`apply_what`], then the pack's `.keep` goes: it protected the pack until refs point into it,
+/// and none is ever left behind (whether applying succeeded or not).
+fn apply_then_release(repo: &gix::Repository, what: &What, staging: Option<&(String, bool)>, report: &mut FetchReport, keep_file: Option<PathBuf>) -> Result<(), FetchError> {
+    let applied = apply_what(repo, what, staging, report);
+    if let Some(keep) = keep_file {
+        std::fs::remove_file(keep).ok();
+    }
+    applied
 }
 
 /// What a fetch does with the refs once the objects are here.
