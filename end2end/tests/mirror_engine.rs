@@ -226,12 +226,13 @@ async fn push_and_fetch_loose_and_packed_repositories() {
     }
 }
 
-/// An initial push sends every reachable object exactly once wherever it is stored — two packs and
-/// loose objects at once — and leaves out a submodule's commit (it lives in another repository).
+/// An initial push sends every reachable object exactly once wherever it is stored — a pack with
+/// a reachability bitmap (which the counting uses), a second pack and loose objects at once — and
+/// leaves out a submodule's commit (it lives in another repository).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn initial_push_counts_objects_across_packs_and_loose_and_skips_submodule_commits() {
     let f = Fixture::new(Auth::Password(TOKEN.into())).await;
-    ok(&f.local, &["repack", "-adq"]);
+    ok(&f.local, &["repack", "-adbq"]);
     ok(&f.work, &["update-index", "--add", "--cacheinfo", "160000,1111111111111111111111111111111111111111,vendor/lib"]);
     std::fs::write(f.work.join(".gitmodules"), "[submodule \"lib\"]\n\tpath = vendor/lib\n\turl = https://example.com/lib.git\n").unwrap();
     ok(&f.work, &["add", ".gitmodules"]);

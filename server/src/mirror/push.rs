@@ -18,6 +18,8 @@ use std::{
 use super::thin::{self, ThinPack};
 #[path = "count_all.rs"]
 mod count_all;
+#[path = "bitmap.rs"]
+mod bitmap;
 use super::{EngineRef, MirrorError, Phase, Progress, RefOutcome, RefResult, TOKEN_USER, TransferOptions, TransferReport};
 use secrecy::ExposeSecret;
 use gix::{
@@ -832,8 +834,19 @@ fn count_objects(
         }
     }
 
-    // Commits reachable from the new tips, but not from what the remote has.
+    // A push sharing no history with the remote sends everything the tips reach: the pack's
+    // reachability bitmap has that, where there is one.
     let shares_history = !hidden_commits.is_empty();
+    if !shares_history {
+        if let Some(mut counts) = bitmap::count(repo, &commit_tips, &tag_objects, &tree_or_blob, should_interrupt)? {
+            if !remote_has.is_empty() {
+                counts.retain(|c| !remote_has.contains(&c.id));
+            }
+            tracing::debug!(objects = counts.len(), "counted with the reachability bitmap");
+            return Ok((counts, ThinPack::new(Vec::new(), Vec::new())));
+        }
+    }
+    // Commits reachable from the new tips, but not from what the remote has.
     let mut commits = Vec::new();
     let mut commit_set = HashSet::new();
     let mut parents = Vec::new();
