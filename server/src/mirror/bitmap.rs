@@ -15,7 +15,7 @@
 //! EWAH stream is read here a word at a time into a dense set. A bitmap that does not belong to
 //! the current pack, or that is malformed, is not used: the push counts by walking instead.
 
-use super::{PushError, boxed};
+use super::{PackContents, PushError, boxed, whole_pack::WholePack};
 use gix::ObjectId;
 use gix::odb::pack::{self, Find};
 use pack::data::entry::Location;
@@ -59,15 +59,17 @@ fn objects_error(e: impl std::error::Error + Send + Sync + 'static) -> PushError
 }
 
 /// The objects reachable from `commits`, `tags` (tag objects, their targets given in the other
-/// lists) and `trees_or_blobs`, each with its pack location, counted with the reachability
-/// bitmap; `None` when the repository has no bitmap it can use.
+/// lists) and `trees_or_blobs`, counted with the reachability bitmap; `None` when the repository
+/// has no bitmap it can use. When they are every object of the bitmap's pack and `whole_pack` is
+/// allowed, that pack with the others beside it, else each object with its pack location.
 pub(super) fn count(
     repo: &gix::Repository,
     commits: &[ObjectId],
     tags: &[ObjectId],
     trees_or_blobs: &[ObjectId],
+    whole_pack: bool,
     should_interrupt: &AtomicBool,
-) -> Result<Option<Vec<Count>>, PushError> {
+) -> Result<Option<PackContents>, PushError> {
     let mut handle = (*repo.objects).clone();
     handle.unset_object_cache();
     handle.prevent_pack_unload();
@@ -91,7 +93,12 @@ pub(super) fn count(
             reach.tree_or_blob(*id)?;
         }
         reach.trees(should_interrupt)?;
-        reach.into_counts()
+        if whole_pack && reach.has_whole_pack() {
+            if let Some(whole) = reach.whole_pack()? {
+                return Ok(PackContents::WholePack(whole));
+            }
+        }
+        reach.into_counts().map(PackContents::Counted)
     })();
     match counted {
         Ok(counts) => Ok(Some(counts)),
@@ -547,6 +554,21 @@ impl<'a> Reach<'a> {
         Ok(())
     }
 
+    /// Whether every object of the bitmap's pack is reached.
+    fn has_whole_pack(&self) -> bool {
+        let ones: usize = self.bits.0.iter().map(|w| w.count_ones() as usize).sum();
+        ones == self.bitmap.pack_order.len()
+    }
+
+    /// The bitmap's pack to send as it is, with the objects reached outside it.
+    fn whole_pack(&mut self) -> Result<Option<WholePack>, Failure> {
+        let path = self.bitmap.file.with_extension("pack");
+        let others = self.outside.iter().copied().collect();
+        let objects = self.bitmap.index.num_objects();
+        WholePack::open(&path, objects, &self.bitmap.index.pack_checksum(), others)
+            .map_err(|e| Failure::Bitmap(Unusable::Io(path.clone(), e)))
+    }
+
     /// The reached objects with their locations: the pack's in pack order, then the others.
     fn into_counts(self) -> Result<Vec<Count>, Failure> {
         let mut counts = Vec::with_capacity(self.outside.len() + self.bits.ones().count());
@@ -696,7 +718,9 @@ mod tests {
 
         let repo = open(dir);
         let (commits, tags, others) = tips(&repo, dir);
-        let counts = count(&repo, &commits, &tags, &others, &AtomicBool::new(false)).unwrap().expect("counted with the bitmap");
+        let Some(PackContents::Counted(counts)) = count(&repo, &commits, &tags, &others, false, &AtomicBool::new(false)).unwrap() else {
+            panic!("not counted with the bitmap")
+        };
         let ids: BTreeSet<ObjectId> = counts.iter().map(|c| c.id).collect();
         assert_eq!(ids.len(), counts.len(), "an object counted twice");
         assert_eq!(ids, rev_list_objects(dir, &["--all"]));
@@ -706,6 +730,36 @@ mod tests {
             let PackLocation::LookedUp(location) = &c.entry_pack_location else { panic!("{} not located", c.id) };
             assert_eq!(*location, store.location_by_oid(&c.id, &mut buf).unwrap(), "the location of {}", c.id);
         }
+    }
+
+    #[test]
+    fn a_pack_whose_every_object_is_sent_goes_whole_with_the_others_beside_it() {
+        let repo_dir = history(150);
+        let dir = repo_dir.path();
+        git(dir, &["branch", "doomed", "main~3"]);
+        let tree = git(dir, &["rev-parse", "main^{tree}"]);
+        let unique = git(dir, &["commit-tree", tree.trim(), "-m", "only on doomed"]);
+        git(dir, &["update-ref", "refs/heads/doomed", unique.trim()]);
+        repack_with_bitmap(dir);
+        let loose = git(dir, &["commit-tree", tree.trim(), "-p", "main", "-m", "loose"]);
+        git(dir, &["update-ref", "refs/heads/main", loose.trim()]);
+        let contents = |whole_pack: bool| {
+            let repo = open(dir);
+            let (commits, tags, others) = tips(&repo, dir);
+            count(&repo, &commits, &tags, &others, whole_pack, &AtomicBool::new(false)).unwrap().expect("counted with the bitmap")
+        };
+        match contents(true) {
+            PackContents::WholePack(whole) => {
+                let packed = git(dir, &["count-objects", "-v"]).lines().find_map(|l| l.strip_prefix("in-pack: ").map(|n| n.parse::<u32>().unwrap()));
+                assert_eq!(Some(whole.objects), packed);
+                assert_eq!(whole.others, [ObjectId::from_hex(loose.trim().as_bytes()).unwrap()], "the loose commit (its tree is packed)");
+            }
+            PackContents::Counted(_) => panic!("every packed object is sent, but not the whole pack"),
+        }
+        assert!(matches!(contents(false), PackContents::Counted(_)), "the whole pack where it was not allowed");
+        // Without `doomed`, its commit in the pack is sent by no ref: the pack cannot go whole.
+        git(dir, &["update-ref", "-d", "refs/heads/doomed"]);
+        assert!(matches!(contents(true), PackContents::Counted(_)), "the whole pack with an object no ref reaches");
     }
 
     #[test]
@@ -719,9 +773,9 @@ mod tests {
         let count_main = || {
             let repo = open(dir);
             let (commits, tags, others) = tips(&repo, dir);
-            count(&repo, &commits, &tags, &others, &AtomicBool::new(false)).unwrap()
+            count(&repo, &commits, &tags, &others, false, &AtomicBool::new(false)).unwrap().is_some()
         };
-        assert!(count_main().is_some());
+        assert!(count_main());
         // The stored bitmap of main's tip, which the count uses (git gives every ref tip one).
         let main_entry = {
             let bitmap = bitmap_of(&open(dir));
@@ -747,10 +801,10 @@ mod tests {
             let mut bytes = original.clone();
             damage(&mut bytes);
             std::fs::write(&file, &bytes).unwrap();
-            assert!(count_main().is_none(), "{what} was used");
+            assert!(!count_main(), "{what} was used");
         }
         std::fs::write(&file, &original).unwrap();
-        assert!(count_main().is_some());
+        assert!(count_main());
     }
 
     fn rechecksum(bytes: &mut [u8]) {

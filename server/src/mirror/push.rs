@@ -20,6 +20,8 @@ use super::thin::{self, ThinPack};
 mod count_all;
 #[path = "bitmap.rs"]
 mod bitmap;
+#[path = "whole_pack.rs"]
+mod whole_pack;
 use super::{EngineRef, MirrorError, Phase, Progress, RefOutcome, RefResult, TOKEN_USER, TransferOptions, TransferReport};
 use secrecy::ExposeSecret;
 use gix::{
@@ -276,11 +278,9 @@ fn push_inner(local_bare_repo: &Path, remote_url: &str, mut opts: PushOptions) -
     if is_http {
         let run_timeout = opts.timeout;
         let reqwest_opts = http::reqwest::Options {
-            // reqwest's blocking client applies its timeout (30 s by default) to getting the headers and
-            // then to each body read: set to the stall timeout it detects a silent remote without
-            // cutting long transfers.
+            // The stall timeout per read, not reqwest's 30 s in all; the process's TLS configuration.
             configure_client: Some(Box::new(move |builder: reqwest::blocking::ClientBuilder| {
-                Ok(builder.timeout(run_timeout).connect_timeout(std::time::Duration::from_secs(20)))
+                Ok(super::http_client::configure(builder, run_timeout, std::time::Duration::from_secs(20)))
             })),
             configure_request: None,
         };
@@ -447,11 +447,11 @@ fn push_inner(local_bare_repo: &Path, remote_url: &str, mut opts: PushOptions) -
             ));
         }
         let new_tips: Vec<ObjectId> = commands.iter().filter_map(|c| c.new).collect();
-        let (counts, thin_pack) = count_objects(&repo, &new_tips, &remote_tips, &opts.should_interrupt)?;
+        let (contents, thin_pack) = count_objects(&repo, &new_tips, &remote_tips, &opts.should_interrupt)?;
         (opts.progress)(PushProgress::Counted {
-            objects: counts.len(),
+            objects: contents.objects(),
         });
-        Some((counts, cap_thin.then_some(thin_pack)))
+        Some((contents, cap_thin.then_some(thin_pack)))
     } else {
         None
     };
@@ -498,18 +498,20 @@ fn push_inner(local_bare_repo: &Path, remote_url: &str, mut opts: PushOptions) -
     }
 
     // --- send the pack
-    if let Some((counts, thin_pack)) = counts {
+    if let Some((contents, thin_pack)) = counts {
         // The pack is produced in many small writes (a header, then the data, per entry); unbuffered,
         // each becomes its own chunk on the HTTP transport's pipe.
         let mut buffered = std::io::BufWriter::with_capacity(256 * 1024, &mut writer);
-        let (objects, bytes, copied) = write_pack(
-            &repo,
-            counts,
-            thin_pack,
-            &mut buffered,
-            &opts.should_interrupt,
-            &mut opts.progress,
-        )?;
+        let (objects, bytes, copied) = match contents {
+            PackContents::Counted(counts) => {
+                write_pack(&repo, counts, thin_pack, &mut buffered, &opts.should_interrupt, &mut opts.progress)?
+            }
+            PackContents::WholePack(whole) => {
+                let stored = whole.objects as usize;
+                let (objects, bytes) = whole_pack::write(&repo, whole, &mut buffered, &opts.should_interrupt, &mut opts.progress)?;
+                (objects, bytes, stored)
+            }
+        };
         buffered.flush()?;
         drop(buffered);
         tracing::debug!(objects, bytes, copied_from_pack = copied, "pack sent");
@@ -799,7 +801,7 @@ fn count_objects(
     new_tips: &[ObjectId],
     remote_tips: &[ObjectId],
     should_interrupt: &AtomicBool,
-) -> Result<(Vec<pack::data::output::Count>, ThinPack), PushError> {
+) -> Result<(PackContents, ThinPack), PushError> {
     // Everything the remote is known to have, as far as we can tell locally.
     let mut remote_has = HashSet::<ObjectId>::new();
     let mut hidden_commits = Vec::new();
@@ -838,12 +840,14 @@ fn count_objects(
     // reachability bitmap has that, where there is one.
     let shares_history = !hidden_commits.is_empty();
     if !shares_history {
-        if let Some(mut counts) = bitmap::count(repo, &commit_tips, &tag_objects, &tree_or_blob, should_interrupt)? {
-            if !remote_has.is_empty() {
+        // The stored pack goes whole only if the remote has none of it.
+        let whole_pack = remote_has.is_empty();
+        if let Some(mut contents) = bitmap::count(repo, &commit_tips, &tag_objects, &tree_or_blob, whole_pack, should_interrupt)? {
+            if let PackContents::Counted(counts) = &mut contents {
                 counts.retain(|c| !remote_has.contains(&c.id));
             }
-            tracing::debug!(objects = counts.len(), "counted with the reachability bitmap");
-            return Ok((counts, ThinPack::new(Vec::new(), Vec::new())));
+            tracing::debug!(objects = contents.objects(), whole_pack = matches!(contents, PackContents::WholePack(_)), "counted with the reachability bitmap");
+            return Ok((contents, ThinPack::new(Vec::new(), Vec::new())));
         }
     }
     // Commits reachable from the new tips, but not from what the remote has.
@@ -895,7 +899,24 @@ fn count_objects(
     };
     let mut seen = HashSet::new();
     all.retain(|c| !remote_has.contains(&c.id) && seen.insert(c.id));
-    Ok((all, ThinPack::new(boundary_trees, sent_trees)))
+    Ok((PackContents::Counted(all), ThinPack::new(boundary_trees, sent_trees)))
+}
+
+/// What a push's pack holds.
+enum PackContents {
+    /// Objects located one by one, their entries copied from packs or compressed.
+    Counted(Vec<pack::data::output::Count>),
+    /// A stored pack as it is, and a few objects beside it.
+    WholePack(whole_pack::WholePack),
+}
+
+impl PackContents {
+    fn objects(&self) -> usize {
+        match self {
+            PackContents::Counted(counts) => counts.len(),
+            PackContents::WholePack(whole) => whole.objects(),
+        }
+    }
 }
 
 /// gix's counting, for a push on top of history the remote has: each new commit's tree is diffed
