@@ -784,7 +784,7 @@ fn http_transport_options(
         o.low_speed_time_seconds = stall.as_secs().max(1);
         o.user_agent = Some(concat!("gitblixt/", env!("CARGO_PKG_VERSION")).into());
         let configure_client: Box<http::reqwest::ConfigureClientFn> =
-            Box::new(move |builder: reqwest::blocking::ClientBuilder| Ok(super::http_client::configure(builder, stall, connect)));
+            Box::new(move |builder: reqwest::blocking::ClientBuilder| Ok(builder.timeout(stall).connect_timeout(connect)));
         o.backend = Some(Arc::new(Mutex::new(http::reqwest::Options {
             configure_client: Some(configure_client),
             configure_request: None,

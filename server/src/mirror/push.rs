@@ -278,9 +278,11 @@ fn push_inner(local_bare_repo: &Path, remote_url: &str, mut opts: PushOptions) -
     if is_http {
         let run_timeout = opts.timeout;
         let reqwest_opts = http::reqwest::Options {
-            // The stall timeout per read, not reqwest's 30 s in all; the process's TLS configuration.
+            // reqwest's blocking client applies its timeout (30 s by default) to getting the headers and
+            // then to each body read: set to the stall timeout it detects a silent remote without
+            // cutting long transfers.
             configure_client: Some(Box::new(move |builder: reqwest::blocking::ClientBuilder| {
-                Ok(super::http_client::configure(builder, run_timeout, std::time::Duration::from_secs(20)))
+                Ok(builder.timeout(run_timeout).connect_timeout(std::time::Duration::from_secs(20)))
             })),
             configure_request: None,
         };
