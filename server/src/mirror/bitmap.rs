@@ -15,7 +15,7 @@
 //! EWAH stream is read here a word at a time into a dense set. A bitmap that does not belong to
 //! the current pack, or that is malformed, is not used: the push counts by walking instead.
 
-use super::{PackContents, PushError, boxed, whole_pack::WholePack};
+use super::{PackContents, PushError, count_all, objects_error, whole_pack::WholePack};
 use gix::ObjectId;
 use gix::odb::pack::{self, Find};
 use pack::data::entry::Location;
@@ -54,10 +54,6 @@ impl From<PushError> for Failure {
     }
 }
 
-fn objects_error(e: impl std::error::Error + Send + Sync + 'static) -> PushError {
-    PushError::Objects(boxed(e))
-}
-
 /// The objects reachable from `commits`, `tags` (tag objects, their targets given in the other
 /// lists) and `trees_or_blobs`, counted with the reachability bitmap; `None` when the repository
 /// has no bitmap it can use. When they are every object of the bitmap's pack and `whole_pack` is
@@ -70,21 +66,13 @@ pub(super) fn count(
     whole_pack: bool,
     should_interrupt: &AtomicBool,
 ) -> Result<Option<PackContents>, PushError> {
-    let mut handle = (*repo.objects).clone();
-    handle.unset_object_cache();
-    handle.prevent_pack_unload();
-    handle.ignore_replacements = true;
+    let handle = super::pack_handle(repo);
     let pack_dir = repo.objects.store_ref().path().join("pack");
-    let bitmap = match PackBitmap::find(&handle, &pack_dir, repo.object_hash()) {
-        Ok(Some(bitmap)) => bitmap,
-        Ok(None) => return Ok(None),
-        Err(err) => {
-            tracing::warn!(error = %err, "the reachability bitmap is not used; counting by walking the history");
-            return Ok(None);
-        }
-    };
-    let mut reach = Reach::new(&bitmap, handle, repo.object_hash());
     let counted = (|| {
+        let Some(bitmap) = PackBitmap::find(&handle, &pack_dir, repo.object_hash()).map_err(Failure::Bitmap)? else {
+            return Ok(None);
+        };
+        let mut reach = Reach::new(&bitmap, handle.clone(), repo.object_hash());
         for id in tags {
             reach.mark(*id);
         }
@@ -93,15 +81,13 @@ pub(super) fn count(
             reach.tree_or_blob(*id)?;
         }
         reach.trees(should_interrupt)?;
-        if whole_pack && reach.has_whole_pack() {
-            if let Some(whole) = reach.whole_pack()? {
-                return Ok(PackContents::WholePack(whole));
-            }
+        if whole_pack && let Some(whole) = reach.whole_pack()? {
+            return Ok(Some(PackContents::WholePack(whole)));
         }
-        reach.into_counts().map(PackContents::Counted)
+        reach.into_counts().map(|counts| Some(PackContents::Counted(counts)))
     })();
     match counted {
-        Ok(counts) => Ok(Some(counts)),
+        Ok(contents) => Ok(contents),
         Err(Failure::Push(err)) => Err(err),
         Err(Failure::Bitmap(err)) => {
             tracing::warn!(error = %err, "the reachability bitmap is not used; counting by walking the history");
@@ -128,6 +114,10 @@ impl Bits {
         let new = *word & bit == 0;
         *word |= bit;
         new
+    }
+    /// How many positions are set.
+    fn len(&self) -> usize {
+        self.0.iter().map(|w| w.count_ones() as usize).sum()
     }
     fn union(&mut self, other: &Bits) {
         for (a, b) in self.0.iter_mut().zip(&other.0) {
@@ -242,10 +232,8 @@ impl PackBitmap {
             let path = file.path();
             let is_pack_bitmap = path.extension().is_some_and(|e| e == "bitmap")
                 && path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("pack-"));
-            if is_pack_bitmap {
-                if let Some(bitmap) = Self::open(handle, path, hash)? {
-                    return Ok(Some(bitmap));
-                }
+            if is_pack_bitmap && let Some(bitmap) = Self::open(handle, path, hash)? {
+                return Ok(Some(bitmap));
             }
         }
         Ok(None)
@@ -344,14 +332,17 @@ impl PackBitmap {
     }
 }
 
-/// Whether the file's trailing checksum (git's hash of everything before it) matches.
-fn checksum_holds(data: &[u8], hash: gix::hash::Kind) -> bool {
-    let Some(split) = data.len().checked_sub(hash.len_in_bytes()) else {
-        return false;
-    };
+/// The hash git puts at the end of a file of `data` (all but its last hash's length of bytes).
+fn trailing_checksum(data: &[u8], hash: gix::hash::Kind) -> Option<ObjectId> {
+    let split = data.len().checked_sub(hash.len_in_bytes())?;
     let mut hasher = gix::hash::hasher(hash);
     hasher.update(&data[..split]);
-    hasher.try_finalize().is_ok_and(|digest| digest.as_slice() == &data[split..])
+    hasher.try_finalize().ok()
+}
+
+/// Whether the file's trailing checksum (git's hash of everything before it) matches.
+fn checksum_holds(data: &[u8], hash: gix::hash::Kind) -> bool {
+    trailing_checksum(data, hash).is_some_and(|digest| data.ends_with(digest.as_slice()))
 }
 
 /// Index positions in pack order: from the `.rev` file git writes beside the pack, else by
@@ -436,7 +427,7 @@ impl<'a> Reach<'a> {
             trees: Vec::new(),
             handle,
             hash,
-            cache: pack::cache::lru::MemoryCappedHashmap::new(super::count_all::DELTA_BASE_CACHE_BYTES),
+            cache: pack::cache::lru::MemoryCappedHashmap::new(count_all::DELTA_BASE_CACHE_BYTES),
             buf: Vec::new(),
         }
     }
@@ -463,12 +454,7 @@ impl<'a> Reach<'a> {
     }
 
     fn read(&mut self, id: &ObjectId) -> Result<&[u8], PushError> {
-        let (data, _) = self
-            .handle
-            .try_find_cached(id, &mut self.buf, &mut self.cache)
-            .map_err(objects_error)?
-            .ok_or_else(|| PushError::Pack(format!("object {id} is missing locally").into()))?;
-        Ok(data.data)
+        Ok(count_all::read_cached(&self.handle, id, &mut self.buf, &mut self.cache)?.0)
     }
 
     /// Everything the `tips` reach: a commit with a bitmap adds it whole, other commits are
@@ -479,17 +465,19 @@ impl<'a> Reach<'a> {
             if should_interrupt.load(Ordering::Relaxed) {
                 return Err(PushError::Interrupted.into());
             }
-            if let Some((idx, pos)) = self.in_pack(&id) {
-                if self.bits.get(pos) {
-                    continue;
-                }
-                if let Some(n) = self.bitmap.by_commit.get(&idx) {
-                    let reachable = self.bitmap.resolve(*n)?;
-                    self.bits.union(&reachable);
-                    continue;
-                }
-            }
-            if !self.mark(id) {
+            let new = match self.in_pack(&id) {
+                Some((idx, pos)) if !self.bits.get(pos) => match self.bitmap.by_commit.get(&idx) {
+                    Some(n) => {
+                        let reachable = self.bitmap.resolve(*n)?;
+                        self.bits.union(&reachable);
+                        false
+                    }
+                    None => self.bits.insert(pos),
+                },
+                Some(_) => false,
+                None => self.outside.insert(id),
+            };
+            if !new {
                 continue;
             }
             let hash = self.hash;
@@ -554,14 +542,12 @@ impl<'a> Reach<'a> {
         Ok(())
     }
 
-    /// Whether every object of the bitmap's pack is reached.
-    fn has_whole_pack(&self) -> bool {
-        let ones: usize = self.bits.0.iter().map(|w| w.count_ones() as usize).sum();
-        ones == self.bitmap.pack_order.len()
-    }
-
-    /// The bitmap's pack to send as it is, with the objects reached outside it.
-    fn whole_pack(&mut self) -> Result<Option<WholePack>, Failure> {
+    /// The bitmap's pack to send as it is, with the objects reached outside it, if every object
+    /// of the pack is reached.
+    fn whole_pack(&self) -> Result<Option<WholePack>, Failure> {
+        if self.bits.len() != self.bitmap.pack_order.len() {
+            return Ok(None);
+        }
         let path = self.bitmap.file.with_extension("pack");
         let others = self.outside.iter().copied().collect();
         let objects = self.bitmap.index.num_objects();
@@ -571,7 +557,7 @@ impl<'a> Reach<'a> {
 
     /// The reached objects with their locations: the pack's in pack order, then the others.
     fn into_counts(self) -> Result<Vec<Count>, Failure> {
-        let mut counts = Vec::with_capacity(self.outside.len() + self.bits.ones().count());
+        let mut counts = Vec::with_capacity(self.outside.len() + self.bits.len());
         for pos in self.bits.ones() {
             counts.push(self.bitmap.count_at(pos)?);
         }
@@ -783,7 +769,8 @@ mod tests {
             let entry = bitmap.by_commit[&bitmap.index.lookup(main).unwrap()];
             bitmap.entries[entry].ewah.start
         };
-        let damaged: [(&str, Box<dyn Fn(&mut Vec<u8>)>); 3] = [
+        type Damage<'a> = Box<dyn Fn(&mut Vec<u8>) + 'a>;
+        let damaged: [(&str, Damage<'_>); 3] = [
             ("a truncated bitmap", Box::new(|b: &mut Vec<u8>| b.truncate(main_entry + 8))),
             // A run past the pack's objects in an entry, the file's checksum made to match again:
             // only the bits are wrong.
@@ -808,10 +795,8 @@ mod tests {
     }
 
     fn rechecksum(bytes: &mut [u8]) {
+        let digest = trailing_checksum(bytes, gix::hash::Kind::Sha1).unwrap();
         let split = bytes.len() - 20;
-        let mut hasher = gix::hash::hasher(gix::hash::Kind::Sha1);
-        hasher.update(&bytes[..split]);
-        let digest = hasher.try_finalize().unwrap();
         bytes[split..].copy_from_slice(digest.as_slice());
     }
 

@@ -8,7 +8,7 @@
 //! ends come from the sorted offsets of the pack index, and delta bases are kept in a memory-capped
 //! cache while trees are read.
 
-use super::{PushError, boxed};
+use super::{PushError, objects_error};
 use gix::ObjectId;
 use gix::odb::pack::{self, Find};
 use pack::data::entry::Location;
@@ -21,10 +21,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub(super) const DELTA_BASE_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 type Result<T> = std::result::Result<T, PushError>;
-
-fn objects_error(e: impl std::error::Error + Send + Sync + 'static) -> PushError {
-    PushError::Objects(boxed(e))
-}
 
 /// The objects reachable from `commits` (all of them, none on the remote) and from `tags` and
 /// `trees_or_blobs`, with their pack locations where packed.
@@ -61,6 +57,20 @@ pub(super) fn count(
     walk.finish()
 }
 
+/// The object `id` (through the delta-base `cache`) and where it is stored, if in a pack.
+pub(super) fn read_cached<'a>(
+    handle: &gix::odb::Handle,
+    id: &ObjectId,
+    buf: &'a mut Vec<u8>,
+    cache: &mut pack::cache::lru::MemoryCappedHashmap,
+) -> Result<(&'a [u8], Option<Location>)> {
+    let (data, location) = handle
+        .try_find_cached(id, buf, cache)
+        .map_err(objects_error)?
+        .ok_or_else(|| PushError::Pack(format!("object {id} is missing locally").into()))?;
+    Ok((data.data, location))
+}
+
 /// The state of one counting walk.
 struct Walk {
     handle: gix::odb::Handle,
@@ -76,12 +86,8 @@ struct Walk {
 
 impl Walk {
     fn new(repo: &gix::Repository) -> Self {
-        let mut handle = (*repo.objects).clone();
-        handle.unset_object_cache();
-        handle.prevent_pack_unload();
-        handle.ignore_replacements = true;
         Walk {
-            handle,
+            handle: super::pack_handle(repo),
             hash: repo.object_hash(),
             cache: pack::cache::lru::MemoryCappedHashmap::new(DELTA_BASE_CACHE_BYTES),
             buf: Vec::new(),
@@ -94,13 +100,9 @@ impl Walk {
     /// Reads `id`, counting it with its location.
     fn read(&mut self, id: ObjectId) -> Result<&[u8]> {
         self.seen.insert(id);
-        let (data, location) = self
-            .handle
-            .try_find_cached(&id, &mut self.buf, &mut self.cache)
-            .map_err(objects_error)?
-            .ok_or_else(|| PushError::Pack(format!("object {id} is missing locally").into()))?;
+        let (data, location) = read_cached(&self.handle, &id, &mut self.buf, &mut self.cache)?;
         self.counts.push(Count { id, entry_pack_location: PackLocation::LookedUp(location) });
-        Ok(data.data)
+        Ok(data)
     }
 
     fn kind_of(&self, id: ObjectId) -> Result<gix::object::Kind> {

@@ -134,6 +134,20 @@ fn boxed(err: impl std::error::Error + Send + Sync + 'static) -> BoxError {
     Box::new(err)
 }
 
+fn objects_error(err: impl std::error::Error + Send + Sync + 'static) -> PushError {
+    PushError::Objects(boxed(err))
+}
+
+/// A handle on the repository's objects for packing: no object cache, so objects keep their pack
+/// location and entries can be copied; packs stay loaded while it lives; no replacements.
+fn pack_handle(repo: &gix::Repository) -> gix::odb::Handle {
+    let mut handle = (*repo.objects).clone();
+    handle.unset_object_cache();
+    handle.prevent_pack_unload();
+    handle.ignore_replacements = true;
+    handle
+}
+
 use super::safety::{self, is_mirrored};
 
 /// A ref update to send to receive-pack.
@@ -931,11 +945,7 @@ fn count_with_gix(
     should_interrupt: &AtomicBool,
 ) -> Result<Vec<pack::data::output::Count>, PushError> {
     use pack::data::output::count::{self, objects::ObjectExpansion};
-    // A handle without object cache, so counted objects keep their pack location and entries can be copied.
-    let mut handle = (*repo.objects).clone();
-    handle.unset_object_cache();
-    handle.prevent_pack_unload();
-    handle.ignore_replacements = true;
+    let handle = pack_handle(repo);
 
     let progress = gix::progress::Discard;
     let mut all = Vec::new();
@@ -1004,10 +1014,7 @@ fn write_pack(
 ) -> Result<(usize, u64, usize), PushError> {
     use pack::data::output;
 
-    let mut handle = (*repo.objects).clone();
-    handle.unset_object_cache();
-    handle.prevent_pack_unload();
-    handle.ignore_replacements = true;
+    let handle = pack_handle(repo);
 
     let num_objects = counts.len();
     let compression = repo
