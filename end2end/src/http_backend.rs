@@ -8,6 +8,7 @@
 //! [`git_http_backend`] runs the CGI for one request; the GitHub double's git endpoint uses it too.
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
@@ -85,7 +86,7 @@ impl HttpBackend {
         let state = Backend { root: root.clone(), auth: auth.clone(), fault: fault.clone(), seen: seen.clone() };
         let app = Router::new().fallback(cgi).with_state(state);
         let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
+            if let Err(e) = axum::serve(listener.tap_io(crate::no_delay), app).await {
                 tracing::error!(error = %e, "http-backend server stopped");
             }
         });

@@ -33,6 +33,7 @@ mod state;
 mod token;
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use axum::extract::{Request, State as AxumState};
 use axum::http::StatusCode;
 use axum::middleware::Next;
@@ -188,7 +189,7 @@ impl GithubDouble {
         let mut tasks = Vec::new();
         for (name, listener, app) in [("web", web, web_app), ("api", api, api_app)] {
             tasks.push(tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, app).await {
+                if let Err(e) = axum::serve(listener.tap_io(crate::no_delay), app).await {
                     tracing::error!(error = %e, origin = name, "github double stopped");
                 }
             }));
