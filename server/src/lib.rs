@@ -271,6 +271,11 @@ fn no_delay(stream: &mut tokio::net::TcpStream) {
     }
 }
 
+/// The web listener as served: each accepted connection with [`no_delay`].
+fn http_listener(listener: tokio::net::TcpListener) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
+    listener.tap_io(no_delay as fn(&mut tokio::net::TcpStream))
+}
+
 /// Binds, opens everything, and serves in a background task.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     let listener = tokio::net::TcpListener::bind(config.addr)
@@ -341,7 +346,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let housekeeping = housekeeping::start(state.clone(), config.housekeeping_delay);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener.tap_io(no_delay), app.into_make_service_with_connect_info::<SocketAddr>())
+        let served = axum::serve(http_listener(listener), app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = rx.await;
                 // Close the live sockets, which would otherwise hold the shutdown up forever.
@@ -362,4 +367,20 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     });
     tracing::info!(%addr, database = state.db.backend_name(), "GitBlixt listening");
     Ok(Running { addr, ssh_addr, state, shutdown: Some(tx), task })
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::serve::Listener;
+
+    #[tokio::test]
+    async fn the_web_listener_accepts_connections_without_nagle_delay() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut listener = super::http_listener(listener);
+        let client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (accepted, peer) = listener.accept().await;
+        assert_eq!(peer, client.local_addr().unwrap());
+        assert!(accepted.nodelay().unwrap(), "an accepted connection still batches small writes (Nagle)");
+    }
 }
