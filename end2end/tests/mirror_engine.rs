@@ -666,3 +666,59 @@ async fn a_pull_that_finds_only_deletions_receives_nothing_and_applies_them() {
     assert_eq!(rev(&m, "refs/gitblixt/kept/2/refs/heads/topic"), topic);
     fsck(&m);
 }
+
+/// A later pull of a repository with more refs than are all sent as haves: the haves are the
+/// changed refs' and the default branch's previous tips, in one fetch request. A fast-forward
+/// still brings its new objects only; a branch created off a branch that did not change, and a
+/// default branch rewritten onto a history the remote has pruned its old tip from, still bring
+/// every object they need — the mirror's refs, its view of the remote and `fsck` agree each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_pull_of_many_refs_sends_few_haves_and_gets_every_object() {
+    let f = Fixture::new(Auth::Password(TOKEN.into())).await;
+    for i in 0..40 {
+        ok(&f.work, &["checkout", "-q", "-b", &format!("b{i:02}"), "main"]);
+        commit(&f.work, &format!("branches/b{i:02}.rs"), &format!("fn b{i}() {{}}\n"));
+    }
+    ok(&f.work, &["checkout", "-q", "main"]);
+    let m = f.synced_pull_mirror().await;
+    ok(&f.remote(), &["symbolic-ref", "HEAD", "refs/heads/main"]);
+
+    // A fast-forward of main: its commit, the root and src trees, the blob (and at most a delta
+    // base the thin pack left out, completed from the mirror's own objects).
+    let new_main = commit(&f.work, "src/d.rs", "fn d() {}\n");
+    f.fill_remote();
+    let posts = f.backend.seen.upload_pack_posts.load(Ordering::SeqCst);
+    let r = mirror::fetch(&f.url(), &m, FetchMode::Mirror, &pull("1", "2", false)).await.unwrap();
+    assert_eq!(f.backend.seen.upload_pack_posts.load(Ordering::SeqCst) - posts, 2, "one ref listing, one fetch");
+    assert_eq!(outcome(&r, "refs/heads/main"), RefOutcome::Updated);
+    assert!((4..=5).contains(&r.objects), "the new objects only: {} objects", r.objects);
+    assert_eq!(rev(&m, "refs/heads/main"), new_main);
+    assert_eq!((refs(&m), staged(&m)), (refs(&f.remote()), refs(&f.remote())));
+    fsck(&m);
+
+    // A branch off b05 (unchanged, so not a have) and a moved topic.
+    ok(&f.work, &["checkout", "-q", "-b", "side", "b05"]);
+    commit(&f.work, "side.rs", "fn side() {}\n");
+    ok(&f.work, &["checkout", "-q", "topic"]);
+    commit(&f.work, "topic.rs", "fn topic() {}\n");
+    ok(&f.work, &["checkout", "-q", "main"]);
+    f.fill_remote();
+    let r = mirror::fetch(&f.url(), &m, FetchMode::Mirror, &pull("1", "3", false)).await.unwrap();
+    assert_eq!((outcome(&r, "refs/heads/side"), outcome(&r, "refs/heads/topic")), (RefOutcome::Created, RefOutcome::Updated));
+    assert_eq!((refs(&m), staged(&m)), (refs(&f.remote()), refs(&f.remote())));
+    fsck(&m);
+
+    // main rewritten onto a new root; the remote prunes the old tip, so that have is unknown to it.
+    ok(&f.work, &["checkout", "-q", "--orphan", "rewritten"]);
+    let rewritten = commit(&f.work, "NEW", "a new history\n");
+    ok(&f.work, &["branch", "-f", "main", "rewritten"]);
+    ok(&f.work, &["checkout", "-q", "main"]);
+    ok(&f.work, &["branch", "-D", "rewritten"]);
+    f.fill_remote();
+    ok(&f.remote(), &["gc", "-q", "--prune=now"]);
+    assert!(!git(&f.remote(), &["cat-file", "-e", &new_main]).status.success(), "the old tip is gone from the remote");
+    let r = mirror::fetch(&f.url(), &m, FetchMode::Mirror, &pull("1", "4", true)).await.unwrap();
+    assert_eq!(rev(&m, "refs/heads/main"), rewritten, "{r:?}");
+    assert_eq!((refs(&m), staged(&m)), (refs(&f.remote()), refs(&f.remote())));
+    fsck(&m);
+}

@@ -420,7 +420,8 @@ fn fetch_changed(
     let mut report = FetchReport { remote: advertised_heads_and_tags(&remote_refs), ..FetchReport::default() };
     let mut keep_file = None;
     if !changed.is_empty() {
-        if let Some(pack) = changed::receive(repo, listed, &changed, opts, progress_root)? {
+        let haves = changed::haves(&repo.objects, &listed.ref_map, &staging.0, staged, &changed);
+        if let Some(pack) = changed::receive(repo, listed, &changed, haves, opts, progress_root)? {
             // No staging ref is written before the size check: none points into the pack.
             keep_file = take_pack(repo, &mut report, &pack, None, opts)?;
         }

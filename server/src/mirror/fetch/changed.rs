@@ -6,8 +6,9 @@
 //! lock file of its own: on a repository of 556 branches and tags a one-commit fetch created and
 //! removed 556 lock files and their directories, which was half of the fetch's CPU time (profiled
 //! with `perf`). Here the ref map is narrowed to the changed refs before negotiation, so the wants,
-//! the edits and the locks are the change's only. The negotiation is gix-protocol's (the functions
-//! gix's own fetch uses), with every local ref as a have.
+//! the edits and the locks are the change's only. The negotiation sends the staging refs' tips as
+//! haves, in one round (see [`StagedHaves`]): gix's walk of every local ref read a commit per ref,
+//! the larger part of a one-commit fetch's remaining time.
 
 use super::{FetchError, FetchOptions, ProgressRoot, Stage};
 use gix::bstr::ByteSlice;
@@ -81,13 +82,14 @@ pub(super) fn changed_staging(ref_map: &RefMap, prefix: &str, staged: &BTreeMap<
         .collect()
 }
 
-/// Fetches the objects of the refs in `changed` (staging ref → remote tip) only, and ends the
-/// conversation. Returns the pack written, if the remote sent one (none when every wanted object
+/// Fetches the objects of the refs in `changed` (staging ref → remote tip) only, saying `haves`
+/// are here, and ends the conversation. Returns the pack written, if the remote sent one (none when every wanted object
 /// is here already).
 pub(super) fn receive(
     repo: &gix::Repository,
     listed: Listed,
     changed: &BTreeMap<String, ObjectId>,
+    haves: Vec<ObjectId>,
     opts: &FetchOptions,
     progress_root: &ProgressRoot,
 ) -> Result<Option<gix::odb::pack::bundle::write::Outcome>, FetchError> {
@@ -95,10 +97,7 @@ pub(super) fn receive(
     ref_map
         .mappings
         .retain(|m| m.local.as_ref().and_then(|l| l.to_str().ok()).is_some_and(|l| changed.contains_key(l)));
-    let cache = repo.commit_graph_if_enabled().ok().flatten();
-    let mut graph = repo.revision_graph(cache.as_ref());
-    let mut negotiator = gix::negotiate::Algorithm::Consecutive.into_negotiator();
-    let mut negotiation = Negotiation { objects: &repo.objects, refs: &repo.refs, graph: &mut graph, ref_map: &ref_map, negotiator: negotiator.as_mut() };
+    let mut negotiation = StagedHaves { objects: &repo.objects, ref_map: &ref_map, haves };
     let mut pack = None;
     let pack_dir = repo.objects.store_ref().path().join("pack");
     let shallow_file = repo.shallow_file().map_err(FetchError::gix(Stage::Receive))?;
@@ -155,28 +154,30 @@ pub(super) fn write_staging(repo: &gix::Repository, changed: &BTreeMap<String, O
     Ok(())
 }
 
-/// gix-protocol's negotiation over the narrowed ref map: every local ref counts as a have; no
-/// alternates, no shallow history, no tag-following (hosted repositories have none of these).
-struct Negotiation<'a, 'b, 'c> {
+/// The negotiation of a mirror's later pull. Its staging refs are the remote's tips as it last
+/// fetched them: what the remote most likely still has, and each here with its whole history (a
+/// staging ref is written only once its pack is in). Some of them (see [`haves`]) are sent as the
+/// haves, all in the first round, with `done`: no walk of the local history and no commit read,
+/// one fetch request. The remote ignores a have it no longer has; if it has none of them it sends
+/// everything the wants reach, as to a new mirror — more bytes, never a missing object.
+struct StagedHaves<'a> {
     objects: &'a gix::OdbHandle,
-    refs: &'a gix::refs::file::Store,
-    graph: &'a mut gix::negotiate::Graph<'b, 'c>,
     ref_map: &'a RefMap,
-    negotiator: &'a mut dyn gix::negotiate::Negotiator,
+    haves: Vec<ObjectId>,
 }
 
-impl gix::protocol::fetch::Negotiate for Negotiation<'_, '_, '_> {
+impl gix::protocol::fetch::Negotiate for StagedHaves<'_> {
     fn mark_complete_and_common_ref(&mut self) -> gix::Result<negotiate::Action> {
-        negotiate::mark_complete_and_common_ref(
-            self.objects,
-            self.refs,
-            || Ok(std::iter::empty::<(gix::refs::file::Store, gix::OdbHandle)>()),
-            self.negotiator,
-            self.graph,
-            self.ref_map,
-            &Shallow::NoChange,
-            |_| false,
-        )
+        use gix::objs::Exists;
+        if self.ref_map.mappings.is_empty() {
+            return Ok(negotiate::Action::NoChange);
+        }
+        let known: Vec<bool> =
+            self.ref_map.mappings.iter().map(|m| m.remote.as_id().is_some_and(|id| self.objects.exists(id))).collect();
+        if known.iter().all(|k| *k) {
+            return Ok(negotiate::Action::SkipToRefUpdate);
+        }
+        Ok(negotiate::Action::MustNegotiate { remote_ref_target_known: known })
     }
 
     fn add_wants(&mut self, arguments: &mut Arguments, remote_ref_target_known: &[bool]) -> bool {
@@ -185,10 +186,49 @@ impl gix::protocol::fetch::Negotiate for Negotiation<'_, '_, '_> {
 
     fn one_round(
         &mut self,
-        state: &mut negotiate::one_round::State,
+        _state: &mut negotiate::one_round::State,
         arguments: &mut Arguments,
-        previous_response: Option<&Response>,
+        _previous_response: Option<&Response>,
     ) -> gix::Result<(negotiate::Round, bool)> {
-        negotiate::one_round(self.negotiator, self.graph, state, arguments, previous_response)
+        for id in &self.haves {
+            arguments.have(id);
+        }
+        let sent = self.haves.len();
+        let round = negotiate::Round { haves_sent: sent, in_vain: 0, haves_to_send: sent, previous_response_had_at_least_one_in_common: false };
+        Ok((round, true))
     }
+}
+
+/// Most staging tips sent as haves when every one is (each costs the remote a lookup, about as
+/// much as git's own first round of 16 to 32 haves costs it).
+const ALL_HAVES_UP_TO: usize = 32;
+
+/// The haves of a later pull, from `staged` (the mirror's view, names without `prefix`): every
+/// staging tip when there are few; else the previous tips of the refs in `changed` and of the
+/// remote's default branch, which a fast-forward, a new branch off the default one or a
+/// force-push start from. A merge of another branch may then bring objects that are here again
+/// (bytes, not correctness). Only objects that are here: a have must never name a missing one.
+pub(super) fn haves(
+    objects: &gix::OdbHandle,
+    ref_map: &RefMap,
+    prefix: &str,
+    staged: &BTreeMap<String, ObjectId>,
+    changed: &BTreeMap<String, ObjectId>,
+) -> Vec<ObjectId> {
+    use gix::objs::Exists;
+    let distinct: std::collections::BTreeSet<ObjectId> = if staged.len() <= ALL_HAVES_UP_TO {
+        staged.values().copied().collect()
+    } else {
+        let head = ref_map.remote_refs.iter().find_map(|r| match r {
+            gix::protocol::handshake::Ref::Symbolic { full_ref_name, target, .. } if full_ref_name == "HEAD" => target.to_str().ok(),
+            _ => None,
+        });
+        changed
+            .keys()
+            .filter_map(|name| name.strip_prefix(prefix))
+            .chain(head)
+            .filter_map(|name| staged.get(name).copied())
+            .collect()
+    };
+    distinct.into_iter().filter(|id| objects.exists(id)).collect()
 }
