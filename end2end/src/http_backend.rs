@@ -188,14 +188,32 @@ pub struct CgiOptions<'a> {
     pub autogc: bool,
 }
 
+/// git's `git-http-backend` program, started directly as web servers start it: `git
+/// http-backend` is the `git` wrapper starting that program, a process more per request. By
+/// absolute path: with PATH set for the child, a bare program name makes std fork the whole test
+/// process instead of spawning (see `git_program`). `git http-backend` if git names no exec path.
+fn http_backend_command() -> tokio::process::Command {
+    static PROGRAM: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    let program = PROGRAM.get_or_init(|| {
+        let out = std::process::Command::new(app::ssr::store::git_program()).arg("--exec-path").output().ok()?;
+        let program = Path::new(String::from_utf8(out.stdout).ok()?.trim()).join("git-http-backend");
+        program.is_file().then_some(program)
+    });
+    match program {
+        Some(program) => tokio::process::Command::new(program),
+        None => {
+            let mut cmd = tokio::process::Command::new(app::ssr::store::git_program());
+            cmd.arg("http-backend");
+            cmd
+        }
+    }
+}
+
 /// Runs the real `git http-backend` CGI for one request and streams its answer back.
 pub async fn git_http_backend(parts: &Parts, body: Body, options: CgiOptions<'_>) -> Response {
     let header_str = |name: header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
-    // By absolute path: with PATH set for the child, a bare `git` makes std fork the whole test
-    // process instead of spawning (see `git_program`).
-    let mut cmd = tokio::process::Command::new(app::ssr::store::git_program());
-    cmd.arg("http-backend")
-        .env_clear()
+    let mut cmd = http_backend_command();
+    cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
