@@ -72,7 +72,7 @@ async fn announce(state: AppState, instance: String) {
             diesel::sql_query("SELECT pg_notify($1, p) FROM unnest($2) AS p")
                 .bind::<diesel::sql_types::Text, _>(CHANNEL)
                 .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(payloads)
-                .execute(&mut *conn)
+                .execute(&mut **conn)
                 .await
                 .map_err(|e| e.to_string())
         };

@@ -6,7 +6,7 @@ use diesel::Connection;
 use diesel_async::pooled_connection::bb8::Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
 
@@ -61,7 +61,7 @@ impl DbError {
 #[derive(Clone)]
 pub enum Db {
     Sqlite(Pool<SqliteConn>),
-    Postgres(Pool<AsyncPgConnection>),
+    Postgres(bb8::Pool<crate::ssr::pg_pool::PgManager>),
 }
 
 /// Where the database is, parsed from `DATABASE_URL`.
@@ -137,9 +137,9 @@ impl Db {
                 Ok(Db::Sqlite(pool))
             }
             DbLocation::Postgres(url) => {
-                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url.clone());
-                let pool = Pool::builder().max_size(max_connections).build(manager).await?;
-                let conn = pool.dedicated_connection().await.map_err(|e| DbError::Connect(e.to_string()))?;
+                let manager = crate::ssr::pg_pool::PgManager::new(url.clone());
+                let pool = bb8::Pool::builder().max_size(max_connections).build(manager).await?;
+                let conn = pool.dedicated_connection().await.map_err(|e| DbError::Connect(e.to_string()))?.into_inner();
                 // The harness blocks; run it on a blocking thread so any runtime flavour works.
                 let handle = tokio::runtime::Handle::current();
                 tokio::task::spawn_blocking(move || -> Result<(), DbError> {
@@ -176,7 +176,7 @@ macro_rules! with_conn {
             }
             $crate::ssr::db::Db::Postgres(pool) => {
                 let mut guard = pool.get().await.map_err($crate::ssr::db::DbError::from)?;
-                let $conn = &mut *guard;
+                let $conn = &mut **guard;
                 $body
             }
         }

@@ -7,6 +7,7 @@ pub mod github;
 pub mod mirror_service;
 pub mod mirrors;
 pub mod notifications;
+pub mod pg_pool;
 pub mod quotas;
 pub mod db;
 pub mod events;
