@@ -114,3 +114,29 @@ async fn processes_sharing_postgresql_hear_each_others_mirror_changes() {
     b.stop().await.unwrap();
     drop(cluster);
 }
+
+/// A pooled connection that sat idle past the trust window is checked before it is handed out:
+/// after the server ended every connection (as a restart or an administrator does), the next
+/// query gets a fresh connection instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_the_server_ended_is_replaced_before_use() {
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    let cluster = cluster().await;
+    let location = app::ssr::db::DbLocation::Postgres(cluster.url());
+    let db = app::ssr::db::Db::connect(&location, 1).await.unwrap();
+    let name = |n: &str| app::names::UserName::parse(n).unwrap();
+    app::ssr::accounts::create_user(&db, &name("before"), "a-password-1", false).await.unwrap();
+
+    let mut admin = diesel_async::AsyncPgConnection::establish(&cluster.url()).await.unwrap();
+    let ended = diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'",
+    )
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    assert!(ended >= 1, "the pool's connection was not ended");
+    // The behaviour under test is the time the connection sat idle: let the trust window pass.
+    tokio::time::sleep(app::ssr::pg_pool::TRUSTED_FOR + std::time::Duration::from_millis(100)).await;
+    app::ssr::accounts::create_user(&db, &name("after"), "a-password-2", false).await.expect("a fresh connection");
+    drop(cluster);
+}
