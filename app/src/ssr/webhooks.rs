@@ -118,15 +118,20 @@ pub async fn list(db: &Db, repository_id: i64) -> Result<Vec<WebhookView>, DbErr
     Ok(out)
 }
 
-/// Queues `event` with `payload` (JSON) for every webhook of the repository that wants it.
-/// Returns how many deliveries were queued.
-pub async fn enqueue(db: &Db, repository_id: i64, event: &str, payload: &str) -> Result<usize, DbError> {
+/// The repository's webhooks that want `event` (most repositories have none: a run asks this
+/// before it builds the payload, which takes three more queries).
+pub async fn subscribed(db: &Db, repository_id: i64, event: &str) -> Result<Vec<i64>, DbError> {
     let hooks: Vec<(i64, String)> = with_conn!(db, |conn| Ok::<_, DbError>(
         webhooks::table.filter(webhooks::repository_id.eq(repository_id)).select((webhooks::id, webhooks::events)).load(conn).await?
     ))?;
+    Ok(hooks.into_iter().filter(|(_, events)| events.split(',').any(|e| e == event)).map(|(id, _)| id).collect())
+}
+
+/// Queues `event` with `payload` (JSON) for each of `hooks` (see [`subscribed`]). Returns how
+/// many deliveries were queued.
+pub async fn enqueue(db: &Db, hooks: &[i64], event: &str, payload: &str) -> Result<usize, DbError> {
     let at = now();
-    let mut queued = 0;
-    for (id, _) in hooks.into_iter().filter(|(_, events)| events.split(',').any(|e| e == event)) {
+    for &id in hooks {
         with_conn!(db, |conn| {
             diesel::insert_into(webhook_deliveries::table)
                 .values((
@@ -141,9 +146,8 @@ pub async fn enqueue(db: &Db, repository_id: i64, event: &str, payload: &str) ->
                 .await?;
             Ok::<_, DbError>(())
         })?;
-        queued += 1;
     }
-    Ok(queued)
+    Ok(hooks.len())
 }
 
 /// A delivery to attempt now.

@@ -89,6 +89,9 @@ impl mirrors::LocalRuns for Running {
     fn release(&self, mirror: i64) {
         self.lock().remove(&mirror);
     }
+    fn runs_of(&self, owner: i64) -> i64 {
+        self.lock().values().filter(|r| r.owner == owner).count() as i64
+    }
 }
 
 impl Running {

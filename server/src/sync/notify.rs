@@ -78,13 +78,34 @@ pub async fn tell(state: &AppState, mailer: Option<&crate::mail::Mailer>, m: &Mi
 
 /// A successful run, for webhooks that want every sync.
 pub async fn synced(state: &AppState, m: &MirrorRow, run_id: Option<i64>) {
+    let Some(hooks) = subscribed(state, m, "mirror.synced").await else { return };
     if let Ok(Some(found)) = app::ssr::repos::find_by_id(&state.db, m.repository_id).await {
-        hook(state, &found, m, "mirror.synced", run_id).await;
+        queue(state, &hooks, &found, m, "mirror.synced", run_id).await;
     }
 }
 
-/// Queues `event` for the repository's webhooks, with the mirror and the run (per-ref results).
+/// Queues `event` for the repository's webhooks that want it.
 async fn hook(state: &AppState, found: &app::ssr::repos::FoundRepo, m: &MirrorRow, event: &str, run_id: Option<i64>) {
+    if let Some(hooks) = subscribed(state, m, event).await {
+        queue(state, &hooks, found, m, event, run_id).await;
+    }
+}
+
+/// The repository's webhooks that want `event`; `None` if there are none (or they could not be
+/// read, which is logged).
+async fn subscribed(state: &AppState, m: &MirrorRow, event: &str) -> Option<Vec<i64>> {
+    match app::ssr::webhooks::subscribed(&state.db, m.repository_id, event).await {
+        Ok(hooks) if hooks.is_empty() => None,
+        Ok(hooks) => Some(hooks),
+        Err(e) => {
+            tracing::error!(error = %e, mirror = m.id, event, "could not read the repository's webhooks");
+            None
+        }
+    }
+}
+
+/// Queues `event` for `hooks`, with the mirror and the run (per-ref results).
+async fn queue(state: &AppState, hooks: &[i64], found: &app::ssr::repos::FoundRepo, m: &MirrorRow, event: &str, run_id: Option<i64>) {
     let run = match run_id {
         Some(id) => app::ssr::mirrors::run_of(&state.db, m.repository_id, id).await.ok().flatten().map(|r| app::ssr::mirror_service::run_view(r, &[])),
         None => None,
@@ -102,7 +123,7 @@ async fn hook(state: &AppState, found: &app::ssr::repos::FoundRepo, m: &MirrorRo
         },
         "run": run,
     });
-    match app::ssr::webhooks::enqueue(&state.db, m.repository_id, event, &payload.to_string()).await {
+    match app::ssr::webhooks::enqueue(&state.db, hooks, event, &payload.to_string()).await {
         Ok(0) => {}
         Ok(n) => tracing::debug!(mirror = m.id, event, webhooks = n, "webhook deliveries queued"),
         Err(e) => tracing::error!(error = %e, mirror = m.id, event, "could not queue webhook deliveries"),

@@ -138,4 +138,7 @@ impl mirrors::LocalRuns for StaleView {
     fn release(&self, mirror: i64) {
         self.0.lock().unwrap().remove(&mirror);
     }
+    fn runs_of(&self, owner: i64) -> i64 {
+        self.0.lock().unwrap().values().filter(|o| **o == owner).count() as i64
+    }
 }
