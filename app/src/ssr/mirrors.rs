@@ -362,10 +362,13 @@ macro_rules! owners_in_tier {
         if owners.is_empty() {
             Vec::new()
         } else {
-            if $busy.is_none() {
-                *$busy = Some(running_by_owner($db, $at, $running).await?);
-            }
-            fair_order(owners, $busy.as_ref().unwrap_or(&Default::default()), $cap)
+            let busy = match $busy.take() {
+                Some(busy) => busy,
+                None => running_by_owner($db, $at, $running).await?,
+            };
+            let fair = fair_order(owners, &busy, $cap);
+            *$busy = Some(busy);
+            fair
         }
     }};
 }
@@ -393,7 +396,7 @@ macro_rules! oldest_of_owner {
 /// processes cost the database 16 claim queries per run; this way, 12.)
 macro_rules! claim_in_tier {
     ($db:expr, $worker:expr, $lease:expr, $local:expr, $cap:expr, $at:expr, $at_ms:expr, $busy:expr, $passed_over:expr, $tier:expr) => {{
-        let running = [$local.running(), $passed_over.clone()].concat();
+        let running = not_to_claim($local, &$passed_over);
         let owners = owners_in_tier!($db, $at, $at_ms, &running, $tier, $busy, $cap);
         // Each owner's reservations here as of the look.
         let owners: Vec<(i64, i64)> = owners.into_iter().map(|o| (o, $local.runs_of(o))).collect();
@@ -404,7 +407,7 @@ macro_rules! claim_in_tier {
                 outcome = TierLook::Lost;
                 continue;
             }
-            let running = [$local.running(), $passed_over.clone()].concat();
+            let running = not_to_claim($local, &$passed_over);
             let Some(mirror) = oldest_of_owner!($db, $at, $at_ms, &running, $tier, owner)? else { continue };
             if !$local.reserve(mirror.id, owner, $cap) {
                 // Another worker of this process took it, or another of its owner's, since the
@@ -444,6 +447,11 @@ fn fair_order(owners: Vec<(i64, Option<i64>)>, busy: &std::collections::HashMap<
     let mut owners: Vec<(i64, Option<i64>)> = owners.into_iter().filter(|(owner, _)| busy_of(owner) < cap).collect();
     owners.sort_by_key(|(owner, oldest)| (busy_of(owner), *oldest, *owner));
     owners.into_iter().map(|(owner, _)| owner).collect()
+}
+
+/// The mirrors a claim leaves alone: those this process runs, and those it passed over.
+fn not_to_claim(local: &impl LocalRuns, passed_over: &[i64]) -> Vec<i64> {
+    [local.running().as_slice(), passed_over].concat()
 }
 
 fn claimed_from(mirror: MirrorRow) -> Claimed {

@@ -79,8 +79,7 @@ impl mirrors::LocalRuns for Running {
     }
     fn reserve(&self, mirror: i64, owner: i64, per_owner: i64) -> bool {
         let mut runs = self.lock();
-        let owners_runs = runs.values().filter(|r| r.owner == owner).count() as i64;
-        if runs.contains_key(&mirror) || owners_runs >= per_owner {
+        if runs.contains_key(&mirror) || runs_of(&runs, owner) >= per_owner {
             return false;
         }
         runs.insert(mirror, LocalRun { owner, interrupt: Arc::new(AtomicBool::new(false)) });
@@ -90,8 +89,13 @@ impl mirrors::LocalRuns for Running {
         self.lock().remove(&mirror);
     }
     fn runs_of(&self, owner: i64) -> i64 {
-        self.lock().values().filter(|r| r.owner == owner).count() as i64
+        runs_of(&self.lock(), owner)
     }
+}
+
+/// How many of `owner`'s mirrors are among `runs`.
+fn runs_of(runs: &HashMap<i64, LocalRun>, owner: i64) -> i64 {
+    runs.values().filter(|r| r.owner == owner).count() as i64
 }
 
 impl Running {

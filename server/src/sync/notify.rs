@@ -124,7 +124,6 @@ async fn queue(state: &AppState, hooks: &[i64], found: &app::ssr::repos::FoundRe
         "run": run,
     });
     match app::ssr::webhooks::enqueue(&state.db, hooks, event, &payload.to_string()).await {
-        Ok(0) => {}
         Ok(n) => tracing::debug!(mirror = m.id, event, webhooks = n, "webhook deliveries queued"),
         Err(e) => tracing::error!(error = %e, mirror = m.id, event, "could not queue webhook deliveries"),
     }
