@@ -27,16 +27,18 @@ out=\"${GITBLIXT_PUSH_REPORT:-/dev/null}\"\n\
 while IFS= read -r line; do printf '%s\\n' \"$line\"; done > \"$out\"\n\
 exit 0\n";
 
-/// Writes the server's git hooks into `<data>/hooks` (used through `core.hooksPath`).
+/// Writes the server's git hooks into `<data>/hooks` (used through `core.hooksPath`). Each
+/// start writes its own temporary file and renames it into place, so instances starting at once
+/// on a shared data directory (PostgreSQL) do not take each other's file away.
 pub fn install_hooks(data_dir: &std::path::Path) -> std::io::Result<PathBuf> {
+    use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
     let dir = data_dir.join("hooks");
     std::fs::create_dir_all(&dir)?;
-    let hook = dir.join("post-receive");
-    let tmp = dir.join(".post-receive.tmp");
-    std::fs::write(&tmp, POST_RECEIVE_HOOK)?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
-    std::fs::rename(&tmp, &hook)?;
+    let mut tmp = tempfile::Builder::new().prefix(".post-receive.").tempfile_in(&dir)?;
+    tmp.write_all(POST_RECEIVE_HOOK.as_bytes())?;
+    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o755))?;
+    tmp.persist(dir.join("post-receive")).map_err(|e| e.error)?;
     Ok(dir)
 }
 
@@ -304,4 +306,37 @@ async fn fix_unborn_head(path: PathBuf) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     if status.success() { Ok(()) } else { Err(format!("git symbolic-ref exited with {status}")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Instances sharing a data directory start at the same moment: every one installs the hook.
+    /// (With one fixed temporary name, one start renamed away the file another was about to
+    /// rename, and that start failed with "No such file or directory".)
+    #[test]
+    fn instances_starting_together_all_install_the_hook() {
+        let data = tempfile::tempdir().unwrap();
+        let barrier = std::sync::Barrier::new(8);
+        std::thread::scope(|scope| {
+            let starts: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        (0..200).map(|_| install_hooks(data.path()).map(|_| ())).collect::<std::io::Result<Vec<()>>>()
+                    })
+                })
+                .collect();
+            for start in starts {
+                start.join().unwrap().unwrap();
+            }
+        });
+        let hook = data.path().join("hooks/post-receive");
+        assert_eq!(std::fs::read_to_string(&hook).unwrap(), POST_RECEIVE_HOOK);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&hook).unwrap().permissions().mode() & 0o777, 0o755);
+        let left: Vec<_> = std::fs::read_dir(data.path().join("hooks")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("post-receive")], "no temporary file stays behind");
+    }
 }

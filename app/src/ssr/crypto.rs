@@ -119,18 +119,19 @@ impl Cipher {
 #[cfg(unix)]
 fn write_key_file(path: &Path, key: &[u8; 32]) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
-        Ok(mut file) => {
-            file.write_all(STANDARD.encode(key).as_bytes())?;
-            file.write_all(b"\n")?;
-            file.sync_all()
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
+    use std::os::unix::fs::PermissionsExt;
+    // Written whole under a temporary name, then linked into place unless a key is there: an
+    // instance starting at the same moment reads either no key or a whole one, never a half-written file.
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(".secret-key.").permissions(std::fs::Permissions::from_mode(0o600)).tempfile_in(dir)?;
+    tmp.write_all(STANDARD.encode(key).as_bytes())?;
+    tmp.write_all(b"\n")?;
+    tmp.as_file().sync_all()?;
+    match tmp.persist_noclobber(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e.error),
     }
 }
 
@@ -177,6 +178,33 @@ mod tests {
         }
         std::fs::write(dir.path().join(KEY_FILE), "short").unwrap();
         assert!(matches!(Cipher::load(None, dir.path()), Err(CryptoError::BadKeyFile { .. })));
+    }
+
+    /// Instances starting at once on a fresh shared data directory all end up with the one key
+    /// on disk; none reads a key file another is still writing.
+    #[test]
+    fn instances_starting_together_share_one_key() {
+        for _ in 0..50 {
+            let dir = tempfile::tempdir().unwrap();
+            let barrier = std::sync::Barrier::new(6);
+            let ciphers: Vec<Cipher> = std::thread::scope(|scope| {
+                let starts: Vec<_> = (0..6)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            barrier.wait();
+                            Cipher::load(None, dir.path())
+                        })
+                    })
+                    .collect();
+                starts.into_iter().map(|s| s.join().unwrap().expect("every start loads the key")).collect()
+            });
+            let stored = ciphers[0].encrypt("x", "c").unwrap();
+            for c in &ciphers {
+                assert_eq!(c.decrypt(&stored, "c").unwrap().expose_secret(), "x", "one key for all");
+            }
+            let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(files, vec![std::ffi::OsString::from(KEY_FILE)], "no temporary file stays behind");
+        }
     }
 
     #[test]
