@@ -28,6 +28,8 @@ mod push_mirror;
 mod import;
 #[path = "bench/never_silent.rs"]
 mod never_silent;
+#[path = "bench/ref_watch.rs"]
+mod ref_watch;
 #[path = "bench/scale.rs"]
 mod scale;
 #[path = "bench/ssh.rs"]

@@ -12,6 +12,7 @@ use app::github_repo::GithubRepo;
 use app::names::{RepoName, UserName};
 use app::ssr::mirrors::{self, Direction};
 use app::ssr::{accounts, repos};
+use crate::ref_watch::RefWatch;
 use github_double::github::GithubDouble;
 use github_double::gitcli::run as git;
 use std::path::Path;
@@ -107,25 +108,23 @@ async fn lag_under_load(scratch: &Path, workers: usize) -> Result<Vec<Duration>,
     // One new commit, pushed to every repository at once.
     git(&work, &["-c", "user.name=B", "-c", "user.email=b@example.com", "commit", "-q", "--allow-empty", "-m", "second"])?;
     let id = git(&work, &["rev-parse", "HEAD"])?.trim().to_string();
+    let watch = RefWatch::new(remotes.iter().map(|(remote, _)| remote.as_path()))?;
+    let all: Vec<usize> = (0..remotes.len()).collect();
     let lags = tokio::task::block_in_place(|| -> Result<Vec<Duration>, String> {
-        let handles: Vec<_> = remotes
-            .iter()
-            .map(|(remote, url)| {
-                let (work, url, remote, id) = (work.clone(), url.clone(), remote.clone(), id.clone());
-                std::thread::spawn(move || -> Result<Duration, String> {
-                    git(&work, &["push", "-q", &url, "main"])?;
-                    let pushed = Instant::now();
-                    while read_main(&remote).as_deref() != Some(id.as_str()) {
-                        if pushed.elapsed() > TIMEOUT {
-                            return Err(format!("{} never got the push", remote.display()));
-                        }
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                    Ok(pushed.elapsed())
+        std::thread::scope(|scope| {
+            let pushes: Vec<_> = remotes
+                .iter()
+                .map(|(_, url)| {
+                    scope.spawn(|| -> Result<Instant, String> {
+                        git(&work, &["push", "-q", url, "main"])?;
+                        Ok(Instant::now())
+                    })
                 })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().map_err(|_| "a push thread panicked".to_string())?).collect()
+                .collect();
+            let arrivals = watch.arrivals(&all, &id, TIMEOUT);
+            let ends: Vec<Instant> = pushes.into_iter().map(|h| h.join().map_err(|_| "a push thread panicked".to_string())?).collect::<Result<_, _>>()?;
+            Ok(arrivals?.iter().zip(ends).map(|(arrived, pushed)| arrived.saturating_duration_since(pushed)).collect())
+        })
     })?;
     server.stop().await.map_err(err)?;
     Ok(lags)

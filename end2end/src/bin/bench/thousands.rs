@@ -21,7 +21,8 @@
 //! `GITBLIXT_BENCH_WINDOW_MINUTES` make it smaller or shorter (defaults 10,000, 1,000, 10);
 //! `GITBLIXT_BENCH_DATABASES` (`sqlite`, `postgres`) runs one half.
 
-use crate::push_mirror::{percentile, read_ref};
+use crate::push_mirror::percentile;
+use crate::ref_watch::RefWatch;
 use app::github_repo::GithubRepo;
 use app::names::{RepoName, UserName};
 use app::ssr::github::connection::{self, Tokens};
@@ -29,6 +30,7 @@ use app::ssr::mirrors::{self, Direction};
 use app::ssr::{AppState, accounts, repos};
 use github_double::github::{GithubDouble, Origin, RequestRecord};
 use github_double::gitcli::run as git;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -147,6 +149,48 @@ struct Report {
     push_lag: Vec<Duration>,
     /// Each push mirror's lag when `BURST` of them got a push at once.
     burst: Vec<Duration>,
+    /// Where the burst's CPU went, from its first push to GitHub having the last commit.
+    burst_cpu: CpuSplit,
+    /// The requests GitHub got in the burst: "GET info/refs?service=git-receive-pack" and so on, with their number.
+    burst_requests: Vec<(String, usize)>,
+}
+
+/// Requests by method, endpoint (the last part of the path: `info/refs`, `git-receive-pack`, an
+/// API path's last segment) and service.
+fn requests_by_kind(requests: &[RequestRecord]) -> Vec<(String, usize)> {
+    let mut kinds = BTreeMap::<String, usize>::new();
+    for r in requests {
+        let endpoint = if r.path.ends_with("/info/refs") { "info/refs" } else { r.path.rsplit('/').next().unwrap_or("") };
+        let service = r.query.as_deref().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("service="))).map(|s| format!("?service={s}")).unwrap_or_default();
+        *kinds.entry(format!("{} {endpoint}{service}", r.method)).or_default() += 1;
+    }
+    kinds.into_iter().collect()
+}
+
+/// CPU time over a stretch of the bench: the machine's, GitBlixt's (with its git processes), and
+/// this process's (the GitHub double, its git processes, the client pushes).
+#[derive(Clone, Copy, Default)]
+struct CpuSplit {
+    wall: Duration,
+    machine: Duration,
+    gitblixt: Duration,
+    bench: Duration,
+}
+
+impl CpuSplit {
+    fn now(children: &[Gitblixt], clock: Instant) -> Result<(Instant, Duration, Duration, Duration), String> {
+        Ok((clock, machine_busy()?, total_cpu(children)?, cpu_of(std::process::id())?))
+    }
+
+    fn since(children: &[Gitblixt], start: (Instant, Duration, Duration, Duration)) -> Result<Self, String> {
+        let (machine, gitblixt, bench) = (machine_busy()?, total_cpu(children)?, cpu_of(std::process::id())?);
+        Ok(CpuSplit {
+            wall: start.0.elapsed(),
+            machine: machine.saturating_sub(start.1),
+            gitblixt: gitblixt.saturating_sub(start.2),
+            bench: bench.saturating_sub(start.3),
+        })
+    }
 }
 
 async fn one_instance(scratch: &Path, shape: &Shape, database_url: Option<&str>, processes: usize) -> Result<Report, String> {
@@ -520,7 +564,11 @@ async fn measure(st: &AppState, double: &GithubDouble, children: &[Gitblixt], te
     let rss = memory.join().map_err(|_| "the memory sampler panicked")?;
     let push_lag = pusher.join().map_err(|_| "the pusher panicked")??;
     // 3. With the pull mirrors still going: BURST push mirrors get a push at the same moment.
+    let burst_start = CpuSplit::now(children, Instant::now())?;
+    let burst_requests_start = double.requests().len();
     let burst = tokio::task::block_in_place(|| burst_of_pushes(&work, &targets[..BURST.min(targets.len())]))?;
+    let burst_cpu = CpuSplit::since(children, burst_start)?;
+    let burst_requests = requests_by_kind(&double.requests()[burst_requests_start..]);
     let runs = mirrors::scheduled_runs(&st.db, window_start, window_end).await.map_err(err)?;
     let peak = children.iter().map(|c| status_kib(c.pid(), "VmHWM")).sum();
     Ok(Report {
@@ -541,6 +589,8 @@ async fn measure(st: &AppState, double: &GithubDouble, children: &[Gitblixt], te
         claim,
         push_lag,
         burst,
+        burst_cpu,
+        burst_requests,
     })
 }
 
@@ -548,13 +598,16 @@ async fn measure(st: &AppState, double: &GithubDouble, children: &[Gitblixt], te
 /// (GitBlixt URL, the double's repository it mirrors to); the time from the end of each `git
 /// push` until the double has the commit.
 fn push_now_and_then(work: &Path, targets: &[(String, PathBuf)], stop: &AtomicBool) -> Result<Vec<Duration>, String> {
+    let watch = RefWatch::new(targets.iter().map(|(_, remote)| remote.as_path()))?;
     let mut lags = Vec::new();
     let mut n = 0;
     while !stop.load(Ordering::SeqCst) {
         let paced = Instant::now();
-        let (url, remote) = &targets[n % targets.len()];
+        let i = n % targets.len();
         let id = commit(work, &format!("push {n}"))?;
-        lags.push(push_and_wait(work, url, remote, &id)?);
+        let pushed = push(work, &targets[i].0)?;
+        let arrived = watch.arrivals(&[i], &id, PUSH_TIMEOUT)?[0];
+        lags.push(arrived.saturating_duration_since(pushed));
         n += 1;
         std::thread::sleep(PUSH_EVERY.saturating_sub(paced.elapsed()));
     }
@@ -569,27 +622,23 @@ fn commit(work: &Path, what: &str) -> Result<String, String> {
     Ok(git(work, &["rev-parse", "HEAD"])?.trim().to_string())
 }
 
-/// `git push` of `work`'s HEAD to `url`'s main; the time from the end of the push until the
-/// double's repository `remote` has `id` there.
-fn push_and_wait(work: &Path, url: &str, remote: &Path, id: &str) -> Result<Duration, String> {
+/// `git push` of `work`'s HEAD to `url`'s main; the moment it ended.
+fn push(work: &Path, url: &str) -> Result<Instant, String> {
     git(work, &["push", "-q", url, "HEAD:refs/heads/main"])?;
-    let pushed = Instant::now();
-    while read_ref(remote, "refs/heads/main").as_deref() != Some(id) {
-        if pushed.elapsed() > PUSH_TIMEOUT {
-            return Err(format!("{id} did not reach GitHub's {} within {PUSH_TIMEOUT:?}", remote.display()));
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    Ok(pushed.elapsed())
+    Ok(Instant::now())
 }
 
 /// One new commit pushed to each of `targets` at the same moment (a `git push` each, in parallel);
 /// for each, the time from the end of its push until GitHub has the commit.
 fn burst_of_pushes(work: &Path, targets: &[(String, PathBuf)]) -> Result<Vec<Duration>, String> {
     let id = commit(work, "burst")?;
+    let watch = RefWatch::new(targets.iter().map(|(_, remote)| remote.as_path()))?;
+    let all: Vec<usize> = (0..targets.len()).collect();
     std::thread::scope(|scope| {
-        let handles: Vec<_> = targets.iter().map(|(url, remote)| scope.spawn(|| push_and_wait(work, url, remote, &id))).collect();
-        handles.into_iter().map(|h| h.join().map_err(|_| "a burst push panicked".to_string())?).collect()
+        let pushes: Vec<_> = targets.iter().map(|(url, _)| scope.spawn(|| push(work, url))).collect();
+        let arrivals = watch.arrivals(&all, &id, PUSH_TIMEOUT);
+        let ends: Vec<Instant> = pushes.into_iter().map(|h| h.join().map_err(|_| "a burst push panicked".to_string())?).collect::<Result<_, _>>()?;
+        Ok(arrivals?.iter().zip(ends).map(|(arrived, pushed)| arrived.saturating_duration_since(pushed)).collect())
     })
 }
 
@@ -668,6 +717,18 @@ fn print_report(shape: &Shape, label: &str, r: &Report) {
             ms(burst[burst.len() - 1]),
             if percentile(&burst, 0.99) < Duration::from_secs(2) { "met" } else { "NOT met" }
         );
+        let c = r.burst_cpu;
+        println!(
+            "| CPU in the burst ({:.1} s, first push to last commit at GitHub) | {:.1} CPU-s of 2 cores × {:.1} s: GitBlixt with its git processes {:.1}, the GitHub double with its git processes and the pushes {:.1}, the rest (database server, system) {:.1} |",
+            c.wall.as_secs_f64(),
+            c.machine.as_secs_f64(),
+            c.wall.as_secs_f64(),
+            c.gitblixt.as_secs_f64(),
+            c.bench.as_secs_f64(),
+            c.machine.saturating_sub(c.gitblixt + c.bench).as_secs_f64()
+        );
+        let requests: Vec<String> = r.burst_requests.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+        println!("| requests GitHub got in the burst | {} |", requests.join(", "));
     }
     println!();
 }
