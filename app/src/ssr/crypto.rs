@@ -118,21 +118,7 @@ impl Cipher {
 
 #[cfg(unix)]
 fn write_key_file(path: &Path, key: &[u8; 32]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
-    // Written whole under a temporary name, then linked into place unless a key is there: an
-    // instance starting at the same moment reads either no key or a whole one, never a half-written file.
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new().prefix(".secret-key.").permissions(std::fs::Permissions::from_mode(0o600)).tempfile_in(dir)?;
-    tmp.write_all(STANDARD.encode(key).as_bytes())?;
-    tmp.write_all(b"\n")?;
-    tmp.as_file().sync_all()?;
-    match tmp.persist_noclobber(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e.error),
-    }
+    super::files::create_private(path, format!("{}\n", STANDARD.encode(key)).as_bytes())
 }
 
 #[cfg(not(unix))]

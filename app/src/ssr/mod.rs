@@ -11,6 +11,7 @@ pub mod pg_pool;
 pub mod quotas;
 pub mod db;
 pub mod events;
+pub mod files;
 pub mod git_read;
 pub mod guard;
 pub mod import_service;

@@ -4,9 +4,8 @@
 use russh::keys::ssh_key::LineEnding;
 use russh::keys::ssh_key::private::Ed25519Keypair;
 use russh::keys::{HashAlg, PrivateKey};
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 
 /// Where the generated key lives in the data directory.
 pub const DEFAULT_FILE: &str = "ssh_host_ed25519_key";
@@ -72,23 +71,9 @@ fn generate(path: &Path) -> Result<(), HostKeyError> {
     rand::Rng::fill(&mut rand::rng(), &mut seed);
     let key = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
     let pem = key.to_openssh(LineEnding::LF).map_err(|e| write_err(std::io::Error::other(e.to_string())))?;
-    let tmp = scratch_path(path);
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(write_err)?;
-    let written = file.write_all(pem.as_bytes()).and_then(|()| file.sync_all());
-    let linked = written.and_then(|()| match std::fs::hard_link(&tmp, path) {
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        other => other,
-    });
-    let _ = std::fs::remove_file(&tmp);
-    linked.map_err(write_err)?;
+    app::ssr::files::create_private(path, pem.as_bytes()).map_err(write_err)?;
     tracing::info!(path = %shown, fingerprint = %fingerprint(&key).1, "generated the SSH host key");
     Ok(())
-}
-
-fn scratch_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(format!(".{}.tmp", std::process::id()));
-    path.with_file_name(name)
 }
 
 #[cfg(test)]
