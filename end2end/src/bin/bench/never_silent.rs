@@ -101,51 +101,18 @@ async fn lag_under_load(scratch: &Path, workers: usize) -> Result<Vec<Duration>,
             .await
             .map_err(err)?;
     }
+    let watch = RefWatch::new(remotes.iter().map(|(remote, _)| remote.as_path()))?;
     st.sync_wake.everyone();
     let first = git(&work, &["rev-parse", "HEAD"])?.trim().to_string();
-    wait_all(&remotes, &first)?;
+    let all: Vec<usize> = (0..remotes.len()).collect();
+    tokio::task::block_in_place(|| watch.arrivals(&all, &first, TIMEOUT)).map_err(|e| format!("the initial syncs did not finish: {e}"))?;
 
     // One new commit, pushed to every repository at once.
     git(&work, &["-c", "user.name=B", "-c", "user.email=b@example.com", "commit", "-q", "--allow-empty", "-m", "second"])?;
     let id = git(&work, &["rev-parse", "HEAD"])?.trim().to_string();
-    let watch = RefWatch::new(remotes.iter().map(|(remote, _)| remote.as_path()))?;
-    let all: Vec<usize> = (0..remotes.len()).collect();
-    let lags = tokio::task::block_in_place(|| -> Result<Vec<Duration>, String> {
-        std::thread::scope(|scope| {
-            let pushes: Vec<_> = remotes
-                .iter()
-                .map(|(_, url)| {
-                    scope.spawn(|| -> Result<Instant, String> {
-                        git(&work, &["push", "-q", url, "main"])?;
-                        Ok(Instant::now())
-                    })
-                })
-                .collect();
-            let arrivals = watch.arrivals(&all, &id, TIMEOUT);
-            let ends: Vec<Instant> = pushes.into_iter().map(|h| h.join().map_err(|_| "a push thread panicked".to_string())?).collect::<Result<_, _>>()?;
-            Ok(arrivals?.iter().zip(ends).map(|(arrived, pushed)| arrived.saturating_duration_since(pushed)).collect())
-        })
-    })?;
+    let lags = tokio::task::block_in_place(|| watch.lags_of_pushes(&id, TIMEOUT, |i| git(&work, &["push", "-q", &remotes[i].1, "main"]).map(drop)))?;
     server.stop().await.map_err(err)?;
     Ok(lags)
-}
-
-fn read_main(bare: &Path) -> Option<String> {
-    std::fs::read_to_string(bare.join("refs/heads/main")).ok().map(|s| s.trim().to_string()).or_else(|| {
-        let packed = std::fs::read_to_string(bare.join("packed-refs")).ok()?;
-        packed.lines().find(|l| l.ends_with(" refs/heads/main")).map(|l| l[..40].to_string())
-    })
-}
-
-fn wait_all(remotes: &[(std::path::PathBuf, String)], id: &str) -> Result<(), String> {
-    let start = Instant::now();
-    while !remotes.iter().all(|(r, _)| read_main(r).as_deref() == Some(id)) {
-        if start.elapsed() > TIMEOUT {
-            return Err("the initial syncs did not finish".into());
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Ok(())
 }
 
 async fn sweep_cost(scratch: &Path) -> Result<(), String> {

@@ -67,6 +67,19 @@ impl RefWatch {
         Ok(wanted.iter().map(|i| seen[i]).collect())
     }
 
+    /// Runs `push(i)` for every watched repository `i` at the same moment (a thread each); for
+    /// each, the time from the end of its push until its `main` is `id`.
+    pub fn lags_of_pushes(&self, id: &str, timeout: Duration, push: impl Fn(usize) -> Result<(), String> + Sync) -> Result<Vec<Duration>, String> {
+        let all: Vec<usize> = (0..self.repos.len()).collect();
+        let push = &push;
+        std::thread::scope(|scope| {
+            let pushes: Vec<_> = all.iter().map(|&i| scope.spawn(move || push(i).map(|()| Instant::now()))).collect();
+            let arrivals = self.arrivals(&all, id, timeout);
+            let ends: Vec<Instant> = pushes.into_iter().map(|h| h.join().map_err(|_| "a push thread panicked".to_string())?).collect::<Result<_, _>>()?;
+            Ok(arrivals?.iter().zip(ends).map(|(arrived, pushed)| arrived.saturating_duration_since(pushed)).collect())
+        })
+    }
+
     fn has(&self, i: usize, id: &str) -> bool {
         read_ref(&self.repos[i], BRANCH).as_deref() == Some(id)
     }

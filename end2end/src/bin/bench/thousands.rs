@@ -132,12 +132,8 @@ struct Report {
     first_syncs: Duration,
     first_cpu: Duration,
     statuses: Vec<(String, i64)>,
-    window_cpu: Duration,
-    /// The whole machine's busy time in the window.
-    machine_cpu: Duration,
-    /// This process's: the GitHub double, the `git` processes it runs, the pushes.
-    bench_cpu: Duration,
-    window: Duration,
+    /// CPU and wall time of the measured window.
+    window: CpuSplit,
     rss_mean_kib: u64,
     rss_peak_kib: u64,
     lateness: Vec<i64>,
@@ -167,9 +163,24 @@ fn requests_by_kind(requests: &[RequestRecord]) -> Vec<(String, usize)> {
     kinds.into_iter().collect()
 }
 
-/// CPU time over a stretch of the bench: the machine's, GitBlixt's (with its git processes), and
-/// this process's (the GitHub double, its git processes, the client pushes).
-#[derive(Clone, Copy, Default)]
+/// The CPU counters at a moment: the machine's busy time, GitBlixt's (with its git processes),
+/// and this process's (the GitHub double, its git processes, the client pushes).
+#[derive(Clone, Copy)]
+struct CpuSample {
+    at: Instant,
+    machine: Duration,
+    gitblixt: Duration,
+    bench: Duration,
+}
+
+impl CpuSample {
+    fn take(children: &[Gitblixt]) -> Result<Self, String> {
+        Ok(CpuSample { at: Instant::now(), machine: machine_busy()?, gitblixt: total_cpu(children)?, bench: cpu_of(std::process::id())? })
+    }
+}
+
+/// CPU time over a stretch of the bench (see [`CpuSample`]), and the stretch's wall time.
+#[derive(Clone, Copy)]
 struct CpuSplit {
     wall: Duration,
     machine: Duration,
@@ -178,18 +189,19 @@ struct CpuSplit {
 }
 
 impl CpuSplit {
-    fn now(children: &[Gitblixt], clock: Instant) -> Result<(Instant, Duration, Duration, Duration), String> {
-        Ok((clock, machine_busy()?, total_cpu(children)?, cpu_of(std::process::id())?))
+    fn since(children: &[Gitblixt], start: CpuSample) -> Result<Self, String> {
+        let end = CpuSample::take(children)?;
+        Ok(CpuSplit {
+            wall: end.at - start.at,
+            machine: end.machine.saturating_sub(start.machine),
+            gitblixt: end.gitblixt.saturating_sub(start.gitblixt),
+            bench: end.bench.saturating_sub(start.bench),
+        })
     }
 
-    fn since(children: &[Gitblixt], start: (Instant, Duration, Duration, Duration)) -> Result<Self, String> {
-        let (machine, gitblixt, bench) = (machine_busy()?, total_cpu(children)?, cpu_of(std::process::id())?);
-        Ok(CpuSplit {
-            wall: start.0.elapsed(),
-            machine: machine.saturating_sub(start.1),
-            gitblixt: gitblixt.saturating_sub(start.2),
-            bench: bench.saturating_sub(start.3),
-        })
+    /// What neither GitBlixt nor this process used: the database server, the system.
+    fn rest(&self) -> Duration {
+        self.machine.saturating_sub(self.gitblixt + self.bench)
     }
 }
 
@@ -522,9 +534,6 @@ async fn measure(st: &AppState, double: &GithubDouble, children: &[Gitblixt], te
 
     // 2. The window: scheduled no-op pulls, and a push now and then.
     let window_start = app::ssr::db::now();
-    let cpu_start = total_cpu(children)?;
-    let machine_start = machine_busy()?;
-    let bench_start = cpu_of(std::process::id())?;
     let requests_start = double.requests().len();
     let mut metrics_start = Vec::new();
     for c in children {
@@ -545,12 +554,9 @@ async fn measure(st: &AppState, double: &GithubDouble, children: &[Gitblixt], te
         let (stop, work, targets) = (stop.clone(), work.clone(), targets.clone());
         std::thread::spawn(move || push_now_and_then(&work, &targets, &stop))
     };
-    let clock = Instant::now();
+    let window_start_cpu = CpuSample::take(children)?;
     tokio::time::sleep(shape.window).await;
-    let window = clock.elapsed();
-    let window_cpu = total_cpu(children)? - cpu_start;
-    let machine_cpu = machine_busy()? - machine_start;
-    let bench_cpu = cpu_of(std::process::id())? - bench_start;
+    let window = CpuSplit::since(children, window_start_cpu)?;
     let window_end = app::ssr::db::now();
     let requests = double.requests();
     let mut pass = (0.0, 0.0);
@@ -564,7 +570,7 @@ async fn measure(st: &AppState, double: &GithubDouble, children: &[Gitblixt], te
     let rss = memory.join().map_err(|_| "the memory sampler panicked")?;
     let push_lag = pusher.join().map_err(|_| "the pusher panicked")??;
     // 3. With the pull mirrors still going: BURST push mirrors get a push at the same moment.
-    let burst_start = CpuSplit::now(children, Instant::now())?;
+    let burst_start = CpuSample::take(children)?;
     let burst_requests_start = double.requests().len();
     let burst = tokio::task::block_in_place(|| burst_of_pushes(&work, &targets[..BURST.min(targets.len())]))?;
     let burst_cpu = CpuSplit::since(children, burst_start)?;
@@ -575,9 +581,6 @@ async fn measure(st: &AppState, double: &GithubDouble, children: &[Gitblixt], te
         first_syncs,
         first_cpu,
         statuses,
-        window_cpu,
-        machine_cpu,
-        bench_cpu,
         window,
         rss_mean_kib: rss.iter().sum::<u64>() / rss.len().max(1) as u64,
         rss_peak_kib: peak,
@@ -605,7 +608,8 @@ fn push_now_and_then(work: &Path, targets: &[(String, PathBuf)], stop: &AtomicBo
         let paced = Instant::now();
         let i = n % targets.len();
         let id = commit(work, &format!("push {n}"))?;
-        let pushed = push(work, &targets[i].0)?;
+        push(work, &targets[i].0)?;
+        let pushed = Instant::now();
         let arrived = watch.arrivals(&[i], &id, PUSH_TIMEOUT)?[0];
         lags.push(arrived.saturating_duration_since(pushed));
         n += 1;
@@ -622,10 +626,9 @@ fn commit(work: &Path, what: &str) -> Result<String, String> {
     Ok(git(work, &["rev-parse", "HEAD"])?.trim().to_string())
 }
 
-/// `git push` of `work`'s HEAD to `url`'s main; the moment it ended.
-fn push(work: &Path, url: &str) -> Result<Instant, String> {
-    git(work, &["push", "-q", url, "HEAD:refs/heads/main"])?;
-    Ok(Instant::now())
+/// `git push` of `work`'s HEAD to `url`'s main.
+fn push(work: &Path, url: &str) -> Result<(), String> {
+    git(work, &["push", "-q", url, "HEAD:refs/heads/main"]).map(drop)
 }
 
 /// One new commit pushed to each of `targets` at the same moment (a `git push` each, in parallel);
@@ -633,13 +636,7 @@ fn push(work: &Path, url: &str) -> Result<Instant, String> {
 fn burst_of_pushes(work: &Path, targets: &[(String, PathBuf)]) -> Result<Vec<Duration>, String> {
     let id = commit(work, "burst")?;
     let watch = RefWatch::new(targets.iter().map(|(_, remote)| remote.as_path()))?;
-    let all: Vec<usize> = (0..targets.len()).collect();
-    std::thread::scope(|scope| {
-        let pushes: Vec<_> = targets.iter().map(|(url, _)| scope.spawn(|| push(work, url))).collect();
-        let arrivals = watch.arrivals(&all, &id, PUSH_TIMEOUT);
-        let ends: Vec<Instant> = pushes.into_iter().map(|h| h.join().map_err(|_| "a burst push panicked".to_string())?).collect::<Result<_, _>>()?;
-        Ok(arrivals?.iter().zip(ends).map(|(arrived, pushed)| arrived.saturating_duration_since(pushed)).collect())
-    })
+    watch.lags_of_pushes(&id, PUSH_TIMEOUT, |i| push(work, &targets[i].0))
 }
 
 fn print_report(shape: &Shape, label: &str, r: &Report) {
@@ -648,14 +645,14 @@ fn print_report(shape: &Shape, label: &str, r: &Report) {
     let mut lag = r.push_lag.clone();
     lag.sort();
     let runs = lateness.len();
-    let expected = shape.pulls as f64 * r.window.as_secs_f64() / (INTERVAL_MINUTES as f64 * 60.0 * 1.05);
+    let expected = shape.pulls as f64 * r.window.wall.as_secs_f64() / (INTERVAL_MINUTES as f64 * 60.0 * 1.05);
     let statuses: Vec<String> = r.statuses.iter().map(|(s, n)| format!("{n} {s}")).collect();
     let per_run = |n: usize| if runs == 0 { 0.0 } else { n as f64 / runs as f64 };
     let mean_ms = |(sum, count): (f64, f64)| if count == 0.0 { 0.0 } else { 1000.0 * sum / count };
     println!("| thousands ({label}): {} pull mirrors every {INTERVAL_MINUTES} min + {} push mirrors, {USERS} users | |", shape.pulls, shape.pushes);
     println!("|---|---|");
     println!("| first sync of every mirror | {:.0} s, {:.0} CPU-s of GitBlixt; then {} |", r.first_syncs.as_secs_f64(), r.first_cpu.as_secs_f64(), statuses.join(", "));
-    println!("| measured window | {:.0} s |", r.window.as_secs_f64());
+    println!("| measured window | {:.0} s |", r.window.wall.as_secs_f64());
     println!("| scheduled pulls started in the window | {runs} (≈{expected:.0} expected at one per 5 min + up to 10% jitter); {} not successful, {} fetched objects |", r.runs_failed, r.runs_with_objects);
     if runs > 0 {
         println!(
@@ -668,18 +665,18 @@ fn print_report(shape: &Shape, label: &str, r: &Report) {
     }
     println!(
         "| **GitBlixt CPU** (all its processes) | {:.2} cores on average ({:.0} CPU-s in {:.0} s; target < 1 core) |",
-        r.window_cpu.as_secs_f64() / r.window.as_secs_f64(),
-        r.window_cpu.as_secs_f64(),
-        r.window.as_secs_f64()
+        r.window.gitblixt.as_secs_f64() / r.window.wall.as_secs_f64(),
+        r.window.gitblixt.as_secs_f64(),
+        r.window.wall.as_secs_f64()
     );
-    let cores = |d: Duration| d.as_secs_f64() / r.window.as_secs_f64();
+    let cores = |d: Duration| d.as_secs_f64() / r.window.wall.as_secs_f64();
     println!(
         "| machine CPU in the window | {:.2} of {} cores busy: GitBlixt {:.2}, the GitHub double with its git processes and the pushes {:.2}, the rest (database server, system) {:.2} |",
-        cores(r.machine_cpu),
+        cores(r.window.machine),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        cores(r.window_cpu),
-        cores(r.bench_cpu),
-        cores(r.machine_cpu.saturating_sub(r.window_cpu + r.bench_cpu))
+        cores(r.window.gitblixt),
+        cores(r.window.bench),
+        cores(r.window.rest())
     );
     println!("| GitBlixt memory (resident) | {:.0} MiB on average, peak {:.0} MiB |", r.rss_mean_kib as f64 / 1024.0, r.rss_peak_kib as f64 / 1024.0);
     println!(
@@ -725,7 +722,7 @@ fn print_report(shape: &Shape, label: &str, r: &Report) {
             c.wall.as_secs_f64(),
             c.gitblixt.as_secs_f64(),
             c.bench.as_secs_f64(),
-            c.machine.saturating_sub(c.gitblixt + c.bench).as_secs_f64()
+            c.rest().as_secs_f64()
         );
         let requests: Vec<String> = r.burst_requests.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
         println!("| requests GitHub got in the burst | {} |", requests.join(", "));
