@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Runs `git` in `dir`.
-pub fn git(dir: &Path, args: &[&str]) -> Output {
-    Command::new("git")
-        .current_dir(dir)
+/// `git` in `dir` with `args`, not started yet.
+pub fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
         .args(args)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -15,9 +15,13 @@ pub fn git(dir: &Path, args: &[&str]) -> Output {
         .env("GIT_AUTHOR_NAME", "A")
         .env("GIT_AUTHOR_EMAIL", "a@example.com")
         .env("GIT_COMMITTER_NAME", "C")
-        .env("GIT_COMMITTER_EMAIL", "c@example.com")
-        .output()
-        .unwrap_or_else(|e| panic!("git could not run: {e}"))
+        .env("GIT_COMMITTER_EMAIL", "c@example.com");
+    cmd
+}
+
+/// Runs `git` in `dir`.
+pub fn git(dir: &Path, args: &[&str]) -> Output {
+    command(dir, args).output().unwrap_or_else(|e| panic!("git could not run: {e}"))
 }
 
 /// Runs `git`, panicking with its stderr on failure; returns stdout.

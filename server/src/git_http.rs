@@ -168,10 +168,16 @@ async fn info_refs(
     if let Some(refusal) = low_disk_refusal(&state, service) {
         return refusal;
     }
+    let protocol = git_protocol(headers);
+    if service == Service::ReceivePack
+        && let Some(refs) = advertise_in_process(&state, &found, protocol.as_deref()).await
+    {
+        return advertisement(service, refs);
+    }
     let Ok(_permit) = state.limits.processes.clone().try_acquire_owned() else { return git_busy() };
     let mut cmd = git_command(&state, service, Mode::StatelessRpc);
     cmd.arg("--advertise-refs").arg(found.path(&state.app.store));
-    if let Some(proto) = git_protocol(headers) {
+    if let Some(proto) = protocol {
         cmd.env("GIT_PROTOCOL", proto);
     }
     let output = match cmd.stdin(Stdio::null()).output().await {
@@ -181,13 +187,46 @@ async fn info_refs(
     if !output.status.success() {
         return server_error("git --advertise-refs failed", String::from_utf8_lossy(&output.stderr));
     }
-    let mut body = Vec::with_capacity(output.stdout.len() + 64);
+    advertisement(service, output.stdout)
+}
+
+/// receive-pack's advertisement written by GitBlixt (see [`crate::advertise`]); `None` when git
+/// must write it (the repository's configuration asks for it, or reading it failed: git then
+/// says what is wrong).
+async fn advertise_in_process(state: &GitState, found: &FoundRepo, protocol: Option<&str>) -> Option<Vec<u8>> {
+    let capabilities = match state.receive_capabilities.get(state).await {
+        Ok(c) => c.to_string(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not learn git's receive-pack capabilities; git advertises the refs");
+            return None;
+        }
+    };
+    let path = found.path(&state.app.store);
+    let protocol = protocol.map(str::to_string);
+    let written = tokio::task::spawn_blocking(move || crate::advertise::advertise(&path, &capabilities, protocol.as_deref())).await;
+    match written {
+        Ok(Ok(refs)) => refs,
+        Ok(Err(e)) => {
+            tracing::warn!(repository = %found.full_name(), error = %e, "could not advertise the refs; git advertises them");
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the ref advertisement task failed");
+            None
+        }
+    }
+}
+
+/// The `info/refs` response: git's advertisement `refs`, after the service announcement that
+/// protocol versions 0 and 1 need.
+fn advertisement(service: Service, refs: Vec<u8>) -> Response {
+    let mut body = Vec::with_capacity(refs.len() + 64);
     // Protocol v2 answers start with "version 2"; v0 needs the service announcement first.
-    if !output.stdout.starts_with(b"000eversion 2") {
+    if !refs.starts_with(b"000eversion 2") {
         let line = format!("# service={}\n", service.name());
         body.extend_from_slice(format!("{:04x}{line}0000", line.len() + 4).as_bytes());
     }
-    body.extend_from_slice(&output.stdout);
+    body.extend_from_slice(&refs);
     let mut response = Response::new(Body::from(body));
     let content_type = format!("application/x-{}-advertisement", service.name());
     if let Ok(v) = HeaderValue::from_str(&content_type) {

@@ -48,6 +48,8 @@ pub struct GitState {
     pub app: AppState,
     pub hooks_dir: PathBuf,
     pub limits: GitLimits,
+    /// git's receive-pack capabilities, for the advertisements GitBlixt writes itself.
+    pub receive_capabilities: crate::advertise::Capabilities,
 }
 
 /// What git clients may hold (see the README, "Limits"); shared by HTTP and SSH.

@@ -2,6 +2,7 @@
 //! HTTP), operator commands, and start-up/shut-down.
 
 pub mod admin;
+pub mod advertise;
 pub mod assets;
 pub mod config;
 pub mod git_auth;
@@ -308,6 +309,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         app: state.clone(),
         hooks_dir,
         limits: git_service::GitLimits::new(limits.git_processes, limits.git_idle, limits.max_push_bytes),
+        receive_capabilities: Default::default(),
     };
     let ssh_server = match (&config.ssh, ssh_listener, ssh_key) {
         (Some(ssh), Some(listener), Some(key)) => {

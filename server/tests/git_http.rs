@@ -296,3 +296,95 @@ async fn fetch_sees_new_commits_and_protocol_v2_works() {
     assert_eq!(rev(&clone, "origin/main"), c2);
     git_ok(&clone, &["-c", "protocol.version=2", "fetch", "-q", "origin"]);
 }
+
+/// `git receive-pack --advertise-refs` on the stored repository as the server runs it, with the
+/// announcement smart HTTP puts first: what `info/refs?service=git-receive-pack` must answer.
+fn gits_push_advertisement(stored: &std::path::Path, protocol: Option<&str>) -> Vec<u8> {
+    let mut cmd = std::process::Command::new(app::ssr::store::git_program());
+    cmd.env_clear().env("GIT_CONFIG_NOSYSTEM", "1").env("GIT_CONFIG_GLOBAL", "/dev/null");
+    if let Some(p) = protocol {
+        cmd.env("GIT_PROTOCOL", p);
+    }
+    let out = cmd.args(app::ssr::store::hosted_config_args()).args(["receive-pack", "--stateless-rpc", "--advertise-refs"]).arg(stored).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut expected = b"001f# service=git-receive-pack\n0000".to_vec();
+    expected.extend_from_slice(&out.stdout);
+    expected
+}
+
+/// The server's push advertisement is git's, byte for byte, for protocol versions 0, 1 and 2;
+/// GitBlixt writes it itself unless the repository's configuration needs git (`by_gitblixt`).
+async fn assert_push_advertisement_is_gits(server: &TestServer, stored: &std::path::Path, stage: &str, by_gitblixt: bool) {
+    let url = format!("{}/alice/project.git/info/refs?service=git-receive-pack", server.url());
+    for protocol in [None, Some("version=1"), Some("version=2")] {
+        let mut request = reqwest::Client::new().get(&url).basic_auth("alice", Some("alice-password"));
+        if let Some(p) = protocol {
+            request = request.header("Git-Protocol", p);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200, "{stage}");
+        assert_eq!(response.headers()["content-type"], "application/x-git-receive-pack-advertisement");
+        let served = response.bytes().await.unwrap();
+        let expected = gits_push_advertisement(stored, protocol);
+        assert_eq!(String::from_utf8_lossy(&served), String::from_utf8_lossy(&expected), "{stage}, GIT_PROTOCOL {protocol:?}");
+        let capabilities = gitblixt::advertise::capabilities_of(&expected[35..]).unwrap();
+        let written = gitblixt::advertise::advertise(stored, &capabilities, protocol).unwrap();
+        assert_eq!(written.is_some(), by_gitblixt, "{stage}: written by GitBlixt, not git");
+    }
+}
+
+/// GitBlixt writes the ref advertisement of a push itself (no git process per push): for every
+/// shape of repository it is exactly what git would have written, and git pushes against it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_advertisement_is_gits_own_byte_for_byte() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice", "alice-password").await;
+    server.repo(&alice, "project", false).await;
+    let stored = server.repo_path("alice", "project");
+    assert_push_advertisement_is_gits(&server, &stored, "empty repository", true).await;
+
+    let work = tempfile::tempdir().unwrap();
+    rich_repository(work.path());
+    let remote = server.remote("alice", "alice-password", "alice/project");
+    git_ok(work.path(), &["push", "-q", &remote, "--all"]);
+    git_ok(work.path(), &["push", "-q", &remote, "--tags"]);
+    assert_push_advertisement_is_gits(&server, &stored, "branches and tags, loose", true).await;
+
+    git_ok(&stored, &["pack-refs", "--all"]);
+    commit_file(work.path(), "later.txt", "later", "after pack-refs");
+    git_ok(work.path(), &["push", "-q", &remote, "main", "main:refs/heads/late/branch"]);
+    assert_push_advertisement_is_gits(&server, &stored, "packed and loose refs", true).await;
+
+    let main = rev(&stored, "refs/heads/main");
+    git_ok(&stored, &["update-ref", "refs/gitblixt/kept/1", &main]);
+    git_ok(&stored, &["update-ref", "refs/pull/1/head", &main]);
+    git_ok(&stored, &["symbolic-ref", "refs/heads/alias", "refs/heads/feature/x"]);
+    git_ok(&stored, &["symbolic-ref", "refs/heads/dangling", "refs/heads/nowhere"]);
+    std::fs::write(stored.join("refs/heads/missing-object"), "1234567890123456789012345678901234567890\n").unwrap();
+    assert_push_advertisement_is_gits(&server, &stored, "hidden, symbolic and broken refs", true).await;
+    let served = reqwest::Client::new()
+        .get(format!("{}/alice/project.git/info/refs?service=git-receive-pack", server.url()))
+        .basic_auth("alice", Some("alice-password"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!served.contains("refs/gitblixt"), "GitBlixt's own refs are never shown: {served}");
+    std::fs::remove_file(stored.join("refs/heads/missing-object")).unwrap();
+
+    git_ok(&stored, &["config", "--add", "receive.hideRefs", "refs/tags"]);
+    git_ok(&stored, &["config", "--add", "receive.hideRefs", "!refs/tags/v1.0"]);
+    assert_push_advertisement_is_gits(&server, &stored, "the repository hides refs of its own", true).await;
+    git_ok(&stored, &["config", "--add", "transfer.hideRefs", "refs/pull"]);
+    git_ok(&stored, &["config", "receive.advertisePushOptions", "true"]);
+    assert_push_advertisement_is_gits(&server, &stored, "configuration git must answer for", false).await;
+
+    // git pushes against the advertisement: an update, a new branch and a deletion.
+    commit_file(work.path(), "last.txt", "last", "last");
+    git_ok(work.path(), &["push", "-q", &remote, "main", "main:refs/heads/new", ":refs/heads/late/branch"]);
+    assert_eq!(rev(&stored, "refs/heads/main"), rev(work.path(), "main"));
+    assert_eq!(rev(&stored, "refs/heads/new"), rev(work.path(), "main"));
+    assert!(git(&stored, &["rev-parse", "--verify", "-q", "refs/heads/late/branch"]).stdout.is_empty());
+}
