@@ -163,9 +163,16 @@ pub(crate) fn valid_repo_name(name: &str) -> bool {
 }
 
 impl GithubDouble {
-    /// Starts both listeners on 127.0.0.1, on ports of their own choosing.
+    /// Starts both listeners on 127.0.0.1, on ports of their own choosing; the repositories
+    /// live in the system's temporary directory.
     pub async fn start() -> std::io::Result<GithubDouble> {
-        let dir = tempfile::Builder::new().prefix("github-double-").tempdir()?;
+        Self::start_in(&std::env::temp_dir()).await
+    }
+
+    /// [`Self::start`], with the repositories in a new directory under `parent` (the bench puts
+    /// them on a file system apart from GitBlixt's, as GitHub's disks are).
+    pub async fn start_in(parent: &std::path::Path) -> std::io::Result<GithubDouble> {
+        let dir = tempfile::Builder::new().prefix("github-double-").tempdir_in(parent)?;
         let web = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let api = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let web_url = format!("http://{}", web.local_addr()?);

@@ -12,7 +12,9 @@
 //! memory (its `/proc` entry), the sync queue's database time per scheduler pass and per claim
 //! (its `/metrics`), the requests GitHub received per no-op pull (the double's log), and where the
 //! machine's CPU went (GitBlixt, the double with its `git` processes, the rest). After the window,
-//! `BURST` push mirrors get a push at the same moment (item 4), the pull mirrors still running.
+//! `BURST` push mirrors get a push at the same moment (item 4), the pull mirrors still running:
+//! once with the users' `git push` processes at the server's priority, once niced (see
+//! [`Clients`]), each burst with its CPU split (GitBlixt, the users' pushes, the double, the rest).
 //!
 //! The same on PostgreSQL with two `gitblixt serve` processes sharing the database (when
 //! PostgreSQL is installed): the claims and LISTEN/NOTIFY at that scale.
@@ -239,11 +241,23 @@ impl CpuSplit {
     }
 }
 
+/// Where the GitHub double keeps its repositories: `GITBLIXT_BENCH_DOUBLE_DIR`, else `/dev/shm`
+/// (a file system apart from GitBlixt's data directory and the database's, as GitHub's disks are
+/// not the server's: on one ext4 file system, the double's files and GitBlixt's slow each other's
+/// creation down), else the temporary directory.
+fn double_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("GITBLIXT_BENCH_DOUBLE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() }
+}
+
 async fn one_instance(scratch: &Path, shape: &Shape, database_url: Option<&str>, processes: usize) -> Result<Report, String> {
     let root = scratch.join(format!("thousands-{processes}"));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).map_err(err)?;
-    let double = GithubDouble::start().await.map_err(err)?;
+    let double = GithubDouble::start_in(&double_dir()).await.map_err(err)?;
     let template = template(&root)?;
     let data = root.join("data");
     let mut config = gitblixt::config::Config::for_data_dir(data.clone());
