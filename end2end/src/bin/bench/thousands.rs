@@ -12,9 +12,9 @@
 //! memory (its `/proc` entry), the sync queue's database time per scheduler pass and per claim
 //! (its `/metrics`), the requests GitHub received per no-op pull (the double's log), and where the
 //! machine's CPU went (GitBlixt, the double with its `git` processes, the rest). After the window,
-//! `BURST` push mirrors get a push at the same moment (item 4), the pull mirrors still running:
-//! once with the users' `git push` processes at the server's priority, once niced (see
-//! [`Clients`]), each burst with its CPU split (GitBlixt, the users' pushes, the double, the rest).
+//! `BURST` push mirrors get a push at the same moment (item 4), the pull mirrors still running,
+//! with the burst's CPU split (GitBlixt, the users' pushes, the double, the rest). The double's
+//! repositories live on a file system of their own (see [`double_dir`]).
 //!
 //! The same on PostgreSQL with two `gitblixt serve` processes sharing the database (when
 //! PostgreSQL is installed): the claims and LISTEN/NOTIFY at that scale.
@@ -145,38 +145,12 @@ struct Report {
     pass: (f64, f64),
     claim: (f64, f64),
     push_lag: Vec<Duration>,
-    /// `BURST` push mirrors getting a push at once: first with the users' pushes at the server's
-    /// priority, then with them niced.
-    bursts: Vec<Burst>,
-}
-
-/// How the simulated users' `git push` processes share the bench machine with the server. On a
-/// real host they run on the users' own machines; here they take CPU from the server, which the
-/// niced burst gives back to it (they still use every idle moment).
-#[derive(Clone, Copy)]
-enum Clients {
-    AtServerPriority,
-    Niced,
-}
-
-impl Clients {
-    fn nice(self) -> i32 {
-        match self {
-            Clients::AtServerPriority => 0,
-            Clients::Niced => 19,
-        }
-    }
-    fn label(self) -> &'static str {
-        match self {
-            Clients::AtServerPriority => "the users' pushes at the server's priority",
-            Clients::Niced => "the users' pushes niced (as if on their own machines)",
-        }
-    }
+    /// `BURST` push mirrors getting a push at once.
+    burst: Burst,
 }
 
 /// One burst: `BURST` push mirrors receiving a push at the same moment.
 struct Burst {
-    clients: Clients,
     /// Each push mirror's lag.
     lags: Vec<Duration>,
     /// Where the CPU went, from the first push to GitHub having the last commit.
@@ -316,13 +290,19 @@ fn template(root: &Path) -> Result<PathBuf, String> {
     Ok(bare)
 }
 
-/// Gives the bare repository at `repo` the template's history: its pack files hard-linked, its
-/// branch and tag written as packed refs.
+/// Gives the bare repository at `repo` the template's history: its pack files hard-linked (copied
+/// onto another file system, the double's: a few kilobytes), its branch and tag written as packed
+/// refs.
 fn link_template(template: &Path, repo: &Path) -> Result<(), String> {
     let packs = template.join("objects/pack");
     for entry in std::fs::read_dir(&packs).map_err(err)? {
         let entry = entry.map_err(err)?;
-        std::fs::hard_link(entry.path(), repo.join("objects/pack").join(entry.file_name())).map_err(err)?;
+        let to = repo.join("objects/pack").join(entry.file_name());
+        match std::fs::hard_link(entry.path(), &to) {
+            Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => std::fs::copy(entry.path(), &to).map(drop),
+            linked => linked,
+        }
+        .map_err(err)?;
     }
     std::fs::copy(template.join("packed-refs"), repo.join("packed-refs")).map_err(err)?;
     Ok(())
@@ -618,11 +598,7 @@ async fn measure(st: &AppState, double: &GithubDouble, children: &[Gitblixt], te
     let rss = memory.join().map_err(|_| "the memory sampler panicked")?;
     let push_lag = pusher.join().map_err(|_| "the pusher panicked")??;
     // 3. With the pull mirrors still going: BURST push mirrors get a push at the same moment.
-    let burst_targets = &targets[..BURST.min(targets.len())];
-    let mut bursts = Vec::new();
-    for clients in [Clients::AtServerPriority, Clients::Niced] {
-        bursts.push(tokio::task::block_in_place(|| burst_of_pushes(double, children, &work, burst_targets, clients))?);
-    }
+    let burst = tokio::task::block_in_place(|| burst_of_pushes(double, children, &work, &targets[..BURST.min(targets.len())]))?;
     let runs = mirrors::scheduled_runs(&st.db, window_start, window_end).await.map_err(err)?;
     let peak = children.iter().map(|c| status_kib(c.pid(), "VmHWM")).sum();
     Ok(Report {
@@ -639,7 +615,7 @@ async fn measure(st: &AppState, double: &GithubDouble, children: &[Gitblixt], te
         pass,
         claim,
         push_lag,
-        bursts,
+        burst,
     })
 }
 
@@ -677,34 +653,29 @@ fn push(work: &Path, url: &str) -> Result<(), String> {
     git(work, &["push", "-q", url, "HEAD:refs/heads/main"]).map(drop)
 }
 
-/// One new commit pushed to each of `targets` at the same moment (a `git push` each, in parallel,
-/// as `clients` says); for each, the time from the end of its push until GitHub has the commit.
-fn burst_of_pushes(double: &GithubDouble, children: &[Gitblixt], work: &Path, targets: &[(String, PathBuf)], clients: Clients) -> Result<Burst, String> {
-    let id = commit(work, clients.label())?;
+/// One new commit pushed to each of `targets` at the same moment (a `git push` each, in parallel);
+/// for each, the time from the end of its push until GitHub has the commit.
+fn burst_of_pushes(double: &GithubDouble, children: &[Gitblixt], work: &Path, targets: &[(String, PathBuf)]) -> Result<Burst, String> {
+    let id = commit(work, "burst")?;
     let watch = RefWatch::new(targets.iter().map(|(_, remote)| remote.as_path()))?;
     let start = CpuSample::take(children)?;
     let requests_start = double.requests().len();
     let client_micros = std::sync::atomic::AtomicU64::new(0);
     let lags = watch.lags_of_pushes(&id, PUSH_TIMEOUT, |i| {
-        let cpu = client_push(work, &targets[i].0, clients.nice())?;
+        let cpu = client_push(work, &targets[i].0)?;
         client_micros.fetch_add(cpu.as_micros() as u64, Ordering::Relaxed);
         Ok(())
     })?;
     let cpu = CpuSplit::since(children, start)?;
     let requests = requests_by_kind(&double.requests()[requests_start..]);
-    Ok(Burst { clients, lags, cpu, client_cpu: Duration::from_micros(client_micros.into_inner()), requests })
+    Ok(Burst { lags, cpu, client_cpu: Duration::from_micros(client_micros.into_inner()), requests })
 }
 
-/// `git push` of `work`'s HEAD to `url`'s main at priority `nice`, as a user runs it; the CPU it
-/// and the processes it started used.
-fn client_push(work: &Path, url: &str, nice: i32) -> Result<Duration, String> {
+/// `git push` of `work`'s HEAD to `url`'s main, as a user runs it; the CPU it and the processes
+/// it started used.
+fn client_push(work: &Path, url: &str) -> Result<Duration, String> {
     use std::io::Read;
-    use std::os::unix::process::CommandExt;
     let mut cmd = github_double::gitcli::command(work, &["push", "-q", url, "HEAD:refs/heads/main"]);
-    // SAFETY: setpriority is async-signal-safe and changes only the new process.
-    unsafe {
-        cmd.pre_exec(move || if libc::setpriority(libc::PRIO_PROCESS, 0, nice) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) });
-    }
     let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().map_err(err)?;
     let mut stderr = String::new();
     if let Some(mut pipe) = child.stderr.take() {
@@ -801,9 +772,7 @@ fn print_report(shape: &Shape, label: &str, r: &Report) {
             ms(lag[lag.len() - 1])
         );
     }
-    for burst in &r.bursts {
-        print_burst(burst);
-    }
+    print_burst(&r.burst);
     println!();
 }
 
@@ -812,9 +781,8 @@ fn print_burst(b: &Burst) {
     lags.sort();
     let Some(max) = lags.last() else { return };
     println!(
-        "| **{} push mirrors receiving a push at the same moment** (meanwhile; {}) | p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms (target p99 < 2 s — {}) |",
+        "| **{} push mirrors receiving a push at the same moment** (meanwhile) | p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms (target p99 < 2 s — {}) |",
         lags.len(),
-        b.clients.label(),
         ms(percentile(&lags, 0.5)),
         ms(percentile(&lags, 0.95)),
         ms(percentile(&lags, 0.99)),
@@ -823,7 +791,7 @@ fn print_burst(b: &Burst) {
     );
     let c = b.cpu;
     println!(
-        "| CPU in that burst ({:.1} s, first push to last commit at GitHub) | {:.1} CPU-s of 2 cores × {:.1} s: GitBlixt with its git processes {:.1}, the users' pushes {:.1}, the GitHub double with its git processes {:.1}, the rest (database server, system) {:.1} |",
+        "| CPU in the burst ({:.1} s, first push to last commit at GitHub) | {:.1} CPU-s of 2 cores × {:.1} s: GitBlixt with its git processes {:.1}, the users' pushes {:.1}, the GitHub double with its git processes {:.1}, the rest (database server, system) {:.1} |",
         c.wall.as_secs_f64(),
         c.machine.as_secs_f64(),
         c.wall.as_secs_f64(),
@@ -833,5 +801,5 @@ fn print_burst(b: &Burst) {
         c.rest().as_secs_f64()
     );
     let requests: Vec<String> = b.requests.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
-    println!("| requests GitHub got in that burst | {} |", requests.join(", "));
+    println!("| requests GitHub got in the burst | {} |", requests.join(", "));
 }
