@@ -126,20 +126,15 @@ fn write_advertisement(refs: &[(gix::bstr::BString, gix::ObjectId)], capabilitie
     if version_1 {
         pkt_line(&mut out, b"version 1\n");
     }
-    let null = gix::ObjectId::null(gix::hash::Kind::Sha1);
-    let first: (&[u8], gix::ObjectId) = match refs.first() {
-        Some((name, id)) => (name.as_slice(), *id),
-        None => (b"capabilities^{}", null),
-    };
-    let mut line = format!("{} ", first.1).into_bytes();
-    line.extend_from_slice(first.0);
-    line.push(0);
-    line.extend_from_slice(capabilities.as_bytes());
-    line.push(b'\n');
-    pkt_line(&mut out, &line);
-    for (name, id) in refs.iter().skip(1) {
+    let none = [(gix::bstr::BString::from("capabilities^{}"), gix::ObjectId::null(gix::hash::Kind::Sha1))];
+    let lines = if refs.is_empty() { &none[..] } else { refs };
+    for (n, (name, id)) in lines.iter().enumerate() {
         let mut line = format!("{id} ").into_bytes();
         line.extend_from_slice(name);
+        if n == 0 {
+            line.push(0);
+            line.extend_from_slice(capabilities.as_bytes());
+        }
         line.push(b'\n');
         pkt_line(&mut out, &line);
     }
@@ -147,7 +142,8 @@ fn write_advertisement(refs: &[(gix::bstr::BString, gix::ObjectId)], capabilitie
     out
 }
 
-fn pkt_line(out: &mut Vec<u8>, data: &[u8]) {
+/// Appends `data` as one pkt-line (its length, with the four length bytes, in hex first).
+pub fn pkt_line(out: &mut Vec<u8>, data: &[u8]) {
     out.extend_from_slice(format!("{:04x}", data.len() + 4).as_bytes());
     out.extend_from_slice(data);
 }

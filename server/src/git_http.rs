@@ -223,8 +223,8 @@ fn advertisement(service: Service, refs: Vec<u8>) -> Response {
     let mut body = Vec::with_capacity(refs.len() + 64);
     // Protocol v2 answers start with "version 2"; v0 needs the service announcement first.
     if !refs.starts_with(b"000eversion 2") {
-        let line = format!("# service={}\n", service.name());
-        body.extend_from_slice(format!("{:04x}{line}0000", line.len() + 4).as_bytes());
+        crate::advertise::pkt_line(&mut body, format!("# service={}\n", service.name()).as_bytes());
+        body.extend_from_slice(b"0000");
     }
     body.extend_from_slice(&refs);
     let mut response = Response::new(Body::from(body));

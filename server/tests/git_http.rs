@@ -327,7 +327,7 @@ async fn assert_push_advertisement_is_gits(server: &TestServer, stored: &std::pa
         let served = response.bytes().await.unwrap();
         let expected = gits_push_advertisement(stored, protocol);
         assert_eq!(String::from_utf8_lossy(&served), String::from_utf8_lossy(&expected), "{stage}, GIT_PROTOCOL {protocol:?}");
-        let capabilities = gitblixt::advertise::capabilities_of(&expected[35..]).unwrap();
+        let capabilities = gitblixt::advertise::capabilities_of(&expected).unwrap();
         let written = gitblixt::advertise::advertise(stored, &capabilities, protocol).unwrap();
         assert_eq!(written.is_some(), by_gitblixt, "{stage}: written by GitBlixt, not git");
     }

@@ -630,7 +630,7 @@ fn push_now_and_then(work: &Path, targets: &[(String, PathBuf)], stop: &AtomicBo
         let paced = Instant::now();
         let i = n % targets.len();
         let id = commit(work, &format!("push {n}"))?;
-        push(work, &targets[i].0)?;
+        client_push(work, &targets[i].0)?;
         let pushed = Instant::now();
         let arrived = watch.arrivals(&[i], &id, PUSH_TIMEOUT)?[0];
         lags.push(arrived.saturating_duration_since(pushed));
@@ -646,11 +646,6 @@ fn commit(work: &Path, what: &str) -> Result<String, String> {
     git(work, &["add", "-A"])?;
     git(work, &["-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", what])?;
     Ok(git(work, &["rev-parse", "HEAD"])?.trim().to_string())
-}
-
-/// `git push` of `work`'s HEAD to `url`'s main.
-fn push(work: &Path, url: &str) -> Result<(), String> {
-    git(work, &["push", "-q", url, "HEAD:refs/heads/main"]).map(drop)
 }
 
 /// One new commit pushed to each of `targets` at the same moment (a `git push` each, in parallel);
