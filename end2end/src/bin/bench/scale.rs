@@ -231,15 +231,15 @@ pub async fn run(scratch: &Path) -> Result<(), String> {
     };
     copy_repo(&local, &root.join("full.git"))?;
 
-    // Each trial's repositories stay until the section ends: deleting thousands of ref, lock and
-    // reflog files just before the next trial makes ext4 skip over their freshly freed inodes on
-    // every file the trial then creates (`find_inode_bit` → `recently_deleted`), a cost of the
-    // bench's own clean-up that grows with the number of files each side writes.
+    // Each trial's repositories have names of their own and stay until the section ends: deleting
+    // thousands of ref, lock and reflog files just before the next trial makes ext4 skip over
+    // their freshly freed inodes on every file the trial then creates (`find_inode_bit` →
+    // `recently_deleted`), a cost of the bench's own clean-up that grows with the files written.
     let mut rows = Vec::new();
-    for (scenario, from) in [("initial push", &empty), ("1-commit push", &prev)] {
+    for (s, (scenario, from)) in [("initial push", &empty), ("1-commit push", &prev)].into_iter().enumerate() {
         let (mut ours, mut theirs, mut bytes) = (Vec::new(), Vec::new(), (0, 0));
         for t in 0..TRIALS {
-            let (o, g) = (format!("o{t}.git"), format!("g{t}.git"));
+            let (o, g) = (format!("o{s}-{t}.git"), format!("g{s}-{t}.git"));
             copy_repo(from, &root.join(&o))?;
             copy_repo(from, &root.join(&g))?;
             let one = |cmd: &mut Command, sent: &mut u64| -> Result<Cost, String> {
@@ -266,10 +266,10 @@ pub async fn run(scratch: &Path) -> Result<(), String> {
     let mut warm = Command::new(&gitblixt);
     warm.args(["mirror", "fetch", "--prune"]).arg(backend.url("prev-remote.git")).arg(&warmed).env("GITBLIXT_REMOTE_TOKEN", token);
     tokio::task::block_in_place(|| measured(&mut warm))?;
-    for (scenario, from) in [("initial fetch", &empty), ("1-commit fetch", &warmed)] {
+    for (s, (scenario, from)) in [("initial fetch", &empty), ("1-commit fetch", &warmed)].into_iter().enumerate() {
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for t in 0..TRIALS {
-            let (o, g) = (root.join(format!("fo{t}.git")), root.join(format!("fg{t}.git")));
+            let (o, g) = (root.join(format!("fo{s}-{t}.git")), root.join(format!("fg{s}-{t}.git")));
             copy_repo(from, &o)?;
             copy_repo(from, &g)?;
             let one = |cmd: &mut Command| tokio::task::block_in_place(|| measured(cmd));
