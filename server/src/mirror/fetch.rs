@@ -4,8 +4,8 @@
 //! * refspecs: exactly `+refs/heads/*:refs/heads/*` and `+refs/tags/*:refs/tags/*`, no tag-following.
 //! * credentials: HTTP Basic `x-access-token:<token>` via a credentials callback (never in the URL);
 //!   without a token, a callback that refuses, so no prompt/helper is ever run.
-//! * HTTP (reqwest backend): reqwest's default 30s timeout replaced by `stall_timeout` (per read, not total)
-//!   and an explicit connect timeout.
+//! * HTTP: [`super::http_client`], with `stall_timeout` (per read, not total) and an explicit connect
+//!   timeout.
 //! * `FetchMode::Mirror` additionally prunes local heads/tags the remote no longer advertises.
 
 use std::{
@@ -19,7 +19,7 @@ use std::{
 };
 
 use gix::{
-    bstr::{BStr, ByteSlice},
+    bstr::ByteSlice,
     progress::{Count, Id, MessageLevel, NestedProgress, Progress, Step, StepShared, Unit},
     refs::{
         transaction::{Change, PreviousValue, RefEdit, RefLog},
@@ -394,7 +394,7 @@ fn fetch_inner(
             return fetch_changed(repo, &remote, what, persistent, &staged, opts, progress_root);
         }
     }
-    let prepare = list_refs(repo, &remote, opts, progress_root)?;
+    let prepare = list_refs(&remote, opts, progress_root)?;
     let advertised = advertised_heads_and_tags(&prepare.ref_map().remote_refs);
     receive(repo, prepare, what, staging.as_ref(), advertised, opts, progress_root)
 }
@@ -414,7 +414,7 @@ fn fetch_changed(
     opts: &FetchOptions,
     progress_root: &ProgressRoot,
 ) -> Result<FetchReport, FetchError> {
-    let listed = changed::list(repo, remote, opts, progress_root)?;
+    let listed = changed::list(remote, opts, progress_root)?;
     let remote_refs = listed.ref_map.remote_refs.clone();
     let changed = changed::changed_staging(&listed.ref_map, &staging.0, staged);
     let mut report = FetchReport { remote: advertised_heads_and_tags(&remote_refs), ..FetchReport::default() };
@@ -447,22 +447,13 @@ type Prepared<'remote, 'repo> = gix::remote::fetch::Prepare<'remote, 'repo, Box<
 /// Connects (with the transport options and the credentials callback) and lists the remote's refs
 /// that `remote`'s refspecs name, and its HEAD.
 fn list_refs<'remote, 'repo>(
-    repo: &gix::Repository,
     remote: &'remote gix::Remote<'repo>,
     opts: &FetchOptions,
     progress_root: &ProgressRoot,
 ) -> Result<Prepared<'remote, 'repo>, FetchError> {
-    let connection = remote.connect(Direction::Fetch).map_err(FetchError::gix(Stage::Connect))?;
-
-    // --- Transport options: start from what the repo config says, then override what we need.
-    let url_string = remote.url(Direction::Fetch).map(|u| u.to_bstring()).unwrap_or_default();
-    let transport_options = http_transport_options(repo, url_string.as_ref(), opts)?;
-    let connection = match transport_options {
-        Some(o) => connection.with_transport_options(o),
-        None => connection,
-    };
-
-    let connection = connection.with_credentials(token_credentials(opts.token.clone()));
+    let connection = remote
+        .to_connection_with_transport(open_transport(remote, opts)?)
+        .with_credentials(token_credentials(opts.token.clone()));
 
     let prepare = connection
         .prepare_fetch(
@@ -756,42 +747,19 @@ fn adopt_remote_head(repo: &gix::Repository, remote_refs: &[gix::protocol::hands
     Ok(())
 }
 
-/// For http(s) URLs: derive options from the repo config, then configure the reqwest client via
-/// `http::reqwest::Options::configure_client` (the only hook the reqwest backend honours):
-/// * `.connect_timeout(connect_timeout)` (gix hardcodes 20s otherwise),
-/// * `.timeout(stall_timeout)` instead of reqwest's default 30s. In reqwest's *blocking* client this
-///   bounds "send request + receive response headers" and then **each individual body read** (reqwest
-///   `blocking::Response::read` re-arms it per call); it is not a whole-transfer deadline, so it acts as
-///   a stall detector. Verified: a 48s trickling transfer succeeds with a 5s stall timeout; a stalled
-///   server fails after ~2s with a 2s stall timeout.
-///
-/// The `low_speed_*` / `connect_timeout` fields of `http::Options` (and thus `http.lowSpeedLimit`,
-/// `http.lowSpeedTime`, `gitoxide.http.connectTimeout`) are only honoured by the curl backend;
-/// they are set anyway so switching backends keeps the intent.
-fn http_transport_options(
-    repo: &gix::Repository,
-    url: &BStr,
+/// The transport to `remote`'s fetch URL: [`super::http_client`] for http(s) with the fetch's stall
+/// and connect timeouts, gix's own for `file://`. The repository's `http.*` configuration is
+/// applied by the connection (of it, the client honours the redirect rule).
+fn open_transport(
+    remote: &gix::Remote<'_>,
     opts: &FetchOptions,
-) -> Result<Option<Box<dyn std::any::Any>>, FetchError> {
-    use gix::protocol::transport::client::blocking_io::http;
-    let Some(mut boxed) = repo.transport_options(url, None).map_err(FetchError::gix(Stage::Configure))? else {
-        return Ok(None);
-    };
-    if let Some(o) = boxed.downcast_mut::<http::Options>() {
-        let stall = opts.stall_timeout;
-        let connect = opts.connect_timeout;
-        o.connect_timeout = Some(connect);
-        o.low_speed_limit_bytes_per_second = 1;
-        o.low_speed_time_seconds = stall.as_secs().max(1);
-        o.user_agent = Some(concat!("gitblixt/", env!("CARGO_PKG_VERSION")).into());
-        let configure_client: Box<http::reqwest::ConfigureClientFn> =
-            Box::new(move |builder: reqwest::blocking::ClientBuilder| Ok(builder.timeout(stall).connect_timeout(connect)));
-        o.backend = Some(Arc::new(Mutex::new(http::reqwest::Options {
-            configure_client: Some(configure_client),
-            configure_request: None,
-        })));
-    }
-    Ok(Some(boxed))
+) -> Result<Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>, FetchError> {
+    let (url, version) = remote.sanitized_url_and_version(Direction::Fetch).map_err(FetchError::gix(Stage::Connect))?;
+    super::http_client::connect(url, version, timeouts(opts)).map_err(FetchError::gix(Stage::Connect))
+}
+
+fn timeouts(opts: &FetchOptions) -> super::http_client::Timeouts {
+    super::http_client::Timeouts { connect: opts.connect_timeout, stall: opts.stall_timeout }
 }
 
 // ---------------------------------------------------------------------------------------------

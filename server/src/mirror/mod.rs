@@ -10,6 +10,7 @@ pub mod cli;
 mod delta;
 pub mod error;
 pub mod fetch;
+mod http_client;
 pub mod plan;
 pub mod preview;
 pub mod push;

@@ -11,7 +11,7 @@ use std::{
     path::Path,
     sync::{
         atomic::{AtomicBool, Ordering},
-        Arc, Mutex,
+        Arc,
     },
 };
 
@@ -32,7 +32,7 @@ use gix::{
         handshake::Ref,
         transport::{
             client::{
-                blocking_io::{http, Transport},
+                blocking_io::Transport,
                 MessageKind, TransportWithoutIO, WriteMode,
             },
             packetline::PacketLineRef,
@@ -281,32 +281,10 @@ fn push_inner(local_bare_repo: &Path, remote_url: &str, mut opts: PushOptions) -
         ));
     }
     let is_http = matches!(url.scheme, gix::url::Scheme::Http | gix::url::Scheme::Https);
-    let mut transport = gix::protocol::transport::client::blocking_io::connect::connect(
-        url,
-        gix::protocol::transport::client::blocking_io::connect::Options {
-            version: Protocol::V1,
-            ..Default::default()
-        },
-    )
-    .map_err(|e| PushError::Connect(boxed(e)))?;
+    // The stall timeout bounds the wait for each answer and each read of it, not the whole push.
+    let timeouts = super::http_client::Timeouts { connect: std::time::Duration::from_secs(20), stall: opts.timeout };
+    let mut transport = super::http_client::connect(url, Protocol::V1, timeouts).map_err(|e| PushError::Connect(boxed(e)))?;
     if is_http {
-        let run_timeout = opts.timeout;
-        let reqwest_opts = http::reqwest::Options {
-            // reqwest's blocking client applies its timeout (30 s by default) to getting the headers and
-            // then to each body read: set to the stall timeout it detects a silent remote without
-            // cutting long transfers.
-            configure_client: Some(Box::new(move |builder: reqwest::blocking::ClientBuilder| {
-                Ok(builder.timeout(run_timeout).connect_timeout(std::time::Duration::from_secs(20)))
-            })),
-            configure_request: None,
-        };
-        let http_opts = http::Options {
-            backend: Some(Arc::new(Mutex::new(reqwest_opts))),
-            ..Default::default()
-        };
-        transport
-            .configure(&http_opts)
-            .map_err(|e| PushError::Connect(boxed(e)))?;
         if let Some(token) = opts.token.as_ref() {
             transport
                 .set_identity(gix::sec::identity::Account {

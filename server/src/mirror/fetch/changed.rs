@@ -35,17 +35,8 @@ fn agent() -> gix::protocol::command::Feature {
 
 /// Connects to `remote` (its fetch URL, the transport options and the token as for any fetch),
 /// performs the handshake and lists the refs its refspecs name, and the remote's HEAD.
-pub(super) fn list(repo: &gix::Repository, remote: &gix::Remote<'_>, opts: &FetchOptions, progress_root: &ProgressRoot) -> Result<Listed, FetchError> {
-    use gix::protocol::transport::client::blocking_io::connect;
-    let (url, version) = remote.sanitized_url_and_version(Direction::Fetch).map_err(FetchError::gix(Stage::Connect))?;
-    let options = super::http_transport_options(repo, url.to_bstring().as_ref(), opts)?;
-    let mut transport = connect::connect(url, connect::Options { version, ..Default::default() }).map_err(FetchError::gix(Stage::Connect))?;
-    if let Some(options) = options {
-        transport
-            .configure(&*options)
-            .or_raise(|| gix::error::message("Failed to configure the transport layer"))
-            .map_err(|e| FetchError::Gix { stage: Stage::Configure, source: e })?;
-    }
+pub(super) fn list(remote: &gix::Remote<'_>, opts: &FetchOptions, progress_root: &ProgressRoot) -> Result<Listed, FetchError> {
+    let mut transport = super::open_transport(remote, opts)?;
     let mut progress = progress_root.child("list refs", *b"MLSR");
     let mut handshake = gix::protocol::handshake(
         &mut transport,
