@@ -47,6 +47,9 @@ pub enum Fault {
     StallTransfer,
     /// Send the first bytes of the POST answers, then drop the connection.
     DropTransfer,
+    /// The repository `from` was renamed to `to`: what GitHub answers for a renamed repository's
+    /// old URL, a 301 to the same path under the new name, for every request.
+    Moved { from: String, to: String },
 }
 
 /// Counters of what the server saw.
@@ -146,6 +149,17 @@ async fn cgi(State(backend): State<Backend>, request: Request) -> Response {
     if let Fault::Status(code) = fault {
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return (status, format!("injected failure {code}\n")).into_response();
+    }
+    if let Fault::Moved { from, to } = &fault
+        && let Some(rest) = parts.uri.path().strip_prefix(&format!("/{from}/"))
+    {
+        let query = parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+        let location = format!("/{to}/{rest}{query}");
+        let mut response = StatusCode::MOVED_PERMANENTLY.into_response();
+        if let Ok(value) = HeaderValue::from_str(&location) {
+            response.headers_mut().insert(header::LOCATION, value);
+        }
+        return response;
     }
     let is_post = parts.method == axum::http::Method::POST;
     if is_post {

@@ -552,6 +552,38 @@ async fn every_error_class_is_reported_without_the_token() {
     check(&e);
 }
 
+/// GitHub answers a renamed repository's old URL with a 301 to its new one. git follows it on the
+/// first request of a conversation and sends the rest to the new URL; so do a first fetch, a later
+/// pull (the conversation of its own in `fetch::changed`) and a push, all given the old URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_pull_and_push_follow_a_renamed_repositorys_redirect() {
+    let f = Fixture::new(Auth::Password(TOKEN.into())).await;
+    f.fill_remote();
+    f.backend.set_fault(Fault::Moved { from: "old-name.git".into(), to: "r.git".into() });
+    let old = f.backend.url("old-name.git");
+    // The redirect is one the real git follows.
+    let tmp = tempfile::tempdir().unwrap();
+    ok(tmp.path(), &["clone", "-q", "--mirror", &old, "by-git.git"]);
+    assert_eq!(refs(&tmp.path().join("by-git.git")), refs(&f.remote()));
+
+    let m = f.empty_repository("mirror.git");
+    mirror::fetch(&old, &m, FetchMode::Mirror, &pull("1", "1", false)).await.unwrap();
+    assert_eq!(refs(&m), refs(&f.remote()));
+    push_commit(&f.remote(), "main", "upstream.txt");
+    let posts = f.backend.seen.upload_pack_posts.load(Ordering::SeqCst);
+    mirror::fetch(&old, &m, FetchMode::Mirror, &pull("1", "2", false)).await.unwrap();
+    assert_eq!(refs(&m), refs(&f.remote()));
+    assert!(f.backend.seen.upload_pack_posts.load(Ordering::SeqCst) > posts, "the later pull's POSTs reached the renamed repository");
+    fsck(&m);
+
+    commit(&f.work, "src/d.rs", "fn d() {}\n");
+    f.sync_local();
+    let r = mirror::push(&f.local, &old, &opts()).await.unwrap();
+    assert_eq!(outcome(&r, "refs/heads/main"), RefOutcome::ForceUpdated, "{r:?}");
+    assert_eq!(refs(&f.remote()), refs(&f.local));
+    fsck(&f.remote());
+}
+
 /// A large text file whose every version differs a little, so `git repack` stores versions as deltas.
 fn big_text(version: usize) -> String {
     (0..4000).map(|i| if i == 2000 { format!("line {i} changed in version {version}\n") } else { format!("line {i} of a long file that compresses poorly {}\n", i * 7919 % 10007) }).collect()

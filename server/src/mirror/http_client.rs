@@ -1,26 +1,28 @@
-//! The HTTP client of every mirror transfer over `http(s)://`: gix's [`Http`] on reqwest's blocking
-//! client, run on the thread that reads the answer.
+//! The HTTP client of every mirror transfer over `http(s)://`: gix's [`Http`] on reqwest, driven
+//! by a single-threaded tokio runtime of the transfer's own on the thread that reads the answer.
 //!
-//! gix's own reqwest backend runs each request on a thread of its own and copies the answer's body
-//! into a rendezvous pipe 8 KiB at a time, so every piece of a pack passed reqwest's runtime thread,
-//! gix's request thread and the reading thread in turn, waking each: an initial fetch of a 150 MB
-//! pack made 146,000 voluntary context switches and spent 3 s of its 7.5 s in the kernel (profiled
-//! with `perf` and `/usr/bin/time -v`). Here a GET, and a POST whose body fits in memory (every
-//! fetch request), is sent by the thread that then reads the answer, through a buffer of its own;
-//! only a streamed POST body (a push's pack) is sent by a thread, in pieces of a megabyte.
+//! gix's reqwest backend runs each request on a thread of its own, on reqwest's blocking client
+//! (itself a runtime thread), and copies the answer into a rendezvous pipe 8 KiB at a time: every
+//! frame of a pack crossed threads, each crossing a futex wake and an eventfd write. An initial
+//! fetch of a 150 MB pack sent in 4 KiB chunks made 114,000–146,000 voluntary context switches and
+//! spent 2–3 s of its 7.5 s in the kernel (`/usr/bin/time -v`, `perf trace -s`). Here the socket,
+//! hyper's connection task and the reader share one thread: reading the body polls the connection
+//! directly. A request body is written into the runtime's channel and sent while the writer waits.
 //!
-//! What it keeps of gix's backend: the stall timeout (reqwest's blocking timeout bounds the wait for
-//! the answer's headers and then every read of its body, not the whole transfer), the connect
-//! timeout, git's redirect rules (only the first request follows by default, never from https to
-//! http, the request's tail kept so the new base URL is known), and gix's errors: a 401 is
-//! `PermissionDenied` carrying the `WWW-Authenticate` values (gix then asks for credentials and
-//! retries), other statuses read "Received HTTP status N" with reqwest's error as the source.
+//! What it keeps of gix's backend: the stall timeout (reqwest's read timeout: no data for that long
+//! on the connection ends the transfer, however long the whole takes; the same bound on each piece
+//! of a request body the remote takes), the connect timeout, git's redirect rules (only the first
+//! request follows by default, never from https to http, the request's tail kept so the new base
+//! URL is known), and gix's errors: a 401 is `PermissionDenied` carrying the `WWW-Authenticate`
+//! values (gix then asks for credentials and retries), other statuses read "Received HTTP status N"
+//! with reqwest's error as the source.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::str::FromStr;
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use bytes::{Buf, Bytes};
 use gix::error::{Class, ClassificationMarker, ErrorExt};
 use gix::protocol::transport::client::blocking_io::http::{
     self as gix_http, options::FollowRedirects, GetResponse, Http, PostBodyDataKind, PostResponse,
@@ -28,13 +30,12 @@ use gix::protocol::transport::client::blocking_io::http::{
 use gix::protocol::transport::client::blocking_io::Transport;
 use gix::protocol::transport::client::AuthenticationRequired;
 use gix::protocol::transport::Protocol;
-use reqwest::blocking::{Client, Response};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Method, StatusCode};
+use reqwest::{Client, Method, Response, StatusCode};
+use tokio::runtime::Runtime;
+use tokio::sync::mpsc;
 
-/// How much of an answer's body one read asks reqwest for.
-const READ_BUFFER: usize = 1 << 20;
-/// The pieces a streamed request body is handed to its sending thread in, and how many may wait.
+/// The pieces a streamed request body is handed to the connection in, and how many may wait.
 const UPLOAD_CHUNK: usize = 1 << 20;
 const UPLOAD_CHUNKS_IN_FLIGHT: usize = 2;
 /// curl's limit, which git and gix keep.
@@ -46,8 +47,8 @@ const USER_AGENT: &str = concat!("gitblixt/", env!("CARGO_PKG_VERSION"));
 pub struct Timeouts {
     /// To open the TCP (and TLS) connection.
     pub connect: Duration,
-    /// For the answer's headers, and then for each read of its body: no data for this long ends
-    /// the transfer, however long the transfer as a whole takes.
+    /// No data from the remote (or no room for ours) for this long ends the transfer, however
+    /// long the transfer as a whole takes.
     pub stall: Duration,
 }
 
@@ -70,10 +71,16 @@ struct RedirectRule {
     tail: String,
 }
 
+/// The runtime and client of one transfer, made on its first request.
+struct Connection {
+    runtime: Arc<Runtime>,
+    client: Client,
+}
+
 /// gix's [`Http`] for mirror transfers.
 pub struct MirrorHttp {
     timeouts: Timeouts,
-    client: Option<Client>,
+    connection: Option<Connection>,
     rule: Arc<Mutex<RedirectRule>>,
     follow: FollowRedirects,
     requests: usize,
@@ -84,7 +91,7 @@ impl MirrorHttp {
     pub fn new(timeouts: Timeouts) -> Self {
         MirrorHttp {
             timeouts,
-            client: None,
+            connection: None,
             rule: Arc::default(),
             follow: FollowRedirects::Initial,
             requests: 0,
@@ -92,22 +99,27 @@ impl MirrorHttp {
         }
     }
 
-    /// The client, built on the first request and reused (its connections with it).
-    fn client(&mut self) -> gix::error::Result<Client> {
-        if let Some(client) = &self.client {
-            return Ok(client.clone());
+    /// The runtime and the client, made on the first request and reused (the connections with them).
+    fn connection(&mut self) -> gix::error::Result<(Arc<Runtime>, Client)> {
+        if let Some(c) = &self.connection {
+            return Ok((c.runtime.clone(), c.client.clone()));
         }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| gix::error::message!("could not start the transfer's HTTP runtime: {e}").raise())?;
         let rule = self.rule.clone();
         let client = Client::builder()
             .connect_timeout(self.timeouts.connect)
-            .timeout(self.timeouts.stall)
+            .read_timeout(self.timeouts.stall)
             .user_agent(USER_AGENT)
             .http1_title_case_headers()
             .redirect(reqwest::redirect::Policy::custom(move |attempt| follow_redirect(&rule, attempt)))
             .build()
             .map_err(classify)?;
-        self.client = Some(client.clone());
-        Ok(client)
+        let runtime = Arc::new(runtime);
+        self.connection = Some(Connection { runtime: runtime.clone(), client: client.clone() });
+        Ok((runtime, client))
     }
 
     fn request(
@@ -116,7 +128,7 @@ impl MirrorHttp {
         url: &str,
         base_url: &str,
         headers: impl IntoIterator<Item = impl AsRef<str>>,
-    ) -> gix::error::Result<Request> {
+    ) -> gix::error::Result<(Arc<Runtime>, Request)> {
         let tail = url
             .strip_prefix(base_url)
             .ok_or_else(|| gix::error::message!("the request URL does not start with the remote's URL {base_url}").raise())?;
@@ -126,8 +138,9 @@ impl MirrorHttp {
             FollowRedirects::None => false,
         };
         self.requests += 1;
-        Ok(Request {
-            client: self.client()?,
+        let (runtime, client) = self.connection()?;
+        let request = Request {
+            client,
             method,
             url: url.to_owned(),
             tail: tail.to_owned(),
@@ -135,7 +148,8 @@ impl MirrorHttp {
             follow,
             rule: self.rule.clone(),
             redirected_base: self.redirected_base.clone(),
-        })
+        };
+        Ok((runtime, request))
     }
 }
 
@@ -150,8 +164,9 @@ impl Http for MirrorHttp {
         base_url: &str,
         headers: impl IntoIterator<Item = impl AsRef<str>>,
     ) -> gix::error::Result<GetResponse<Headers, Body>> {
-        let answer = self.request(Method::GET, url, base_url, headers)?.send(None);
-        let exchange = Exchange::new(State::answered(answer));
+        let (runtime, request) = self.request(Method::GET, url, base_url, headers)?;
+        let answer = runtime.block_on(request.send(None));
+        let exchange = Exchange::new(runtime, State::answered(answer));
         Ok(GetResponse { headers: Headers::new(exchange.clone()), body: Body::new(exchange) })
     }
 
@@ -162,18 +177,24 @@ impl Http for MirrorHttp {
         headers: impl IntoIterator<Item = impl AsRef<str>>,
         body: PostBodyDataKind,
     ) -> gix::error::Result<PostResponse<Headers, Body, PostBody>> {
-        let request = self.request(Method::POST, url, base_url, headers)?;
+        let stall = self.timeouts.stall;
+        let (runtime, request) = self.request(Method::POST, url, base_url, headers)?;
         let (post_body, state) = match body {
             PostBodyDataKind::BoundedAndFitsIntoMemory => {
                 let buffer = Arc::new(Mutex::new(Vec::new()));
                 (PostBody::Buffered(buffer.clone()), State::Unsent { request, body: buffer })
             }
             PostBodyDataKind::Unbounded => {
-                let (writer, answer) = stream_upload(request)?;
-                (PostBody::Streamed(writer), State::Sending(answer))
+                let (chunks, received) = mpsc::channel(UPLOAD_CHUNKS_IN_FLIGHT);
+                let body = reqwest::Body::wrap_stream(futures_util::stream::unfold(received, |mut received| async move {
+                    received.recv().await.map(|chunk: Bytes| (Ok::<_, io::Error>(chunk), received))
+                }));
+                let sending = runtime.spawn(request.send(Some(body)));
+                let writer = ChunkWriter { runtime: runtime.clone(), chunks: Some(chunks), pending: Vec::with_capacity(UPLOAD_CHUNK), stall };
+                (PostBody::Streamed(writer), State::Sending(sending))
             }
         };
-        let exchange = Exchange::new(state);
+        let exchange = Exchange::new(runtime, state);
         Ok(PostResponse { post_body, headers: Headers::new(exchange.clone()), body: Body::new(exchange) })
     }
 
@@ -205,7 +226,7 @@ struct Request {
 
 impl Request {
     /// Sends the request and waits for the answer's headers; an error status is an error.
-    fn send(self, body: Option<reqwest::blocking::Body>) -> io::Result<Response> {
+    async fn send(self, body: Option<reqwest::Body>) -> io::Result<Response> {
         {
             let mut rule = lock(&self.rule);
             rule.follow = self.follow;
@@ -216,7 +237,7 @@ impl Request {
             builder = builder.body(body);
         }
         let mut www_authenticate = Vec::new();
-        let answer = builder.send().and_then(|response| {
+        let answer = builder.send().await.and_then(|response| {
             if response.status() == StatusCode::UNAUTHORIZED {
                 www_authenticate = response
                     .headers()
@@ -322,8 +343,14 @@ fn status_error(err: reqwest::Error, www_authenticate: Vec<gix::bstr::BString>) 
             let context = gix::error::message!("Received HTTP status {}", status.as_str());
             io::Error::new(kind, classify(err).and_raise(context))
         }
-        None => io::Error::other(classify(err)),
+        None => transfer_error(err),
     }
+}
+
+/// A failure without an HTTP status (connection, TLS, a stall); a stall reads as `TimedOut`.
+fn transfer_error(err: reqwest::Error) -> io::Error {
+    let kind = if err.is_timeout() { io::ErrorKind::TimedOut } else { io::ErrorKind::Other };
+    io::Error::new(kind, classify(err))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -336,8 +363,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 enum State {
     /// A POST whose body is being written into the buffer; sent when the answer is first read.
     Unsent { request: Request, body: Arc<Mutex<Vec<u8>>> },
-    /// A POST whose body a thread is sending; it hands over the answer.
-    Sending(mpsc::Receiver<io::Result<Response>>),
+    /// A POST being sent while its body is written.
+    Sending(tokio::task::JoinHandle<io::Result<Response>>),
     Answered(Response),
     /// The request failed; the error until it was read once.
     Failed(Option<io::Error>),
@@ -354,24 +381,26 @@ impl State {
     }
 }
 
-struct Exchange(Mutex<State>);
+struct Exchange {
+    runtime: Arc<Runtime>,
+    state: Mutex<State>,
+}
 
 impl Exchange {
-    fn new(state: State) -> Arc<Self> {
-        Arc::new(Exchange(Mutex::new(state)))
+    fn new(runtime: Arc<Runtime>, state: State) -> Arc<Self> {
+        Arc::new(Exchange { runtime, state: Mutex::new(state) })
     }
 
-    /// Sends the request or waits for the sending thread, if that has not happened yet.
-    fn await_answer(state: &mut State) {
+    /// Sends the request or waits for it to be answered, if that has not happened yet.
+    fn await_answer(&self, state: &mut State) {
         match std::mem::replace(state, State::Taken) {
             State::Unsent { request, body } => {
                 let body = std::mem::take(&mut *lock(&body));
-                *state = State::answered(request.send(Some(body.into())));
+                *state = State::answered(self.runtime.block_on(request.send(Some(body.into()))));
             }
-            State::Sending(answer) => {
-                *state = State::answered(
-                    answer.recv().unwrap_or_else(|_| Err(io::Error::other("the thread sending the request ended without an answer"))),
-                );
+            State::Sending(sending) => {
+                let answer = self.runtime.block_on(sending);
+                *state = State::answered(answer.unwrap_or_else(|e| Err(io::Error::other(format!("the request was not sent: {e}")))));
             }
             other => *state = other,
         }
@@ -379,8 +408,8 @@ impl Exchange {
 
     /// The answer's header lines, `name:value`, or the request's error.
     fn header_lines(&self) -> io::Result<Vec<u8>> {
-        let mut state = lock(&self.0);
-        Self::await_answer(&mut state);
+        let mut state = lock(&self.state);
+        self.await_answer(&mut state);
         match &mut *state {
             State::Answered(response) => Ok(render_headers(response.headers())),
             State::Failed(err) => Err(take_error(err)),
@@ -389,8 +418,8 @@ impl Exchange {
     }
 
     fn take_response(&self) -> io::Result<Response> {
-        let mut state = lock(&self.0);
-        Self::await_answer(&mut state);
+        let mut state = lock(&self.state);
+        self.await_answer(&mut state);
         match std::mem::replace(&mut *state, State::Taken) {
             State::Answered(response) => Ok(response),
             State::Failed(mut err) => {
@@ -416,6 +445,15 @@ fn render_headers(headers: &HeaderMap) -> Vec<u8> {
         out.push(b'\n');
     }
     out
+}
+
+/// Read through [`BufRead`]: what `fill_buf` offers, copied out.
+fn read_buffered(reader: &mut impl BufRead, out: &mut [u8]) -> io::Result<usize> {
+    let available = reader.fill_buf()?;
+    let n = available.len().min(out.len());
+    out[..n].copy_from_slice(&available[..n]);
+    reader.consume(n);
+    Ok(n)
 }
 
 /// The answer's headers, one `name:value` line each; reading them sends a buffered request.
@@ -450,56 +488,48 @@ impl BufRead for Headers {
 
 impl Read for Headers {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = {
-            let available = self.fill_buf()?;
-            let n = available.len().min(out.len());
-            out[..n].copy_from_slice(&available[..n]);
-            n
-        };
-        self.consume(n);
-        Ok(n)
+        read_buffered(self, out)
     }
 }
 
-/// The answer's body, read from reqwest on the reading thread.
+/// The answer's body: each read that finds nothing buffered polls the connection on this thread.
 pub struct Body {
     exchange: Arc<Exchange>,
-    reader: Option<BufReader<Response>>,
+    response: Option<Response>,
+    chunk: Bytes,
+    ended: bool,
 }
 
 impl Body {
     fn new(exchange: Arc<Exchange>) -> Self {
-        Body { exchange, reader: None }
+        Body { exchange, response: None, chunk: Bytes::new(), ended: false }
     }
 }
 
 impl BufRead for Body {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.reader.is_none() {
-            self.reader = Some(BufReader::with_capacity(READ_BUFFER, self.exchange.take_response()?));
+        while self.chunk.is_empty() && !self.ended {
+            if self.response.is_none() {
+                self.response = Some(self.exchange.take_response()?);
+            }
+            let Some(response) = self.response.as_mut() else { break };
+            match self.exchange.runtime.block_on(response.chunk()) {
+                Ok(Some(chunk)) => self.chunk = chunk,
+                Ok(None) => self.ended = true,
+                Err(err) => return Err(transfer_error(err)),
+            }
         }
-        match &mut self.reader {
-            Some(reader) => reader.fill_buf(),
-            None => Ok(&[]),
-        }
+        Ok(&self.chunk)
     }
 
     fn consume(&mut self, amount: usize) {
-        if let Some(reader) = &mut self.reader {
-            reader.consume(amount);
-        }
+        self.chunk.advance(amount.min(self.chunk.len()));
     }
 }
 
 impl Read for Body {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.reader.is_none() {
-            self.fill_buf()?;
-        }
-        match &mut self.reader {
-            Some(reader) => reader.read(out),
-            None => Ok(0),
-        }
+        read_buffered(self, out)
     }
 }
 
@@ -531,36 +561,30 @@ impl Write for PostBody {
     }
 }
 
-/// Starts the thread that sends `request` with a body streamed from the returned writer.
-fn stream_upload(request: Request) -> gix::error::Result<(ChunkWriter, mpsc::Receiver<io::Result<Response>>)> {
-    let (chunks, received) = mpsc::sync_channel(UPLOAD_CHUNKS_IN_FLIGHT);
-    let (answer_sender, answer) = mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name("gitblixt-http-upload".into())
-        .spawn(move || {
-            let body = reqwest::blocking::Body::new(ChunkReader { received, chunk: Vec::new(), at: 0 });
-            // The reader may have gone (an error ended the transfer): nobody to tell.
-            answer_sender.send(request.send(Some(body))).ok();
-        })
-        .map_err(|e| gix::error::message!("could not start the thread that sends the request: {e}").raise())?;
-    Ok((ChunkWriter { chunks, pending: Vec::with_capacity(UPLOAD_CHUNK) }, answer))
-}
-
-/// Hands what is written to the sending thread in pieces of [`UPLOAD_CHUNK`]; dropping it ends the body.
+/// Hands what is written to the request being sent, in pieces of [`UPLOAD_CHUNK`], driving the
+/// connection until the remote has room for them; dropping it ends the body.
 pub struct ChunkWriter {
-    chunks: mpsc::SyncSender<Vec<u8>>,
+    runtime: Arc<Runtime>,
+    chunks: Option<mpsc::Sender<Bytes>>,
     pending: Vec<u8>,
+    stall: Duration,
 }
 
 impl ChunkWriter {
     fn hand_over(&mut self) -> io::Result<()> {
+        let Some(chunks) = &self.chunks else { return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the request's body has ended")) };
         if self.pending.is_empty() {
             return Ok(());
         }
-        let chunk = std::mem::replace(&mut self.pending, Vec::with_capacity(UPLOAD_CHUNK));
-        self.chunks
-            .send(chunk)
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the remote stopped taking the request's body"))
+        let chunk = Bytes::from(std::mem::replace(&mut self.pending, Vec::with_capacity(UPLOAD_CHUNK)));
+        match self.runtime.block_on(tokio::time::timeout(self.stall, chunks.send(chunk))) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(io::Error::new(io::ErrorKind::BrokenPipe, "the remote stopped taking the request's body")),
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the remote took none of the request's body for {} s", self.stall.as_secs()),
+            )),
+        }
     }
 }
 
@@ -582,30 +606,6 @@ impl Drop for ChunkWriter {
     fn drop(&mut self) {
         // A failure here is the remote having stopped reading; the answer says why.
         self.hand_over().ok();
-    }
-}
-
-/// The sending thread's end: the request body as reqwest reads it.
-struct ChunkReader {
-    received: mpsc::Receiver<Vec<u8>>,
-    chunk: Vec<u8>,
-    at: usize,
-}
-
-impl Read for ChunkReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.at == self.chunk.len() {
-            match self.received.recv() {
-                Ok(chunk) => {
-                    self.chunk = chunk;
-                    self.at = 0;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = (self.chunk.len() - self.at).min(out.len());
-        out[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
+        self.chunks = None;
     }
 }
