@@ -584,6 +584,32 @@ async fn fetch_pull_and_push_follow_a_renamed_repositorys_redirect() {
     fsck(&f.remote());
 }
 
+/// A remote that stops taking a push's pack (it answered, and reads no more of the request) is
+/// found out by the stall timeout: the push ends with a timeout instead of waiting forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_whose_pack_the_remote_stops_taking_ends_with_a_timeout() {
+    let f = Fixture::new(Auth::Password(TOKEN.into())).await;
+    // 48 MiB that do not compress (xorshift): more than the connection's buffers hold.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let noise: Vec<u8> = (0..(48usize << 20) / 8)
+        .flat_map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()
+        })
+        .collect();
+    std::fs::write(f.work.join("noise.bin"), noise).unwrap();
+    ok(&f.work, &["add", "noise.bin"]);
+    ok(&f.work, &["commit", "-q", "-m", "noise"]);
+    f.sync_local();
+    f.backend.set_fault(Fault::StallTransfer);
+    let quick = TransferOptions { stall_timeout: Duration::from_secs(2), ..opts() };
+    let e = mirror::push(&f.local, &f.url(), &quick).await.unwrap_err();
+    assert!(matches!(e, MirrorError::Timeout { .. }), "{e:?}");
+    assert_eq!(refs(&f.remote()), "", "nothing reached the remote");
+}
+
 /// A large text file whose every version differs a little, so `git repack` stores versions as deltas.
 fn big_text(version: usize) -> String {
     (0..4000).map(|i| if i == 2000 { format!("line {i} changed in version {version}\n") } else { format!("line {i} of a long file that compresses poorly {}\n", i * 7919 % 10007) }).collect()
