@@ -10,8 +10,8 @@
 //! directly. A request body is written into the runtime's channel and sent while the writer waits.
 //!
 //! What it keeps of gix's backend: the stall timeout (reqwest's read timeout: no data for that long
-//! on the connection ends the transfer, however long the whole takes; the same bound on each piece
-//! of a request body the remote takes), the connect timeout, git's redirect rules (only the first
+//! on the connection ends the transfer, however long the whole takes, also while a request body is
+//! being sent to a remote that has stopped taking it), the connect timeout, git's redirect rules (only the first
 //! request follows by default, never from https to http, the request's tail kept so the new base
 //! URL is known), and gix's errors: a 401 is `PermissionDenied` carrying the `WWW-Authenticate`
 //! values (gix then asks for credentials and retries), other statuses read "Received HTTP status N"
@@ -47,8 +47,8 @@ const USER_AGENT: &str = concat!("gitblixt/", env!("CARGO_PKG_VERSION"));
 pub struct Timeouts {
     /// To open the TCP (and TLS) connection.
     pub connect: Duration,
-    /// No data from the remote (or no room for ours) for this long ends the transfer, however
-    /// long the transfer as a whole takes.
+    /// No data from the remote for this long ends the transfer, however long the transfer as a
+    /// whole takes.
     pub stall: Duration,
 }
 
@@ -177,7 +177,6 @@ impl Http for MirrorHttp {
         headers: impl IntoIterator<Item = impl AsRef<str>>,
         body: PostBodyDataKind,
     ) -> gix::error::Result<PostResponse<Headers, Body, PostBody>> {
-        let stall = self.timeouts.stall;
         let (runtime, request) = self.request(Method::POST, url, base_url, headers)?;
         let (post_body, state) = match body {
             PostBodyDataKind::BoundedAndFitsIntoMemory => {
@@ -190,7 +189,7 @@ impl Http for MirrorHttp {
                     received.recv().await.map(|chunk: Bytes| (Ok::<_, io::Error>(chunk), received))
                 }));
                 let sending = runtime.spawn(request.send(Some(body)));
-                let writer = ChunkWriter { runtime: runtime.clone(), chunks: Some(chunks), pending: Vec::with_capacity(UPLOAD_CHUNK), stall };
+                let writer = ChunkWriter { runtime: runtime.clone(), chunks: Some(chunks), pending: Vec::with_capacity(UPLOAD_CHUNK) };
                 (PostBody::Streamed(writer), State::Sending(sending))
             }
         };
@@ -567,7 +566,6 @@ pub struct ChunkWriter {
     runtime: Arc<Runtime>,
     chunks: Option<mpsc::Sender<Bytes>>,
     pending: Vec<u8>,
-    stall: Duration,
 }
 
 impl ChunkWriter {
@@ -577,14 +575,11 @@ impl ChunkWriter {
             return Ok(());
         }
         let chunk = Bytes::from(std::mem::replace(&mut self.pending, Vec::with_capacity(UPLOAD_CHUNK)));
-        match self.runtime.block_on(tokio::time::timeout(self.stall, chunks.send(chunk))) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(io::Error::new(io::ErrorKind::BrokenPipe, "the remote stopped taking the request's body")),
-            Err(_) => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("the remote took none of the request's body for {} s", self.stall.as_secs()),
-            )),
-        }
+        // No deadline of its own: a remote that takes none of the body sends nothing either, and
+        // the connection's read timeout ends the request, and with it this wait.
+        self.runtime
+            .block_on(chunks.send(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the remote stopped taking the request's body"))
     }
 }
 
