@@ -585,7 +585,8 @@ async fn fetch_pull_and_push_follow_a_renamed_repositorys_redirect() {
 }
 
 /// A remote that stops taking a push's pack (it answered, and reads no more of the request) is
-/// found out by the stall timeout: the push ends with a timeout instead of waiting forever.
+/// found out by the stall timeout: the push ends with a timeout a moment later, instead of waiting
+/// for the system to give up on the connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_whose_pack_the_remote_stops_taking_ends_with_a_timeout() {
     let f = Fixture::new(Auth::Password(TOKEN.into())).await;
@@ -605,8 +606,12 @@ async fn a_push_whose_pack_the_remote_stops_taking_ends_with_a_timeout() {
     f.sync_local();
     f.backend.set_fault(Fault::StallTransfer);
     let quick = TransferOptions { stall_timeout: Duration::from_secs(2), ..opts() };
+    let started = std::time::Instant::now();
     let e = mirror::push(&f.local, &f.url(), &quick).await.unwrap_err();
+    let took = started.elapsed();
     assert!(matches!(e, MirrorError::Timeout { .. }), "{e:?}");
+    // The stall timeout ended it, not the system's own TCP timeout (half a minute and more here).
+    assert!(took < Duration::from_secs(15), "the push took {took:?} to end");
     assert_eq!(refs(&f.remote()), "", "nothing reached the remote");
 }
 
