@@ -444,7 +444,7 @@ fn remote_with<'repo>(repo: &'repo gix::Repository, url: gix::Url, refspecs: &[S
 
 type Prepared<'remote, 'repo> = gix::remote::fetch::Prepare<'remote, 'repo, Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>>;
 
-/// Connects (with the transport options and the credentials callback) and lists the remote's refs
+/// Connects (with the transfer's HTTP client and the credentials callback) and lists the remote's refs
 /// that `remote`'s refspecs name, and its HEAD.
 fn list_refs<'remote, 'repo>(
     remote: &'remote gix::Remote<'repo>,
@@ -748,18 +748,14 @@ fn adopt_remote_head(repo: &gix::Repository, remote_refs: &[gix::protocol::hands
 }
 
 /// The transport to `remote`'s fetch URL: [`super::http_client`] for http(s) with the fetch's stall
-/// and connect timeouts, gix's own for `file://`. The repository's `http.*` configuration is
-/// applied by the connection (of it, the client honours the redirect rule).
+/// and connect timeouts, gix's own for `file://`.
 fn open_transport(
     remote: &gix::Remote<'_>,
     opts: &FetchOptions,
 ) -> Result<Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>, FetchError> {
     let (url, version) = remote.sanitized_url_and_version(Direction::Fetch).map_err(FetchError::gix(Stage::Connect))?;
-    super::http_client::connect(url, version, timeouts(opts)).map_err(FetchError::gix(Stage::Connect))
-}
-
-fn timeouts(opts: &FetchOptions) -> super::http_client::Timeouts {
-    super::http_client::Timeouts { connect: opts.connect_timeout, stall: opts.stall_timeout }
+    let timeouts = super::http_client::Timeouts { connect: opts.connect_timeout, stall: opts.stall_timeout };
+    super::http_client::connect(url, version, timeouts).map_err(FetchError::gix(Stage::Connect))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ use std::time::Duration;
 use bytes::{Buf, Bytes};
 use gix::error::{Class, ClassificationMarker, ErrorExt};
 use gix::protocol::transport::client::blocking_io::http::{
-    self as gix_http, options::FollowRedirects, GetResponse, Http, PostBodyDataKind, PostResponse,
+    self as gix_http, GetResponse, Http, PostBodyDataKind, PostResponse,
 };
 use gix::protocol::transport::client::blocking_io::Transport;
 use gix::protocol::transport::client::AuthenticationRequired;
@@ -82,7 +82,6 @@ pub struct MirrorHttp {
     timeouts: Timeouts,
     connection: Option<Connection>,
     rule: Arc<Mutex<RedirectRule>>,
-    follow: FollowRedirects,
     requests: usize,
     redirected_base: Arc<Mutex<Option<String>>>,
 }
@@ -93,7 +92,6 @@ impl MirrorHttp {
             timeouts,
             connection: None,
             rule: Arc::default(),
-            follow: FollowRedirects::Initial,
             requests: 0,
             redirected_base: Arc::default(),
         }
@@ -132,11 +130,8 @@ impl MirrorHttp {
         let tail = url
             .strip_prefix(base_url)
             .ok_or_else(|| gix::error::message!("the request URL does not start with the remote's URL {base_url}").raise())?;
-        let follow = match self.follow {
-            FollowRedirects::All => true,
-            FollowRedirects::Initial => self.requests == 0,
-            FollowRedirects::None => false,
-        };
+        // git's default (`http.followRedirects=initial`): only a conversation's first request follows.
+        let follow = self.requests == 0;
         self.requests += 1;
         let (runtime, client) = self.connection()?;
         let request = Request {
@@ -197,12 +192,9 @@ impl Http for MirrorHttp {
         Ok(PostResponse { post_body, headers: Headers::new(exchange.clone()), body: Body::new(exchange) })
     }
 
-    fn configure(&mut self, config: &dyn std::any::Any) -> gix::error::Result {
-        // Of git's `http.*` settings only the redirect rule applies; the timeouts and the user agent
-        // are the transfer's own.
-        if let Some(options) = config.downcast_ref::<gix_http::Options>() {
-            self.follow = options.follow_redirects;
-        }
+    /// git's `http.*` settings do not apply: the timeouts, the user agent and the redirect rule are
+    /// the transfer's own, the same on every path (hosted repositories set none of them).
+    fn configure(&mut self, _config: &dyn std::any::Any) -> gix::error::Result {
         Ok(())
     }
 

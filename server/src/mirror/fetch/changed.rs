@@ -33,7 +33,7 @@ fn agent() -> gix::protocol::command::Feature {
     ("agent", Some(concat!("git/gitblixt-", env!("CARGO_PKG_VERSION")).to_string()))
 }
 
-/// Connects to `remote` (its fetch URL, the transport options and the token as for any fetch),
+/// Connects to `remote` (its fetch URL, the transfer's HTTP client and the token as for any fetch),
 /// performs the handshake and lists the refs its refspecs name, and the remote's HEAD.
 pub(super) fn list(remote: &gix::Remote<'_>, opts: &FetchOptions, progress_root: &ProgressRoot) -> Result<Listed, FetchError> {
     let mut transport = super::open_transport(remote, opts)?;
